@@ -1,0 +1,44 @@
+"""The `ganforge` command: parses flags, then hands off to library functions.
+
+Each subcommand lives in `ganforge.commands.<name>` and exposes `add_parser(subparsers)` and
+`run(args) -> int`. Adding a command means adding its module name to COMMANDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ganforge import __version__
+from ganforge.errors import GanforgeError
+
+COMMANDS = ["train", "sample", "interpolate"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganforge", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"ganforge.commands.{name}")
+        p = module.add_parser(sub)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except GanforgeError as err:
+        print(f"ganforge {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ganforge {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

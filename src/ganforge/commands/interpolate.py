@@ -1,0 +1,35 @@
+"""`ganforge interpolate`: an animated walk through latent space."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ganforge.errors import GanforgeError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("interpolate", help="animate a walk through latent space (GIF)")
+    p.add_argument("run", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output .gif")
+    p.add_argument("--walks", type=int, default=8, help="parallel walks shown side by side (default 8)")
+    p.add_argument("--points", type=int, default=4, help="random latent points visited per walk (default 4)")
+    p.add_argument("--frames", type=int, default=16, help="frames between two points (default 16)")
+    p.add_argument("--fps", type=int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ganforge.sampling import interpolation_frames, load_generator, save_gif
+
+    if args.out.suffix.lower() != ".gif":
+        raise GanforgeError(f"-o {args.out}: interpolation writes an animated .gif")
+    for name in ("walks", "points", "frames", "fps"):
+        if getattr(args, name) < 1 or (name == "points" and args.points < 2):
+            raise GanforgeError(f"--{name} is too small: {getattr(args, name)}")
+    loaded = load_generator(args.run)
+    frames = interpolation_frames(loaded.G, loaded.latent_dim, args.walks, args.points, args.frames, args.seed)
+    save_gif(frames, args.out, args.fps)
+    print(f"wrote {len(frames)} frames to {args.out}")
+    return 0

@@ -1,0 +1,80 @@
+"""`ganforge train`: flags are generated from TrainConfig's fields, so the two never drift apart."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+
+FLAG_NAMES = {"total_steps": "--steps"}
+LENGTH_FIELDS = {"total_steps", "epochs", "max_minutes"}
+HELP = {
+    "data": "a folder of images (searched recursively) or a built-in data set: digits, shapes",
+    "total_steps": "number of training steps (one D update + one G update each)",
+    "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
+    "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
+    "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
+}
+
+
+def _flag(name: str) -> str:
+    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def _type_of(field: dataclasses.Field) -> type:
+    annotation = str(field.type)
+    for candidate in (bool, int, float, str):
+        if candidate.__name__ in annotation:
+            return candidate
+    return str
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train a GAN on a folder of images or a built-in data set",
+                       description="Train a GAN. Defaults follow DCGAN: Adam 2e-4, betas (0.5, 0.999).",
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, help="the run's own folder (created)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    p.add_argument("--config", type=Path, help="a config.json to start from (flags override it)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    for field in dataclasses.fields(TrainConfig):
+        kind = _type_of(field)
+        default = field.default
+        help_text = HELP.get(field.name, "") + (f" (default: {default})" if default is not None else "")
+        if kind is bool:
+            p.add_argument(_flag(field.name), dest=field.name, action=argparse.BooleanOptionalAction,
+                           help=help_text)
+        else:
+            p.add_argument(_flag(field.name), dest=field.name, type=kind, help=help_text)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    resume_dir = getattr(args, "resume", None)
+    if resume_dir is not None:
+        extra = sorted(_flag(k) for k in set(given) - LENGTH_FIELDS)
+        if extra:
+            raise GanforgeError(f"with --resume only --steps, --epochs and --max-minutes can change; drop {', '.join(extra)}")
+        out_dir = resume_dir
+    else:
+        if getattr(args, "out", None) is None:
+            raise GanforgeError("--out DIR is required: the folder where this run's files go")
+        out_dir = args.out
+    base = TrainConfig.load(args.config).to_dict() if getattr(args, "config", None) else {}
+    config = TrainConfig.from_dict({**base, **given})
+
+    from ganforge.train.loop import train
+
+    result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
+    if result.status == "interrupted":
+        print(f"interrupted at step {result.step}; checkpoint saved to {result.checkpoint}. "
+              f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)
+        return 130
+    why = " (time budget spent)" if result.status == "time budget" else ""
+    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  (samples/, loss.png, checkpoints/latest.pt)")
+    return 0

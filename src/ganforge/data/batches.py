@@ -1,0 +1,58 @@
+"""Deterministic, resumable batches: an endless stream of per-epoch permutations.
+
+The order is a pure function of (seed, epoch), so resuming needs only the position in the stream.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ganforge.images import from_uint8
+
+
+class BatchStream:
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, flip: bool = False,
+                 labels: torch.Tensor | None = None, position: int = 0) -> None:
+        self.images = images  # uint8 (N, H, W, C), on the training device
+        self.labels = labels
+        self.batch_size = batch_size
+        self.seed = seed
+        self.flip = flip
+        self.position = position  # number of indices consumed so far
+        self._epoch = -1
+        self._order = torch.empty(0, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def epoch(self) -> float:
+        return self.position / len(self)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(len(self), generator=g)
+            self._epoch = epoch
+        return self._order
+
+    def next_indices(self) -> torch.Tensor:
+        n, chunks, need = len(self), [], self.batch_size
+        while need:
+            epoch, offset = divmod(self.position, n)
+            take = min(need, n - offset)
+            chunks.append(self._permutation(epoch)[offset : offset + take])
+            self.position += take
+            need -= take
+        return torch.cat(chunks)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, C, H, W) floats in [-1, 1] on the images' device, and labels (or None)."""
+        idx = self.next_indices()
+        batch = from_uint8(self.images[idx.to(self.images.device)])
+        if self.flip:
+            g = torch.Generator().manual_seed(self.seed * 7919 + self.position)
+            mask = (torch.rand(len(idx), generator=g) < 0.5).to(batch.device)
+            batch = torch.where(mask[:, None, None, None], batch.flip(3), batch)
+        labels = None if self.labels is None else self.labels[idx.to(self.labels.device)]
+        return batch, labels

@@ -1,0 +1,139 @@
+"""Your own images: a folder searched recursively, every odd or broken file handled.
+
+Each file is decoded once into uint8; files that cannot be used are skipped with one warning line
+naming the file and the reason, and a summary count. Labels come from the first level of
+sub-folders when there are at least two of them.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ganforge.data.dataset import ImageDataset
+from ganforge.errors import GanforgeError
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+MAX_PIXELS = 64_000_000  # larger images are refused as possible decompression bombs
+
+
+class BadImage(Exception):
+    """A file that is not a usable image; the message says why."""
+
+
+def find_images(root: Path) -> list[Path]:
+    """Every file under root with an image extension (any case), sorted for reproducibility."""
+    files = [p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir()]
+    return sorted(files)
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Scale 16/32-bit integer and float images to 8 bits instead of letting PIL clip them."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if image.mode == "F":
+            top = max(float(arr.max()), 1e-8) if arr.max() > 1 else 1.0
+        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).round().astype(np.uint8), mode="L")
+    return image
+
+
+def to_mode(image: Image.Image, channels: int) -> Image.Image:
+    """Any PIL mode -> 'L' or 'RGB'; transparency is composited onto white."""
+    image = _to_8bit(image)
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+def resize_center_crop(image: Image.Image, resolution: int) -> Image.Image:
+    """Scale the shorter side to `resolution`, then crop the centre square."""
+    w, h = image.size
+    scale = resolution / min(w, h)
+    new_size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
+    image = image.resize(new_size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    left, top = (new_size[0] - resolution) // 2, (new_size[1] - resolution) // 2
+    return image.crop((left, top, left + resolution, top + resolution))
+
+
+def decode_image(path: Path, resolution: int, channels: int) -> np.ndarray:
+    """One file -> uint8 (R, R, C). Raises BadImage with a short reason for anything unusable."""
+    if path.is_symlink() and not path.exists():
+        raise BadImage("dangling symbolic link")
+    try:
+        if path.stat().st_size == 0:
+            raise BadImage("empty file")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise BadImage(f"too large ({image.width}x{image.height} pixels)")
+                if image.width < 1 or image.height < 1:
+                    raise BadImage("has no pixels")
+                image.seek(0)  # first frame of animations
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                image = resize_center_crop(to_mode(image, channels), resolution)
+    except BadImage:
+        raise
+    except UnidentifiedImageError:
+        raise BadImage("not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadImage("refused as a possible decompression bomb (too many pixels)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise BadImage(f"unreadable ({reason})") from None
+    arr = np.asarray(image, dtype=np.uint8)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _label_of(path: Path, root: Path) -> str | None:
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else None
+
+
+def load_image_folder(
+    root: Path,
+    resolution: int,
+    channels: int,
+    quiet: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> ImageDataset:
+    """Decode every usable image under root; fail at once if none is usable."""
+    warn = warn or (lambda msg: print(msg, file=sys.stderr))
+    files = find_images(root)
+    if not files:
+        exts = ", ".join(sorted(IMAGE_EXTENSIONS))
+        raise GanforgeError(f"{root}: no image files found (looked recursively for {exts})")
+    images, names, skipped = [], [], 0
+    for path in files:
+        try:
+            images.append(decode_image(path, resolution, channels))
+            names.append(_label_of(path, root))
+        except BadImage as err:
+            skipped += 1
+            warn(f"warning: skipping {path}: {err}")
+    if skipped and not quiet:
+        warn(f"warning: skipped {skipped} of {len(files)} files under {root}; using {len(images)}")
+    if not images:
+        raise GanforgeError(f"{root}: none of the {len(files)} image files could be read (see warnings above)")
+    tensor = torch.from_numpy(np.stack(images))
+    class_names = sorted({n for n in names if n is not None})
+    labels = None
+    if len(class_names) >= 2 and all(n is not None for n in names):
+        index = {n: i for i, n in enumerate(class_names)}
+        labels = torch.tensor([index[n] for n in names], dtype=torch.int64)
+    else:
+        class_names = []
+    return ImageDataset(tensor, labels, class_names, name=str(root))

@@ -1,0 +1,91 @@
+"""DCGAN (Radford et al. 2016) for any power-of-two resolution from 16 to 256 and 1 or 3 channels.
+
+G: latent z -> (width_at_4px, 4, 4) -> [upsample x2 + BN + ReLU] * log2(R/4) -> tanh image.
+D: image -> [strided conv + (BN) + LeakyReLU(0.2)] down to 4x4 -> one logit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganforge.models import MODELS
+
+
+def _widths(resolution: int, base: int, cap_multiplier: int = 8) -> list[int]:
+    """Channel widths at 4, 8, ..., resolution/2 px: base*2^k doubling towards low resolution, capped."""
+    steps = int(math.log2(resolution // 4))
+    return [base * min(2 ** (steps - 1 - i), cap_multiplier) for i in range(steps)]
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN init: conv weights N(0, 0.02); batch-norm scale N(1, 0.02), shift 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def _upsample_block(c_in: int, c_out: int, mode: str) -> list[nn.Module]:
+    if mode == "transpose":
+        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
+    # nearest-neighbour upscaling + conv: the usual cure for checkerboard artefacts
+    return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(
+        self, resolution: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 64,
+        upsample: str = "transpose",
+    ) -> None:
+        super().__init__()
+        if upsample not in ("transpose", "nearest"):
+            raise ValueError(f"upsample must be 'transpose' or 'nearest', got {upsample!r}")
+        self.latent_dim = latent_dim
+        widths = _widths(resolution, width)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # (B, z, 1, 1) -> (B, w0, 4, 4)
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(True),
+        ]
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            layers += [*_upsample_block(c_in, c_out, upsample), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [*_upsample_block(widths[-1], channels, upsample), nn.Tanh()]  # -> (B, C, R, R)
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, batchnorm: bool = True) -> None:
+        super().__init__()
+        widths = _widths(resolution, width)[::-1]  # resolution/2 px first
+        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batchnorm)]
+            if batchnorm:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2, True))
+        self.features = nn.Sequential(*layers)  # -> (B, w, 4, 4)
+        self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0)  # -> (B, 1, 1, 1)
+        self.apply(dcgan_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).flatten()  # (B,) logits
+
+
+@MODELS.register("dcgan")
+def build_dcgan(
+    resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
+    d_batchnorm: bool = True, upsample: str = "transpose",
+) -> tuple[nn.Module, nn.Module]:
+    G = DCGANGenerator(resolution, channels, latent_dim, g_width, upsample)
+    D = DCGANDiscriminator(resolution, channels, d_width, d_batchnorm)
+    return G, D

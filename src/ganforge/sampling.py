@@ -1,0 +1,96 @@
+"""Using a trained generator: load it from a checkpoint, sample, interpolate."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganforge.checkpoint import load_checkpoint
+from ganforge.errors import GanforgeError
+from ganforge.images import grid, save_png, to_pil, to_uint8
+from ganforge.models import create_model
+
+
+@dataclass
+class LoadedGenerator:
+    G: nn.Module
+    latent_dim: int
+    step: int
+    source: Path
+
+
+def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = "cpu") -> LoadedGenerator:
+    """Rebuild G from the arguments stored in the checkpoint; the EMA copy when there is one."""
+    state = load_checkpoint(path)
+    try:
+        G, _ = create_model(state["model"], **state["model_args"])
+        weights = state["G_ema"] if use_ema and state.get("G_ema") is not None else state["G"]
+        G.load_state_dict(weights)
+    except (KeyError, RuntimeError, TypeError) as err:
+        raise GanforgeError(f"{path}: checkpoint does not match its model ({str(err).splitlines()[0][:120]})") from None
+    G.to(device).eval()
+    return LoadedGenerator(G, int(state["model_args"]["latent_dim"]), int(state["step"]), Path(path))
+
+
+def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.no_grad()
+def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Images in [-1, 1], (N, C, H, W), in batches so any N fits in memory."""
+    device = next(G.parameters()).device
+    return torch.cat([G(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)])
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation: stays on the shell where Gaussian latents live, unlike a straight line."""
+    a_n, b_n = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+def write_samples(images: torch.Tensor, out: str | os.PathLike) -> Path:
+    """.png -> one grid; .npy -> uint8 (N, H, W, C); anything else -> a folder of PNGs."""
+    out = Path(out)
+    arr = to_uint8(images)
+    if out.suffix.lower() == ".png":
+        save_png(out, grid(images))
+    elif out.suffix.lower() == ".npy":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(out, arr)
+    elif out.suffix:
+        raise GanforgeError(f"-o {out}: use a .png (grid), .npy (array) or a directory name")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        width = len(str(len(arr) - 1))
+        for i, image in enumerate(arr):
+            save_png(out / f"{i:0{width}d}.png", image)
+    return out
+
+
+def interpolation_frames(G: nn.Module, latent_dim: int, walks: int, points: int, frames_per_leg: int,
+                         seed: int) -> list[np.ndarray]:
+    """`walks` parallel latent walks through `points` random points (looping back), one grid per frame."""
+    keys = latents(walks * points, latent_dim, seed).view(points, walks, latent_dim)
+    frames = []
+    for p in range(points):
+        a, b = keys[p], keys[(p + 1) % points]
+        for f in range(frames_per_leg):
+            images = generate(G, slerp(a, b, f / frames_per_leg))
+            frames.append(grid(images, nrow=walks))
+    return frames
+
+
+def save_gif(frames: list[np.ndarray], out: str | os.PathLike, fps: int = 12) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pictures = [to_pil(f) for f in frames]
+    pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0)
+    return out

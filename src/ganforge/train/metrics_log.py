@@ -1,0 +1,43 @@
+"""metrics.jsonl: one JSON object per log step, safe to resume into."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Every well-formed record; a torn last line (from a crash) is ignored."""
+    records = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+class MetricsLog:
+    def __init__(self, path: Path, resume_step: int | None = None) -> None:
+        self.path = path
+        self.records: list[dict[str, Any]] = []
+        if resume_step is not None:
+            # keep what the checkpoint covers; later lines are re-run after the resume
+            self.records = [r for r in read_metrics(path) if r.get("step", 0) <= resume_step]
+            self._rewrite()
+        else:
+            path.write_text("")
+
+    def _rewrite(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+        tmp.replace(self.path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+        self.records.append(clean)
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(clean) + "\n")
