@@ -78,8 +78,10 @@ class TrainConfig:
             raise GanforgeError(f"--epochs must be positive, got {self.epochs!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise GanforgeError(f"--max-minutes must be positive, got {self.max_minutes!r}")
-        if self.resolution is not None and (not (16 <= self.resolution <= 256) or self.resolution & (self.resolution - 1)):
-            raise GanforgeError(f"--resolution must be a power of two from 16 to 256, got {self.resolution}")
+        if self.resolution is not None:
+            from ganforge.data.dataset import check_resolution
+
+            check_resolution(self.resolution)
         if self.channels not in (None, 1, 3):
             raise GanforgeError(f"--channels must be 1 or 3, got {self.channels}")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if resume_dir is not None:
         extra = sorted(_flag(k) for k in set(given) - LENGTH_FIELDS)
         if extra:
-            raise GanforgeError(f"with --resume only --steps, --epochs and --max-minutes can change; drop {', '.join(extra)}")
+            raise GanforgeError("with --resume only --steps, --epochs and --max-minutes can change; "
+                                f"drop {', '.join(extra)}")
         out_dir = resume_dir
     else:
         if getattr(args, "out", None) is None:
