@@ -49,6 +49,14 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     sample_count: int = 64
+    # class-conditional GAN and pix2pix
+    conditional: bool = False  # class-conditional G + projection D; labels from sub-folders or a built-in set
+    direction: str = "AtoB"  # pix2pix: AtoB turns each pair's A side into its B side; BtoA the reverse
+    l1_weight: float = 100.0  # pix2pix: weight of L1(G(input), target) beside the cGAN loss; 0: cGAN only
+    adversarial_weight: float = 1.0  # pix2pix: weight of the cGAN loss; 0: a plain L1-trained U-Net
+    patch_size: int = 70  # pix2pix: PatchGAN receptive field in pixels: 16, 34, 70, 142 or 286
+    dropout: float = 0.5  # pix2pix: U-Net decoder dropout (G's noise source)
+    random_crop: bool = False  # pix2pix: store pairs 1/8 larger, crop both sides at the same random place
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
@@ -90,6 +98,7 @@ class TrainConfig:
             raise GanforgeError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.upsample not in ("transpose", "nearest"):
             raise GanforgeError(f"--upsample must be transpose or nearest, got {self.upsample!r}")
+        self._validate_pix2pix()
         from ganforge.losses import LOSSES
         from ganforge.models import model_names
 
@@ -97,6 +106,21 @@ class TrainConfig:
         if self.model not in model_names():
             raise GanforgeError(f"unknown model {self.model!r}; choose from: {', '.join(model_names())}")
         return self
+
+    def _validate_pix2pix(self) -> None:
+        from ganforge.data.paired import check_direction
+        from ganforge.models.patchgan import strided_layers_for
+
+        check_direction(self.direction)
+        strided_layers_for(self.patch_size)
+        for name in ("l1_weight", "adversarial_weight"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 <= value < float("inf")):
+                raise GanforgeError(f"--{name.replace('_', '-')} must be a number >= 0, got {value!r}")
+        if self.l1_weight == 0 and self.adversarial_weight == 0:
+            raise GanforgeError("--l1-weight and --adversarial-weight are both 0: G would have nothing to learn")
+        if not (0 <= self.dropout < 1):
+            raise GanforgeError(f"--dropout must be in [0, 1), got {self.dropout!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

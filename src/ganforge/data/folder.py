@@ -67,8 +67,10 @@ def resize_center_crop(image: Image.Image, resolution: int) -> Image.Image:
     return image.crop((left, top, left + resolution, top + resolution))
 
 
-def decode_image(path: Path, resolution: int, channels: int) -> np.ndarray:
-    """One file -> uint8 (R, R, C). Raises BadImage with a short reason for anything unusable."""
+def decode_image(path: Path, resolution: int | None, channels: int) -> np.ndarray:
+    """One file -> uint8 (R, R, C), or (H, W, C) at its own size when resolution is None.
+
+    Raises BadImage with a short reason for anything unusable."""
     if path.is_symlink() and not path.exists():
         raise BadImage("dangling symbolic link")
     try:
@@ -84,7 +86,9 @@ def decode_image(path: Path, resolution: int, channels: int) -> np.ndarray:
                 image.seek(0)  # first frame of animations
                 image.load()
                 image = ImageOps.exif_transpose(image)
-                image = resize_center_crop(to_mode(image, channels), resolution)
+                image = to_mode(image, channels)
+                if resolution is not None:
+                    image = resize_center_crop(image, resolution)
     except BadImage:
         raise
     except UnidentifiedImageError:

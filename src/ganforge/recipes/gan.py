@@ -1,33 +1,45 @@
-"""The unconditional GAN step: the two stages of adversarial training, made explicit."""
+"""The GAN step (unconditional, or class-conditional when labels are given): the two stages of
+adversarial training, made explicit; and the recipes that plug it into the training loop."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
 
-from ganforge.losses import AdversarialLoss
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+from ganforge.losses import LOSSES, AdversarialLoss
+from ganforge.recipes import RECIPES, Recipe, Step
 from ganforge.runtime import autocast
 
 
 class GANStep:
-    """Stage 1: D learns real=1 / fake=0. Stage 2: G learns to make D say "real", D frozen."""
+    """Stage 1: D learns real=1 / fake=0. Stage 2: G learns to make D say "real", D frozen.
+
+    Conditional: G(z, labels) and D(x, labels); the fakes get the real batch's labels, so generated
+    classes follow the data's class frequencies."""
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                 loss: AdversarialLoss, device: torch.device, precision: str = "fp32") -> None:
+                 loss: AdversarialLoss, device: torch.device, precision: str = "fp32",
+                 conditional: bool = False) -> None:
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.loss, self.device, self.precision = loss, device, precision
+        self.conditional = conditional
 
-    def __call__(self, real: torch.Tensor, z: torch.Tensor, train_d: bool = True,
-                 train_g: bool = True) -> dict[str, torch.Tensor]:
+    def __call__(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
+                 train_d: bool = True, train_g: bool = True) -> dict[str, torch.Tensor]:
         G, D = self.G, self.D
+        cond = (labels,) if self.conditional else ()  # an unconditional G ignores the data's labels
         with autocast(self.device, self.precision):
-            fake = G(z)  # (B, C, H, W); reused by both stages
+            fake = G(z, *cond)  # (B, C, H, W); reused by both stages
 
         # Stage 1: the discriminator, a binary classifier of real (1) vs fake (0).
         D.requires_grad_(True)
         with autocast(self.device, self.precision):
-            real_logits = D(real)
-            fake_logits = D(fake.detach())
+            real_logits = D(real, *cond)
+            fake_logits = D(fake.detach(), *cond)
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
         if train_d:
             self.opt_D.zero_grad(set_to_none=True)
@@ -37,7 +49,7 @@ class GANStep:
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
         D.requires_grad_(False)
         with autocast(self.device, self.precision):
-            g_logits = D(fake)
+            g_logits = D(fake, *cond)
         g_loss = self.loss.g_loss(g_logits.float())
         if train_g:
             self.opt_G.zero_grad(set_to_none=True)
@@ -51,3 +63,62 @@ class GANStep:
             "D/real_prob": torch.sigmoid(real_logits.detach().float()).mean(),
             "D/fake_prob": torch.sigmoid(fake_logits.detach().float()).mean(),
         }
+
+
+def model_args(config: TrainConfig) -> dict[str, Any]:
+    return dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
+                g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
+                upsample=config.upsample)
+
+
+@RECIPES.register("gan")
+class GANRecipe(Recipe):
+    """Noise -> image; labels, if the data has them, are ignored."""
+
+    name = "gan"
+
+    def model_args(self) -> dict[str, Any]:
+        return model_args(self.config)
+
+    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                  device: torch.device, precision: str) -> Step:
+        return GANStep(G, D, opt_G, opt_D, LOSSES.get(self.config.loss), device, precision)
+
+
+@RECIPES.register("conditional")
+class ConditionalGANRecipe(Recipe):
+    """(noise, class) -> image of that class; the sample grid has one row per class."""
+
+    name = "conditional"
+
+    def check_data(self) -> None:
+        super().check_data()
+        if self.dataset.labels is None or self.dataset.num_classes < 2:
+            raise GanforgeError(f"--conditional needs class labels, and {self.config.data} has none: use a built-in "
+                                "labelled set (digits, shapes) or a folder with one sub-folder per class (at least 2)")
+
+    def model_name(self) -> str:
+        return f"conditional-{self.config.model}"
+
+    def model_args(self) -> dict[str, Any]:
+        return {**model_args(self.config), "num_classes": self.dataset.num_classes}
+
+    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                  device: torch.device, precision: str) -> Step:
+        return GANStep(G, D, opt_G, opt_D, LOSSES.get(self.config.loss), device, precision, conditional=True)
+
+    def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
+        classes = self.dataset.num_classes
+        per_class = max(1, self.config.sample_count // classes)
+        g = torch.Generator().manual_seed(self.config.seed + 2)
+        z = torch.randn(per_class, self.config.latent_dim, generator=g)
+        # row c: class c; column j: the same z in every row, so a column shows one "style" across classes
+        return {"z": z.repeat(classes, 1).to(device),
+                "labels": torch.arange(classes).repeat_interleave(per_class).to(device)}
+
+    def sample_grid(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        images = G(inputs["z"], inputs["labels"])
+        return images, len(images) // self.dataset.num_classes
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"class_names": list(self.dataset.class_names)}

@@ -17,20 +17,19 @@ from tqdm import tqdm
 
 from ganforge.checkpoint import LATEST, load_checkpoint, save_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
-from ganforge.data import ImageDataset, load_dataset
+from ganforge.data import ImageDataset
 from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
 from ganforge.images import save_grid
-from ganforge.losses import LOSSES
 from ganforge.models import create_model
-from ganforge.recipes.gan import GANStep
+from ganforge.recipes import recipe_for
 from ganforge.runtime import resolve_device, resolve_precision
 from ganforge.train.ema import make_ema, update_ema
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 
-NATURAL_RESOLUTION = {"digits": 32, "shapes": 32}
-NATURAL_CHANNELS = {"digits": 1}
+NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32}
+NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1}
 
 
 @dataclass
@@ -50,12 +49,6 @@ def fill_defaults(config: TrainConfig) -> TrainConfig:
     resolution = config.resolution or NATURAL_RESOLUTION.get(config.data, 64)
     channels = config.channels or NATURAL_CHANNELS.get(config.data, 3)
     return replace(config, resolution=resolution, channels=channels)
-
-
-def model_args(config: TrainConfig) -> dict[str, Any]:
-    return dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
-                g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
-                upsample=config.upsample)
 
 
 def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
@@ -84,23 +77,23 @@ class Trainer:
         cfg = self.config
         self.device = resolve_device(cfg.device)
         self.precision = resolve_precision(cfg.precision, self.device)
-        self.dataset = dataset or load_dataset(cfg.data, cfg.resolution, cfg.channels, quiet=quiet)
-        if (self.dataset.resolution, self.dataset.channels) != (cfg.resolution, cfg.channels):
-            raise GanforgeError("the data set's resolution/channels differ from the config")
+        recipe = recipe_for(cfg)
+        self.dataset = dataset or recipe.load_data(cfg, quiet=quiet)
+        self.recipe = recipe(cfg, self.dataset)
+        self.recipe.check_data()
         torch.manual_seed(cfg.seed)
-        self.G, self.D = create_model(cfg.model, **model_args(cfg))
+        self.G, self.D = create_model(self.recipe.model_name(), **self.recipe.model_args())
         self.G.to(self.device).to(memory_format=torch.channels_last)
         self.D.to(self.device).to(memory_format=torch.channels_last)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         self.G_ema = make_ema(self.G) if cfg.ema_beta > 0 else None
-        self.step_fn = GANStep(self.G, self.D, self.opt_G, self.opt_D, LOSSES.get(cfg.loss), self.device,
-                               self.precision)
+        self.step_fn = self.recipe.make_step(self.G, self.D, self.opt_G, self.opt_D, self.device, self.precision)
+        labels = None if self.dataset.labels is None else self.dataset.labels.to(self.device)
         self.batches = BatchStream(self.dataset.images.to(self.device), cfg.batch_size, cfg.seed, cfg.flip,
-                                   labels=self.dataset.labels)
+                                   labels=labels, crop=cfg.resolution)
         self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
-        self.fixed_z = torch.randn(cfg.sample_count, cfg.latent_dim,
-                                   generator=torch.Generator().manual_seed(cfg.seed + 2)).to(self.device)
+        self.sample_inputs = self.recipe.sample_inputs(self.device)
         self.step = 0
         self.total_steps = planned_steps(cfg, len(self.dataset))
         if state is not None:
@@ -124,10 +117,11 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "recipe": "gan",
+            "recipe": self.recipe.name,
+            **self.recipe.checkpoint_extras(),
             "config": self.config.to_json(),
-            "model": self.config.model,
-            "model_args": model_args(self.config),
+            "model": self.recipe.model_name(),
+            "model_args": self.recipe.model_args(),
             "step": self.step,
             "data_position": self.batches.position,
             "G": self.G.state_dict(),
@@ -164,10 +158,10 @@ class Trainer:
         G = self.G_ema if self.G_ema is not None else self.G
         was_training = G.training
         G.eval()
-        images = G(self.fixed_z)
+        images, per_row = self.recipe.sample_grid(G, self.sample_inputs)
         G.train(was_training)
         path = self.out_dir / "samples" / f"{self.step:07d}.png"
-        save_grid(path, images, nrow=int(math.sqrt(len(images))) or None)
+        save_grid(path, images, nrow=per_row)
         return path
 
     # --- the loop --------------------------------------------------------------------------------------
@@ -188,10 +182,10 @@ class Trainer:
                 if time.monotonic() >= deadline:
                     status = "time budget"
                     break
-                real, _ = self.batches.next()
+                real, labels = self.batches.next()
                 real = real.contiguous(memory_format=torch.channels_last)
-                z = torch.randn(cfg.batch_size, cfg.latent_dim, device=self.device, generator=self.noise)
-                stats = self.step_fn(real, z)
+                z = self.recipe.noise(cfg.batch_size, self.noise, self.device)
+                stats = self.step_fn(real, z, labels)
                 if self.G_ema is not None:
                     update_ema(self.G_ema, self.G, cfg.ema_beta)
                 self.step += 1
@@ -202,9 +196,7 @@ class Trainer:
                 window_images += cfg.batch_size
                 if self.step % cfg.log_every == 0:
                     record = self._log(sums, count, window_images / (time.monotonic() - window_start))
-                    bar.set_postfix_str(f"D {record['loss/D']:.3f} G {record['loss/G']:.3f} "
-                                        f"D(x) {record['D/real_prob']:.2f} D(G(z)) {record['D/fake_prob']:.2f} "
-                                        f"{record['time/img_per_s']:.0f} img/s")
+                    bar.set_postfix_str(_progress(record))
                     sums, count, window_start, window_images = {}, 0, time.monotonic(), 0
                 if self.step % cfg.sample_every == 0:
                     self.write_samples()
@@ -231,6 +223,13 @@ class Trainer:
         record["time/img_per_s"] = img_per_s
         self.log.write(record)
         return record
+
+
+def _progress(record: dict[str, Any]) -> str:
+    """The progress bar's summary of one log record (recipes log different keys)."""
+    shown = [("loss/D", "D", ".3f"), ("loss/G", "G", ".3f"), ("loss/L1", "L1", ".3f"), ("D/real_prob", "D(x)", ".2f"),
+             ("D/fake_prob", "D(G(z))", ".2f"), ("time/img_per_s", "img/s", ".0f")]
+    return " ".join(f"{label} {record[key]:{spec}}" for key, label, spec in shown if key in record)
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
