@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1 or (name == "points" and args.points < 2):
             raise GanforgeError(f"--{name} is too small: {getattr(args, name)}")
     loaded = load_generator(args.run)
-    frames = interpolation_frames(loaded.G, loaded.latent_dim, args.walks, args.points, args.frames, args.seed)
+    frames = interpolation_frames(loaded.G, loaded.latent_dim, args.walks, args.points, args.frames, args.seed,
+                                  num_classes=len(loaded.class_names))
     save_gif(frames, args.out, args.fps)
     print(f"wrote {len(frames)} frames to {args.out}")
     return 0

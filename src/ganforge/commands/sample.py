@@ -13,7 +13,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        description="OUT ending in .png writes a grid, .npy a uint8 (N, H, W, C) array, "
                                    "anything else a folder with one PNG per sample.")
     p.add_argument("run", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
-    p.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-n", "--num", type=int, default=64,
+                   help="number of samples (default 64); with --class, samples per class")
+    p.add_argument("--class", dest="classes", action="append", metavar="NAME|INDEX",
+                   help="class-conditional runs: the class to draw (repeat for several; default: every class, "
+                        "one grid row each)")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
@@ -23,12 +27,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ganforge.runtime import resolve_device
-    from ganforge.sampling import generate, latents, load_generator, write_samples
+    from ganforge.sampling import load_generator, sample_images, write_samples
 
     if args.num < 1:
         raise GanforgeError(f"-n must be a positive whole number, got {args.num}")
     loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))
-    images = generate(loaded.G, latents(args.num, loaded.latent_dim, args.seed))
-    out = write_samples(images, args.out)
-    print(f"wrote {args.num} samples from step {loaded.step} to {out}")
+    images, per_row = sample_images(loaded, args.num, args.seed, args.classes)
+    out = write_samples(images, args.out, nrow=per_row)
+    print(f"wrote {len(images)} samples from step {loaded.step} to {out}")
     return 0
