@@ -34,3 +34,8 @@ def test_unconditional_checkpoint_keeps_its_keys(tiny_config: TrainConfig, tmp_p
     assert "class_names" not in state
     loaded = load_generator(tmp_path / "run")
     assert loaded.latent_dim == 8 and not loaded.conditional
+
+
+def test_random_crop_outside_pix2pix_is_refused(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    with pytest.raises(GanforgeError, match="--random-crop is for pix2pix"):
+        train(dataclasses.replace(tiny_config, random_crop=True), tmp_path / "run", quiet=True)

@@ -40,6 +40,8 @@ class Recipe:
     def check_data(self) -> None:
         """Fail early when the data cannot train these networks."""
         d, cfg = self.dataset, self.config
+        if cfg.random_crop:
+            raise GanforgeError("--random-crop is for pix2pix pairs (--model pix2pix); use --flip for other data")
         if (d.resolution, d.channels) != (cfg.resolution, cfg.channels):
             raise GanforgeError(f"the data set is {d.resolution} px with {d.channels} channel(s) but the config "
                                 f"says {cfg.resolution} px with {cfg.channels}")
