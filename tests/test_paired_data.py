@@ -11,7 +11,7 @@ from PIL import Image
 
 from ganforge.data.batches import BatchStream
 from ganforge.data.paired import load_pair_folder, load_pairs, make_pairs
-from ganforge.data.paired_builtin import edge_map, edges2digits
+from ganforge.data.paired_builtin import edge_map, edges2digits, gray2color
 from ganforge.errors import GanforgeError
 
 
@@ -108,3 +108,18 @@ def test_edges2digits_heldout_digits_are_not_training_digits() -> None:
     train, heldout = edges2digits(16, 1, "train"), edges2digits(16, 1, "heldout")
     assert len(train) + len(heldout) == 1797 and not set(train.names) & set(heldout.names)
     assert train.input_channels == 1 and train.images.shape[1:] == (16, 16, 2)
+
+
+def test_gray2color_inputs_are_the_targets_in_grey() -> None:
+    pairs = gray2color(16, 3, "heldout")
+    assert pairs.images.shape == (200, 16, 16, 4) and pairs.input_channels == 1
+    grey = (pairs.targets.float() @ torch.tensor([0.299, 0.587, 0.114])).round()
+    assert (grey - pairs.inputs[..., 0].float()).abs().max() <= 1
+
+
+def test_photo_tasks_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(GanforgeError, match=r"pip install \"ganforge\[photos\]\""):
+        load_pairs("edges2photo", 16, 3)
