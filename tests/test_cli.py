@@ -31,7 +31,8 @@ def test_sample_grid_folder_and_array(trained_run, tmp_path):
     assert Image.open(tmp_path / "grid.png").size[0] > 16 * 2
     assert main(["sample", str(trained_run), "-n", "3", "-o", str(tmp_path / "many"), "--seed", "1"]) == 0
     assert sorted(p.name for p in (tmp_path / "many").iterdir()) == ["0.png", "1.png", "2.png"]
-    assert main(["sample", str(trained_run / "checkpoints" / "latest.pt"), "-n", "6", "-o", str(tmp_path / "s.npy")]) == 0
+    checkpoint = trained_run / "checkpoints" / "latest.pt"
+    assert main(["sample", str(checkpoint), "-n", "6", "-o", str(tmp_path / "s.npy")]) == 0
     array = np.load(tmp_path / "s.npy")
     assert array.shape == (6, 16, 16, 1) and array.dtype == np.uint8
 
@@ -45,7 +46,8 @@ def test_sampling_is_reproducible_by_seed(trained_run, tmp_path):
 
 def test_interpolate_writes_an_animation(trained_run, tmp_path):
     out = tmp_path / "walk.gif"
-    assert main(["interpolate", str(trained_run), "-o", str(out), "--walks", "3", "--points", "2", "--frames", "3"]) == 0
+    argv = ["interpolate", str(trained_run), "-o", str(out), "--walks", "3", "--points", "2", "--frames", "3"]
+    assert main(argv) == 0
     gif = Image.open(out)
     assert gif.n_frames == 6
 

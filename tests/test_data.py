@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.data import load_dataset
 from ganforge.data import folder as folder_module
+from ganforge.data import load_dataset
 from ganforge.data.batches import BatchStream
 from ganforge.data.folder import load_image_folder
 from ganforge.errors import GanforgeError

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from ganforge.losses import LOSSES, d_loss_bce, g_loss_minimax, g_loss_nonsat
 from ganforge.errors import GanforgeError
+from ganforge.losses import LOSSES, d_loss_bce, g_loss_minimax, g_loss_nonsat
 
 
 def test_bce_at_even_odds_is_two_log_two():
