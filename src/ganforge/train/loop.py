@@ -24,7 +24,7 @@ from ganforge.images import save_grid
 from ganforge.models import create_model
 from ganforge.recipes import recipe_for
 from ganforge.runtime import resolve_device, resolve_precision
-from ganforge.train.ema import make_ema, update_ema
+from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 
@@ -187,7 +187,7 @@ class Trainer:
                 z = self.recipe.noise(cfg.batch_size, self.noise, self.device)
                 stats = self.step_fn(real, z, labels)
                 if self.G_ema is not None:
-                    update_ema(self.G_ema, self.G, cfg.ema_beta)
+                    update_ema(self.G_ema, self.G, ema_beta_at(self.step, cfg.ema_beta))
                 self.step += 1
                 bar.update(1)
                 for key, value in stats.items():  # accumulate on device: no host sync per step
