@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 
 from ganforge.config import TrainConfig
+from ganforge.data.builtin import digits
+from ganforge.images import from_uint8
 from ganforge.metrics.digit_classifier import NOT_A_DIGIT, load_digit_classifier
 from ganforge.sampling import class_rows, generate, latents, load_generator
 from ganforge.train.loop import train
@@ -33,6 +35,12 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def spread(features: torch.Tensor) -> float:
+    """Mean distance between two different samples' features."""
+    n = len(features)
+    return (torch.cdist(features, features).sum() / (n * (n - 1))).item()
+
+
 def score(run: Path, per_class: int, seed: int) -> dict:
     """Per-class share of samples the classifier reads as the class asked for (argmax, and with p >= 0.9)."""
     loaded = load_generator(run)
@@ -40,8 +48,11 @@ def score(run: Path, per_class: int, seed: int) -> dict:
     labels = class_rows(classes, per_class)
     images = generate(loaded.G, latents(len(labels), loaded.latent_dim, seed), labels=labels)
     classifier = load_digit_classifier().model
+    real = digits(resolution=32, channels=1)
     with torch.no_grad():
         probs = torch.cat([classifier(chunk).softmax(1) for chunk in images.split(500)])
+        features = torch.cat([classifier.features(chunk) for chunk in images.split(500)])
+        real_features = classifier.features(from_uint8(real.images))
     confidence, read = probs.max(1)
     rows = []
     for c in classes:
@@ -49,7 +60,9 @@ def score(run: Path, per_class: int, seed: int) -> dict:
         rows.append({"class": loaded.class_names[c],
                      "read_as_asked": (read[mine] == c).float().mean().item(),
                      "read_confidently_as_asked": ((read[mine] == c) & (confidence[mine] >= 0.9)).float().mean().item(),
-                     "not_a_digit": (read[mine] == NOT_A_DIGIT).float().mean().item()})
+                     "not_a_digit": (read[mine] == NOT_A_DIGIT).float().mean().item(),
+                     # within-class variety, in the classifier's feature space, relative to the real digits'
+                     "diversity_vs_real": spread(features[mine]) / spread(real_features[real.labels == c])})
     return {"step": loaded.step, "per_class": per_class, "classes": rows,
             "min_read_as_asked": min(r["read_as_asked"] for r in rows),
             "mean_read_as_asked": sum(r["read_as_asked"] for r in rows) / len(rows)}
@@ -80,7 +93,8 @@ def main() -> int:
     result = {**score(run, args.per_class, seed=12345), **timing}
     for r in result["classes"]:
         print(f"class {r['class']}: read as asked {r['read_as_asked']:6.1%}   "
-              f"confidently {r['read_confidently_as_asked']:6.1%}   not a digit {r['not_a_digit']:5.1%}")
+              f"confidently {r['read_confidently_as_asked']:6.1%}   not a digit {r['not_a_digit']:5.1%}   "
+              f"within-class diversity {r['diversity_vs_real']:.2f}x the real digits'")
     print(f"step {result['step']}: min over classes {result['min_read_as_asked']:.1%}, "
           f"mean {result['mean_read_as_asked']:.1%} (target >= {TARGET:.0%} for every class)")
     if timing:
