@@ -86,7 +86,9 @@ def main() -> int:
                              d_width=args.width, batch_size=args.batch_size, seed=args.seed, sample_every=500,
                              checkpoint_every=args.steps)
         wall, cpu = time.monotonic(), cpu_seconds()
-        train(config, args.out, quiet=True)
+        if train(config, args.out, quiet=True).status != "done":
+            print("training was interrupted; stopping", file=sys.stderr)
+            return 1
         timing = {"train_wall_s": time.monotonic() - wall, "train_cpu_s": cpu_seconds() - cpu,
                   "threads": torch.get_num_threads()}
         run = args.out

@@ -92,7 +92,9 @@ def main() -> int:
                                  patch_size=args.patch_size, sample_every=500, checkpoint_every=args.steps,
                                  **overrides)
             wall, cpu = time.monotonic(), cpu_seconds()
-            train(config, run, quiet=True)
+            if train(config, run, quiet=True).status != "done":
+                print(f"{name}: training was interrupted; stopping", file=sys.stderr)
+                return 1
             timing = {"train_wall_s": time.monotonic() - wall, "train_cpu_s": cpu_seconds() - cpu}
         results[name] = {**evaluate_run(run), **timing}
         if args.task == "edges2digits":
