@@ -99,6 +99,12 @@ def test_translate_refuses_a_non_pix2pix_run(tiny_config: TrainConfig, tmp_path:
         translate_files(tmp_path / "run", [tmp_path / "x.png"], tmp_path / "y.png")
 
 
+def test_sampling_a_pix2pix_run_points_to_translate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    Trainer(dataclasses.replace(CONFIG, total_steps=1), tmp_path / "run", dataset=tiny_pairs(), quiet=True).run()
+    assert main(["sample", str(tmp_path / "run"), "-o", str(tmp_path / "s.png")]) == 2
+    assert "use: ganforge translate" in capsys.readouterr().err
+
+
 def test_heldout_scores_at_the_end_of_cli_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A side-by-side folder with train/ and val/: training ends with scores on val/ in heldout.json."""
     pairs = tiny_pairs(6, 16)

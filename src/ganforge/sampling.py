@@ -30,8 +30,12 @@ class LoadedGenerator:
 
 
 def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = "cpu") -> LoadedGenerator:
-    """Rebuild G from the arguments stored in the checkpoint; the EMA copy when there is one."""
-    return generator_from_state(load_checkpoint(path), path, use_ema, device)
+    """Rebuild a noise-to-image G from the arguments stored in the checkpoint; the EMA copy when there is one."""
+    state = load_checkpoint(path)
+    if state.get("recipe") == "pix2pix":
+        raise GanforgeError(f"{path}: a pix2pix run turns images into images and has no noise to sample from; "
+                            "use: ganforge translate RUN INPUT... -o OUT")
+    return generator_from_state(state, path, use_ema, device)
 
 
 def generator_from_state(state: dict, path: str | os.PathLike, use_ema: bool = True,
