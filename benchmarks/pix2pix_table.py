@@ -78,10 +78,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/bench-pix2pix"))
     parser.add_argument("--picture", type=Path, help="also write input / L1 / L1+cGAN / target rows here")
     parser.add_argument("--reuse", action="store_true", help="score the runs already in --out")
+    parser.add_argument("--only", choices=list(VARIANTS), help="train and score just this variant (to run the "
+                        "three in parallel processes; then --reuse for the table)")
     args = parser.parse_args()
 
     results, runs = {}, {}
     for name, overrides in VARIANTS.items():
+        if args.only and name != args.only:
+            continue
         run = args.out / name.replace("+", "-")
         runs[name] = run
         timing = {}
@@ -101,6 +105,8 @@ def main() -> int:
             results[name]["digits_read"] = digit_reading(run)
         print(f"{name}: done", {k: round(v, 4) for k, v in results[name].items() if isinstance(v, float)}, flush=True)
 
+    if args.only:
+        return 0
     print(f"\n{args.task}, {args.steps} steps each, held-out pairs: {results['L1']['pairs']}")
     print(format_scores(results))
     if args.task == "edges2digits":
