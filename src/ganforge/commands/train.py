@@ -18,6 +18,7 @@ HELP = {
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
+    "tensorboard": "also write scalars, sample grids and weight histograms to RUN/tensorboard",
 }
 
 
