@@ -36,14 +36,15 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def chromium():
-    """Headless Debian chromium driven by Playwright; skips when either is missing."""
+    """Headless Debian chromium (or $GANFORGE_CHROMIUM) driven by Playwright; skips when either is missing."""
+    import os
     import shutil
     from pathlib import Path
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).exists():
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    executable = os.environ.get("GANFORGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).is_file():
+        pytest.skip(f"chromium is not installed at {executable} (apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

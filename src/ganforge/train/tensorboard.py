@@ -26,8 +26,9 @@ class TensorBoardLog:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise GanforgeError(EXTRA) from None
-        # purge_step hides events past the checkpoint a resumed run restarts from, as metrics.jsonl does
-        self.writer = SummaryWriter(str(log_dir), purge_step=resume_step, flush_secs=10)
+        # a resumed run hides events written after its checkpoint's step, as metrics.jsonl drops those lines
+        purge_step = None if resume_step is None else resume_step + 1
+        self.writer = SummaryWriter(str(log_dir), purge_step=purge_step, flush_secs=10)
 
     def scalars(self, record: dict[str, Any]) -> None:
         """Every numeric field of a metrics.jsonl record, under its slash-namespaced key."""
