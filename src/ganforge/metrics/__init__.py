@@ -1,0 +1,1 @@
+"""Measuring generated images: classifiers, feature extractors and sample-quality scores."""
