@@ -103,3 +103,18 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, tiny_config):
 def test_epochs_limit(tmp_path, tiny_config):
     trainer = Trainer(replace(tiny_config, total_steps=None, epochs=0.01), tmp_path / "run", quiet=True)
     assert trainer.total_steps == 3  # ceil(0.01 * 1797 / 8)
+
+
+def test_ema_follows_the_formula_with_warm_up():
+    from torch import nn
+
+    from ganforge.train.ema import ema_beta_at, make_ema, update_ema
+
+    G = nn.Linear(2, 1)
+    ema = make_ema(G)
+    before = ema.weight.clone()
+    with torch.no_grad():
+        G.weight.add_(1.0)
+    update_ema(ema, G, ema_beta_at(0, 0.999))  # warm-up: beta = 0.1 at step 0
+    assert torch.allclose(ema.weight, 0.1 * before + 0.9 * G.weight)
+    assert ema_beta_at(10_000, 0.999) == 0.999

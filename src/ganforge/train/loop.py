@@ -26,7 +26,7 @@ from ganforge.models import create_model
 from ganforge.recipes.gan import GANStep
 from ganforge.report import write_report
 from ganforge.runtime import resolve_device, resolve_precision
-from ganforge.train.ema import make_ema, update_ema
+from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 from ganforge.train.tensorboard import TensorBoardLog
@@ -199,7 +199,7 @@ class Trainer:
                 z = torch.randn(cfg.batch_size, cfg.latent_dim, device=self.device, generator=self.noise)
                 stats = self.step_fn(real, z)
                 if self.G_ema is not None:
-                    update_ema(self.G_ema, self.G, cfg.ema_beta)
+                    update_ema(self.G_ema, self.G, ema_beta_at(self.step, cfg.ema_beta))
                 self.step += 1
                 bar.update(1)
                 for key, value in stats.items():  # accumulate on device: no host sync per step
