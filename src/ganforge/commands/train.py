@@ -78,5 +78,6 @@ def run(args: argparse.Namespace) -> int:
               f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)
         return 130
     why = " (time budget spent)" if result.status == "time budget" else ""
-    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  (samples/, loss.png, report.html, checkpoints/latest.pt)")
+    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  "
+          "(samples/, loss.png, report.html, checkpoints/latest.pt)")
     return 0
