@@ -49,6 +49,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     sample_count: int = 64
+    tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (optional extra)
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
