@@ -13,7 +13,7 @@ import sys
 from ganforge import __version__
 from ganforge.errors import GanforgeError
 
-COMMANDS = ["train", "sample", "interpolate", "translate", "eval_translation"]
+COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation"]
 
 
 def build_parser() -> argparse.ArgumentParser:

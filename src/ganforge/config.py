@@ -49,6 +49,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     sample_count: int = 64
+    tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (optional extra)
     # class-conditional GAN and pix2pix
     conditional: bool = False  # class-conditional G + projection D; labels from sub-folders or a built-in set
     direction: str = "AtoB"  # pix2pix: AtoB turns each pair's A side into its B side; BtoA the reverse

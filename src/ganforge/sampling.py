@@ -22,6 +22,7 @@ class LoadedGenerator:
     latent_dim: int
     step: int
     source: Path
+    ema: bool = False  # True when these are the EMA weights
     class_names: list[str] = field(default_factory=list)  # non-empty for class-conditional generators
 
     @property
@@ -43,12 +44,12 @@ def generator_from_state(state: dict, path: str | os.PathLike, use_ema: bool = T
     """G from an already loaded checkpoint (`path` only names it in errors)."""
     try:
         G, _ = create_model(state["model"], **state["model_args"])
-        weights = state["G_ema"] if use_ema and state.get("G_ema") is not None else state["G"]
-        G.load_state_dict(weights)
+        ema = use_ema and state.get("G_ema") is not None
+        G.load_state_dict(state["G_ema"] if ema else state["G"])
     except (KeyError, RuntimeError, TypeError) as err:
         raise GanforgeError(f"{path}: checkpoint does not match its model ({str(err).splitlines()[0][:120]})") from None
     G.to(device).eval()
-    return LoadedGenerator(G, int(state["model_args"].get("latent_dim", 0)), int(state["step"]), Path(path),
+    return LoadedGenerator(G, int(state["model_args"].get("latent_dim", 0)), int(state["step"]), Path(path), ema,
                            list(state.get("class_names") or []))
 
 
@@ -71,6 +72,17 @@ def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
 
 
+def truncate(z: torch.Tensor, truncation: float, center: torch.Tensor | None = None) -> torch.Tensor:
+    """The truncation trick: pull latents toward the prior's mean (0, or `center`) by a factor in [0, 1].
+
+    1 leaves z alone (full variety); smaller values trade variety for typical, cleaner-looking samples.
+    """
+    if not 0 <= truncation <= 1:
+        raise GanforgeError(f"--truncation must be between 0 and 1 (1 = off), got {truncation}")
+    center = torch.zeros_like(z) if center is None else center.to(z)
+    return center + truncation * (z - center)
+
+
 @torch.no_grad()
 def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256, labels: torch.Tensor | None = None) -> torch.Tensor:
     """Images in [-1, 1], (N, C, H, W), in batches so any N fits in memory; labels for conditional G."""
@@ -81,20 +93,21 @@ def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256, labels: torch
                       for chunk, y in zip(z.split(batch_size), labels.split(batch_size))])
 
 
-def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0,
-                  classes: list[str] | None = None) -> tuple[torch.Tensor, int | None]:
+def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: list[str] | None = None,
+                  truncation: float = 1.0) -> tuple[torch.Tensor, int | None]:
     """`num` samples (`num` of each class named), and the grid's row length: one row per class when conditional."""
     if not loaded.conditional:
         if classes:
             raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
-        return generate(loaded.G, latents(num, loaded.latent_dim, seed)), None
+        return generate(loaded.G, truncate(latents(num, loaded.latent_dim, seed), truncation)), None
     if classes:
         labels = class_rows([class_index(c, loaded.class_names) for c in classes], num)
         per_row = num
     else:  # every class in turn, `num` in all
         per_row = -(-num // len(loaded.class_names))
         labels = class_rows(list(range(len(loaded.class_names))), per_row)[:num]
-    return generate(loaded.G, latents(len(labels), loaded.latent_dim, seed), labels=labels), per_row
+    z = truncate(latents(len(labels), loaded.latent_dim, seed), truncation)
+    return generate(loaded.G, z, labels=labels), per_row
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:

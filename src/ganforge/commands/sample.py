@@ -20,6 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "one grid row each)")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="pull latents toward 0 by this factor: < 1 trades variety for quality (default 1: off)")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
     p.add_argument("--device", default="cpu")
     return p
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise GanforgeError(f"-n must be a positive whole number, got {args.num}")
     loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))
-    images, per_row = sample_images(loaded, args.num, args.seed, args.classes)
+    images, per_row = sample_images(loaded, args.num, args.seed, args.classes, args.truncation)
     out = write_samples(images, args.out, nrow=per_row)
     print(f"wrote {len(images)} samples from step {loaded.step} to {out}")
     return 0

@@ -19,6 +19,7 @@ HELP = {
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
+    "tensorboard": "also write scalars, sample grids and weight histograms to RUN/tensorboard",
     "conditional": "class-conditional GAN: labels from class sub-folders or a labelled built-in set",
     "direction": "pix2pix: AtoB or BtoA (which side of each pair is the input)",
     "l1_weight": "pix2pix: weight of the L1 loss (0: cGAN only)",
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
               f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)
         return 130
     why = " (time budget spent)" if result.status == "time budget" else ""
-    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  (samples/, loss.png, checkpoints/latest.pt)")
+    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  "
+          "(samples/, loss.png, report.html, checkpoints/latest.pt)")
     _report_heldout(out_dir, result.checkpoint)
     return 0
 

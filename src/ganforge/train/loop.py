@@ -23,10 +23,12 @@ from ganforge.errors import GanforgeError
 from ganforge.images import save_grid
 from ganforge.models import create_model
 from ganforge.recipes import recipe_for
+from ganforge.report import write_report
 from ganforge.runtime import resolve_device, resolve_precision
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
+from ganforge.train.tensorboard import TensorBoardLog
 
 NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32}
 NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1}
@@ -99,6 +101,8 @@ class Trainer:
         if state is not None:
             self._load_state(state)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
+        self.tensorboard = (TensorBoardLog(self.out_dir / "tensorboard", resume_step=self.step if state else None)
+                            if cfg.tensorboard else None)
         (self.out_dir / "config.json").write_text(cfg.to_json() + "\n")
 
     # --- run directory and checkpoints -------------------------------------------------------------
@@ -162,6 +166,8 @@ class Trainer:
         G.train(was_training)
         path = self.out_dir / "samples" / f"{self.step:07d}.png"
         save_grid(path, images, nrow=per_row)
+        if self.tensorboard is not None:
+            self.tensorboard.samples(self.step, images, {"G": self.G, "D": self.D})
         return path
 
     # --- the loop --------------------------------------------------------------------------------------
@@ -215,6 +221,9 @@ class Trainer:
         if self.step % cfg.sample_every:
             self.write_samples()
         plot_losses(self.log.records, self.out_dir / "loss.png")
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        write_report(self.out_dir)
         return TrainResult(self.step, status, self.out_dir, path)
 
     def _log(self, sums: dict[str, torch.Tensor], count: int, img_per_s: float) -> dict[str, Any]:
@@ -222,6 +231,8 @@ class Trainer:
         record.update({key: float(value) / count for key, value in sums.items()})
         record["time/img_per_s"] = img_per_s
         self.log.write(record)
+        if self.tensorboard is not None:
+            self.tensorboard.scalars(record)
         return record
 
 
