@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from ganforge.config import TrainConfig
 from ganforge.images import from_uint8, save_grid
@@ -64,7 +65,9 @@ def picture(runs: dict[str, Path], out: Path) -> None:
     for name in ("L1", "L1+cGAN"):
         rows.append(as_rgb(load_translator(runs[name]).G(source).float(), channels))
     rows.append(as_rgb(target, channels))
-    save_grid(out, torch.cat(rows), nrow=PICTURE_COLUMNS)
+    images = torch.cat(rows)
+    scale = max(1, 64 // images.shape[-1])  # small images: enlarged (nearest neighbour) to be seen
+    save_grid(out, F.interpolate(images, scale_factor=scale, mode="nearest"), nrow=PICTURE_COLUMNS)
 
 
 def main() -> int:
