@@ -78,6 +78,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--patch-size", type=int, default=34)
     parser.add_argument("--resolution", type=int)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/bench-pix2pix"))
     parser.add_argument("--picture", type=Path, help="also write input / L1 / L1+cGAN / target rows here")
     parser.add_argument("--reuse", action="store_true", help="score the runs already in --out")
@@ -97,7 +98,7 @@ def main() -> int:
             config = TrainConfig(model="pix2pix", data=args.task, resolution=args.resolution, total_steps=args.steps,
                                  g_width=args.width, d_width=args.width, batch_size=args.batch_size,
                                  patch_size=args.patch_size, sample_every=500, checkpoint_every=args.steps,
-                                 **overrides)
+                                 seed=args.seed, **overrides)
             wall, cpu = time.monotonic(), cpu_seconds()
             if train(config, run, quiet=True).status != "done":
                 print(f"{name}: training was interrupted; stopping", file=sys.stderr)
