@@ -9,6 +9,7 @@ Gaussian-window settings (sigma 1.5, 11x11, K1 0.01, K2 0.03, population covaria
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -105,7 +106,7 @@ def heldout_pairs(config: dict[str, Any], data: str | None = None) -> PairedData
     source = data or config["data"]
     args = (config["resolution"], config["channels"], config["direction"])
     pairs = load_pairs(source, *args, split="heldout", quiet=True)
-    if pairs is None and data is not None and not (os.path.isdir(os.path.join(data, "train"))):
+    if pairs is None and data is not None and not (Path(data) / "train").is_dir():
         pairs = load_pairs(source, *args, split="train", quiet=True)
     return pairs
 
