@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.errors import GanforgeError
+from ganforge.numeric_flags import SAMPLE_COUNT, SEED, check_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.runtime import resolve_device
     from ganforge.sampling import generate, latents, load_generator, write_samples
 
-    if args.num < 1:
-        raise GanforgeError(f"-n must be a positive whole number, got {args.num}")
+    check_number("-n", args.num, SAMPLE_COUNT)
+    check_number("--seed", args.seed, SEED)
     loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))
     images = generate(loaded.G, latents(args.num, loaded.latent_dim, args.seed))
     out = write_samples(images, args.out)
