@@ -184,7 +184,8 @@ def run_campaign(work: Path, kills: int, graceful: int, seed: int = 0, max_delay
             fail(f"after {fault}: training had reached step {progress} but the checkpoint holds step {saved}")
         expected_resume = saved if state is not None else None
         resume = state is not None or (run_dir / "config.json").is_file()
-        say(f"  {fault}: progress {progress}, newest intact checkpoint step {saved}, lost {lost}")
+        where = f"newest intact checkpoint step {saved}" if state is not None else "no checkpoint yet"
+        say(f"  {fault}: progress {progress}, {where}, lost {lost}")
 
     def start(n: int) -> tuple[subprocess.Popen, Path]:
         log = work / f"attempt-{n:02d}.log"

@@ -167,7 +167,7 @@ def main() -> int:
     for kind, count in outcomes.most_common():
         print(f"  {count:6d}  {kind}")
     print(f"slowest case {slowest * 1000:.0f} ms ({slowest_case}); total {total:.1f} s")
-    print(f"crashes: 0, hangs: 0 (the run would have stopped), failures: {len(failures)}")
+    print(f"crashes: 0, hangs: 0 (either would have ended the run before this line), failures: {len(failures)}")
     for line in failures[:20]:
         print("  " + line)
     return 1 if failures else 0
