@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -86,7 +87,8 @@ def _poison_D(trainer: Trainer) -> None:
 
 
 def test_nan_rolls_back_to_the_last_good_checkpoint_with_a_lower_lr(config, tmp_path: Path, capsys) -> None:
-    cfg = replace(config, total_steps=8)
+    tensorboard = importlib.util.find_spec("tensorboard") is not None  # an optional extra; .[test] has it
+    cfg = replace(config, total_steps=8, tensorboard=tensorboard)
     trainer = Trainer(cfg, tmp_path / "run", quiet=True)
     _on_call(trainer, {5}, _poison_D)  # D's weights become NaN after step 5, once
     result = trainer.run()
@@ -102,10 +104,15 @@ def test_nan_rolls_back_to_the_last_good_checkpoint_with_a_lower_lr(config, tmp_
     records = read_metrics(tmp_path / "run" / "metrics.jsonl")
     assert [r["step"] for r in records] == [2, 4, 6, 8]  # the poisoned window was dropped and re-run
     assert all(r["loss/D"] is not None and r["loss/G"] is not None for r in records)
+    if tensorboard:  # rewound like metrics.jsonl: step 6 once, from the re-run
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"scalars": 0}).Reload()
+        assert [e.step for e in events.Scalars("loss/D")] == [2, 4, 6, 8]
 
 
 def test_persistent_nan_stops_after_bounded_retries(config, tmp_path: Path) -> None:
-    cfg = replace(config, total_steps=8, nan_retries=2)
+    cfg = replace(config, total_steps=8, nan_retries=2, log_every=1)
     trainer = Trainer(cfg, tmp_path / "run", quiet=True)
     _on_call(trainer, None, _poison_D)  # diverges on every step
     with pytest.raises(GanforgeError) as info:
@@ -131,8 +138,8 @@ def test_inf_loss_is_caught_too(config, tmp_path: Path, monkeypatch) -> None:
         return stats
 
     monkeypatch.setattr(GANStep, "__call__", inf_once)
-    result = train(replace(config, nan_retries=1), tmp_path / "run", quiet=True)
-    assert result.step == 4
+    result = train(replace(config, nan_retries=1, total_steps=2), tmp_path / "run", quiet=True)
+    assert result.step == 2
     events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
     assert events[0]["fault"] == "loss/G is inf"
 
@@ -160,9 +167,8 @@ def test_out_of_memory_suggests_a_smaller_batch(config, tmp_path: Path, monkeypa
 
 def test_run_killed_before_its_first_checkpoint_restarts_from_zero(config, tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
-    train(config, run, quiet=True)
-    for path in (run / "checkpoints").iterdir():  # as if killed after writing config.json, before any save
-        path.unlink()
+    Trainer(config, run, quiet=True)  # set up (config.json written) but killed before run() saved anything
+    assert not any((run / "checkpoints").iterdir())
     capsys.readouterr()
     result = train(TrainConfig(), run, resume=True, quiet=True)
     assert "starting again from step 0 with its config.json" in capsys.readouterr().err
@@ -181,3 +187,4 @@ def test_run_killed_while_starting_can_be_started_again(config, tmp_path: Path) 
     (tmp_path / "mine" / "notes.txt").write_text("a user's file")
     with pytest.raises(GanforgeError, match="already holds files"):
         train(config, tmp_path / "mine", quiet=True)
+

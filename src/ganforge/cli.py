@@ -14,7 +14,7 @@ from typing import NoReturn
 from ganforge import __version__
 from ganforge.errors import GanforgeError
 
-COMMANDS = ["train", "sample", "interpolate"]
+COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve"]
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -55,6 +55,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     sample_count: int = 64
+    tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (optional extra)
     # reliability
     nan_retries: int = 3  # NaN/inf -> roll back to the last good checkpoint with halved learning rates, this often
 

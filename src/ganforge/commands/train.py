@@ -17,6 +17,7 @@ HELP = {
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
+    "tensorboard": "also write scalars, sample grids and weight histograms to RUN/tensorboard",
     "nan_retries": "on NaN/inf, roll back to the last good checkpoint with halved learning rates, at most "
                    "this many times in a row",
 }
@@ -78,5 +79,6 @@ def run(args: argparse.Namespace) -> int:
               f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)
         return 130
     why = " (time budget spent)" if result.status == "time budget" else ""
-    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  (samples/, loss.png, checkpoints/latest.pt)")
+    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  "
+          "(samples/, loss.png, report.html, checkpoints/latest.pt)")
     return 0

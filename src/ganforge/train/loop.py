@@ -23,13 +23,15 @@ from ganforge.images import save_grid
 from ganforge.losses import LOSSES
 from ganforge.models import create_model
 from ganforge.recipes.gan import GANStep
+from ganforge.report import write_report
 from ganforge.runtime import is_out_of_memory, out_of_memory_message, resolve_device, resolve_precision
-from ganforge.train.ema import make_ema, update_ema
+from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 from ganforge.train.resume import is_unstarted, resume_state
 from ganforge.train.rollback import Rollback, find_fault
 from ganforge.train.signals import StopSignals
+from ganforge.train.tensorboard import TensorBoardLog
 
 NATURAL_RESOLUTION = {"digits": 32, "shapes": 32}
 NATURAL_CHANNELS = {"digits": 1}
@@ -106,6 +108,8 @@ class Trainer:
         if state is not None and "G" in state:  # without "G": killed before its first checkpoint, start at 0
             self._load_state(state)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
+        self.tensorboard = (TensorBoardLog(self.out_dir / "tensorboard", resume_step=self.step if state else None)
+                            if cfg.tensorboard else None)
         (self.out_dir / "config.json").write_text(cfg.to_json() + "\n")
 
     # --- run directory and checkpoints -------------------------------------------------------------
@@ -157,7 +161,9 @@ class Trainer:
         fault = find_fault(sums, (self.G, self.D))
         if fault is None:
             return True
-        self.rollback.roll_back(self, fault)
+        step = self.rollback.roll_back(self, fault)
+        if self.tensorboard is not None:
+            self.tensorboard.rewind(step)
         return False
 
     def save(self) -> Path:
@@ -178,6 +184,8 @@ class Trainer:
         G.train(was_training)
         path = self.out_dir / "samples" / f"{self.step:07d}.png"
         save_grid(path, images, nrow=int(math.sqrt(len(images))) or None)
+        if self.tensorboard is not None:
+            self.tensorboard.samples(self.step, images, {"G": self.G, "D": self.D})
         return path
 
     # --- the loop --------------------------------------------------------------------------------------
@@ -207,7 +215,7 @@ class Trainer:
                 z = torch.randn(cfg.batch_size, cfg.latent_dim, device=self.device, generator=self.noise)
                 stats = self.step_fn(real, z)
                 if self.G_ema is not None:
-                    update_ema(self.G_ema, self.G, cfg.ema_beta)
+                    update_ema(self.G_ema, self.G, ema_beta_at(self.step, cfg.ema_beta))
                 self.step += 1
                 bar.update(1)
                 for key, value in stats.items():  # accumulate on device: no host sync per step
@@ -241,6 +249,9 @@ class Trainer:
         if self.step % cfg.sample_every:
             self.write_samples()
         plot_losses(self.log.records, self.out_dir / "loss.png")
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        write_report(self.out_dir)
         return TrainResult(self.step, status, self.out_dir, path)
 
     def _log(self, sums: dict[str, torch.Tensor], count: int, img_per_s: float) -> dict[str, Any]:
@@ -248,6 +259,8 @@ class Trainer:
         record.update({key: float(value) / count for key, value in sums.items()})
         record["time/img_per_s"] = img_per_s
         self.log.write(record)
+        if self.tensorboard is not None:
+            self.tensorboard.scalars(record)
         return record
 
 

@@ -36,4 +36,6 @@ def resume_state(run_dir: Path, warn: Callable[[str], None]) -> dict[str, Any]:
 
 def is_unstarted(run_dir: Path) -> bool:
     """True for a run folder killed while starting: nothing in it but empty folders, so it may be reused."""
-    return run_dir.is_dir() and all(p.is_dir() and not any(p.iterdir()) for p in run_dir.iterdir())
+    if not (run_dir / "checkpoints").is_dir():
+        return False
+    return all(p.is_dir() and not any(p.iterdir()) for p in run_dir.iterdir())
