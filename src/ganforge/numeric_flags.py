@@ -83,3 +83,5 @@ TRAIN_RANGES: dict[str, Range] = {
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`
 SEED = TRAIN_RANGES["seed"]
+TRUNCATION = Range(0, 1, whole=False, example="0.7; 1 is off")
+PORT = Range(1, 65535)

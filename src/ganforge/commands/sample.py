@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.numeric_flags import SAMPLE_COUNT, SEED, check_number
+from ganforge.numeric_flags import SAMPLE_COUNT, SEED, TRUNCATION, check_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_number("-n", args.num, SAMPLE_COUNT)
     check_number("--seed", args.seed, SEED)
+    check_number("--truncation", args.truncation, TRUNCATION)
     loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))
     images = generate(loaded.G, truncate(latents(args.num, loaded.latent_dim, args.seed), args.truncation))
     out = write_samples(images, args.out)
