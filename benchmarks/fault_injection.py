@@ -253,7 +253,7 @@ def run_campaign(work: Path, kills: int, graceful: int, seed: int = 0, max_delay
     result.final_step = final = load_generator(run_dir).step
     if final != final_steps:
         fail(f"final checkpoint is at step {final}, expected {final_steps}")
-    steps = [int(r["step"]) for r in read_metrics(run_dir / "metrics.jsonl")]
+    steps = [int(r["step"]) for r in read_metrics(run_dir / "metrics.jsonl") if "event" not in r]
     if steps != list(range(1, final_steps + 1)):
         fail(f"metrics.jsonl steps are not 1..{final_steps} once each (got {len(steps)} records)")
     for path in ckpt_dir.glob("*.pt"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import signal
 from dataclasses import replace
@@ -94,16 +93,17 @@ def test_nan_rolls_back_to_the_last_good_checkpoint_with_a_lower_lr(config, tmp_
     result = trainer.run()
     assert (result.status, result.step) == ("done", 8)
     assert "rolled back to step 4" in capsys.readouterr().err
-    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
-    assert [(e["event"], e["at_step"], e["to_step"]) for e in events] == [("rollback", 6, 4)]
-    assert "is nan" in events[0]["fault"]
+    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    events = [r for r in records if "event" in r]
+    assert [(e["event"], e["at_step"], e["step"]) for e in events] == [("rollback", 6, 4)]
+    assert "is nan" in events[0]["fault"] and events[0]["learning_rates"] == [cfg.lr_g / 2, cfg.lr_d / 2]
     state = load_checkpoint(result.checkpoint)
     assert all(torch.isfinite(v).all() for v in _weights(state).values())
     assert [g["lr"] for g in state["opt_G"]["param_groups"]] == [cfg.lr_g / 2]  # kept for a later resume
     assert [g["lr"] for g in state["opt_D"]["param_groups"]] == [cfg.lr_d / 2]
-    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
-    assert [r["step"] for r in records] == [2, 4, 6, 8]  # the poisoned window was dropped and re-run
-    assert all(r["loss/D"] is not None and r["loss/G"] is not None for r in records)
+    logs = [r for r in records if "event" not in r]
+    assert [r["step"] for r in logs] == [2, 4, 6, 8]  # the poisoned window was dropped and re-run
+    assert all(r["loss/D"] is not None and r["loss/G"] is not None for r in logs)
     if tensorboard:  # rewound like metrics.jsonl: step 6 once, from the re-run
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -119,12 +119,12 @@ def test_persistent_nan_stops_after_bounded_retries(config, tmp_path: Path) -> N
         trainer.run()
     message = str(info.value)
     assert "diverged" in message and "after 2 rollback(s)" in message and "--lr-g" in message
-    events = (tmp_path / "run" / "events.jsonl").read_text().splitlines()
-    assert len(events) == 2
-    assert [json.loads(e)["learning_rates"][0] for e in events] == [cfg.lr_g / 2, cfg.lr_g / 4]
+    records = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    events = [r for r in records if "event" in r]
+    assert [e["learning_rates"][0] for e in events] == [cfg.lr_g / 2, cfg.lr_g / 4]
     latest = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")
     assert all(torch.isfinite(v).all() for v in _weights(latest).values())  # no NaN ever reached a checkpoint
-    assert all(r["loss/D"] is not None for r in read_metrics(tmp_path / "run" / "metrics.jsonl"))
+    assert all(r["loss/D"] is not None for r in records if "event" not in r)
 
 
 def test_inf_loss_is_caught_too(config, tmp_path: Path, monkeypatch) -> None:
@@ -140,8 +140,8 @@ def test_inf_loss_is_caught_too(config, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(GANStep, "__call__", inf_once)
     result = train(replace(config, nan_retries=1, total_steps=2), tmp_path / "run", quiet=True)
     assert result.step == 2
-    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
-    assert events[0]["fault"] == "loss/G is inf"
+    events = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "event" in r]
+    assert [e["fault"] for e in events] == ["loss/G is inf"]
 
 
 def test_out_of_memory_suggests_a_smaller_batch(config, tmp_path: Path, monkeypatch, capsys) -> None:

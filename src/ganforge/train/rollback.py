@@ -4,14 +4,12 @@ A diverged GAN never recovers by itself, and a run that keeps going on NaNs wast
 writes NaN checkpoints. So at every check (each log step, before each checkpoint, at the end) the
 loop asks `find_fault`; on a fault it calls `Rollback.roll_back`, which reloads the newest intact
 checkpoint (checkpoints are only written after a clean check, so they are finite), lowers every
-learning rate, and logs the event to stderr and to events.jsonl. After `max_retries` rollbacks
+learning rate, and logs the event to stderr and to metrics.jsonl. After `max_retries` rollbacks
 without getting past the point of failure it stops with an error instead of looping forever.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -96,8 +94,7 @@ class Rollback:
         self.warn(f"warning: {fault} at step {at}; rolled back to step {to} ({path.name}) with learning rates "
                   f"x{LR_FACTOR} -> {', '.join(f'{lr:.3g}' for lr in new_lrs)} "
                   f"(rollback {self.retries} of at most {self.max_retries})")
-        event = {"event": "rollback", "time": time.time(), "fault": fault, "at_step": at, "to_step": to,
-                 "checkpoint": path.name, "learning_rates": new_lrs, "retry": self.retries}
-        with open(trainer.out_dir / "events.jsonl", "a") as handle:
-            handle.write(json.dumps(event) + "\n")
+        # an event record, like the training doctor's: report.html and `ganforge serve` list it
+        trainer.log.write({"step": to, "event": "rollback", "fault": fault, "at_step": at, "checkpoint": path.name,
+                           "learning_rates": new_lrs, "retry": self.retries})
         return to
