@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.errors import GanforgeError
+from ganforge.numeric_flags import SAMPLE_COUNT, SEED, TRUNCATION, check_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.runtime import resolve_device
     from ganforge.sampling import load_generator, sample_images, write_samples
 
-    if args.num < 1:
-        raise GanforgeError(f"-n must be a positive whole number, got {args.num}")
+    check_number("-n", args.num, SAMPLE_COUNT)
+    check_number("--seed", args.seed, SEED)
+    check_number("--truncation", args.truncation, TRUNCATION)
     loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))
     images, per_row = sample_images(loaded, args.num, args.seed, args.classes, args.truncation)
     out = write_samples(images, args.out, nrow=per_row)

@@ -7,10 +7,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, flag_name
 from ganforge.errors import GanforgeError
 
-FLAG_NAMES = {"total_steps": "--steps"}
 LENGTH_FIELDS = {"total_steps", "epochs", "max_minutes"}
 HELP = {
     "data": "a folder of images (searched recursively) or a built-in data set: digits, shapes; for pix2pix, "
@@ -20,6 +19,8 @@ HELP = {
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
     "tensorboard": "also write scalars, sample grids and weight histograms to RUN/tensorboard",
+    "nan_retries": "on NaN/inf, roll back to the last good checkpoint with halved learning rates, at most "
+                   "this many times in a row",
     "conditional": "class-conditional GAN: labels from class sub-folders or a labelled built-in set",
     "direction": "pix2pix: AtoB or BtoA (which side of each pair is the input)",
     "l1_weight": "pix2pix: weight of the L1 loss (0: cGAN only)",
@@ -30,7 +31,7 @@ HELP = {
 
 
 def _flag(name: str) -> str:
-    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+    return flag_name(name)
 
 
 def _type_of(field: dataclasses.Field) -> type:

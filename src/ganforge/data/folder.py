@@ -22,6 +22,9 @@ from ganforge.errors import GanforgeError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MAX_PIXELS = 64_000_000  # larger images are refused as possible decompression bombs
+# The decoders PIL may use. Any other content is refused whatever the file is called: PIL would
+# otherwise sniff the bytes and, for example, hand an EPS file named .png to Ghostscript.
+DECODERS = ["PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF"]  # JPEG includes multi-picture (MPO) files
 
 
 class BadImage(Exception):
@@ -77,8 +80,9 @@ def decode_image(path: Path, resolution: int | None, channels: int) -> np.ndarra
         if path.stat().st_size == 0:
             raise BadImage("empty file")
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # PIL's notes on damaged metadata: the outcome says enough
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(path, formats=DECODERS) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise BadImage(f"too large ({image.width}x{image.height} pixels)")
                 if image.width < 1 or image.height < 1:
@@ -92,7 +96,7 @@ def decode_image(path: Path, resolution: int | None, channels: int) -> np.ndarra
     except BadImage:
         raise
     except UnidentifiedImageError:
-        raise BadImage("not an image (unrecognised format)") from None
+        raise BadImage("not an image in a format ganforge reads (PNG, JPEG, BMP, GIF, WebP, TIFF)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadImage("refused as a possible decompression bomb (too many pixels)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as err:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -15,7 +14,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ganforge.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from ganforge.checkpoint import LATEST, save_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.data import ImageDataset
 from ganforge.data.batches import BatchStream
@@ -24,10 +23,13 @@ from ganforge.images import save_grid
 from ganforge.models import create_model
 from ganforge.recipes import recipe_for
 from ganforge.report import write_report
-from ganforge.runtime import resolve_device, resolve_precision
+from ganforge.runtime import is_out_of_memory, out_of_memory_message, resolve_device, resolve_precision
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
+from ganforge.train.resume import is_unstarted, resume_state
+from ganforge.train.rollback import Rollback, find_fault
+from ganforge.train.signals import StopSignals
 from ganforge.train.tensorboard import TensorBoardLog
 
 NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32}
@@ -40,10 +42,6 @@ class TrainResult:
     status: str  # "done", "time budget", "interrupted"
     out_dir: Path
     checkpoint: Path
-
-
-class _Stop(Exception):
-    """Raised from a signal handler (SIGTERM) to stop like Ctrl-C does."""
 
 
 def fill_defaults(config: TrainConfig) -> TrainConfig:
@@ -70,6 +68,7 @@ class Trainer:
                  dataset: ImageDataset | None = None, quiet: bool = False) -> None:
         self.out_dir = Path(out_dir)
         self.quiet = quiet
+        config.validate()  # before the run folder is touched: a bad flag must not leave a half-made run behind
         state = self._prepare_run_dir(resume)
         if state is not None:
             saved = TrainConfig.from_dict(json.loads(state["config"]), "checkpoint config")
@@ -98,7 +97,8 @@ class Trainer:
         self.sample_inputs = self.recipe.sample_inputs(self.device)
         self.step = 0
         self.total_steps = planned_steps(cfg, len(self.dataset))
-        if state is not None:
+        self.rollback = Rollback(cfg.nan_retries, warn=_warn)
+        if state is not None and "G" in state:  # without "G": killed before its first checkpoint, start at 0
             self._load_state(state)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
         self.tensorboard = (TensorBoardLog(self.out_dir / "tensorboard", resume_step=self.step if state else None)
@@ -107,12 +107,9 @@ class Trainer:
 
     # --- run directory and checkpoints -------------------------------------------------------------
     def _prepare_run_dir(self, resume: bool) -> dict[str, Any] | None:
-        ckpt = self.out_dir / "checkpoints" / LATEST
         if resume:
-            if not ckpt.is_file():
-                raise GanforgeError(f"{self.out_dir}: nothing to resume (no {ckpt.relative_to(self.out_dir)})")
-            return load_checkpoint(ckpt)
-        if self.out_dir.exists() and any(self.out_dir.iterdir()):
+            return resume_state(self.out_dir, warn=_warn)
+        if self.out_dir.exists() and any(self.out_dir.iterdir()) and not is_unstarted(self.out_dir):
             raise GanforgeError(f"{self.out_dir}: already holds files; resume it with --resume {self.out_dir} "
                                 "or choose a new --out")
         (self.out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -134,6 +131,7 @@ class Trainer:
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
+            "rollback": self.rollback.state_dict(),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -147,6 +145,20 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         self.step = int(state["step"])
         self.batches.position = int(state["data_position"])
+        self.rollback.load_state_dict(state.get("rollback"))
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.opt_G, self.opt_D]
+
+    def _healthy_or_rolled_back(self, sums: dict[str, torch.Tensor]) -> bool:
+        """True if losses and weights are finite; otherwise roll back (see train/rollback.py) and say False."""
+        fault = find_fault(sums, (self.G, self.D))
+        if fault is None:
+            return True
+        step = self.rollback.roll_back(self, fault)
+        if self.tensorboard is not None:
+            self.tensorboard.rewind(step)
+        return False
 
     def save(self) -> Path:
         ckpt_dir = self.out_dir / "checkpoints"
@@ -178,13 +190,17 @@ class Trainer:
         status = "done"
         sums: dict[str, torch.Tensor] = {}
         count, window_start, window_images = 0, time.monotonic(), 0
-        previous = signal.signal(signal.SIGTERM, _raise_stop) if _main_thread() else None
         bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=self.quiet or None, file=sys.stderr)
         if self.step == 0:
             self.write_samples()
+            self.save()  # so a crash or a NaN before the first periodic checkpoint has something to return to
+        stop = StopSignals().install()  # Ctrl-C / SIGTERM: finish the step, then save (train/signals.py)
         try:
             while self.total_steps is None or self.step < self.total_steps:
+                if stop.requested:
+                    status = "interrupted"
+                    break
                 if time.monotonic() >= deadline:
                     status = "time budget"
                     break
@@ -200,6 +216,11 @@ class Trainer:
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 count += 1
                 window_images += cfg.batch_size
+                check = self.step % cfg.log_every == 0 or self.step % cfg.checkpoint_every == 0
+                if (check or self.step == self.total_steps) and not self._healthy_or_rolled_back(sums):
+                    sums, count, window_start, window_images = {}, 0, time.monotonic(), 0
+                    bar.n = self.step
+                    continue
                 if self.step % cfg.log_every == 0:
                     record = self._log(sums, count, window_images / (time.monotonic() - window_start))
                     bar.set_postfix_str(_progress(record))
@@ -209,12 +230,11 @@ class Trainer:
                     plot_losses(self.log.records, self.out_dir / "loss.png")
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
-        except (KeyboardInterrupt, _Stop):
-            status = "interrupted"
         finally:
             bar.close()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            stop.restore()
+        if not self._healthy_or_rolled_back(sums):
+            count = 0
         if count:
             self._log(sums, count, window_images / max(time.monotonic() - window_start, 1e-9))
         path = self.save()
@@ -243,16 +263,19 @@ def _progress(record: dict[str, Any]) -> str:
     return " ".join(f"{label} {record[key]:{spec}}" for key, label, spec in shown if key in record)
 
 
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise _Stop()
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+def _warn(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
 
 
 def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> TrainResult:
     """Train (or resume) a run in out_dir; returns where it stopped and why."""
-    return Trainer(config, Path(out_dir), resume=resume, quiet=quiet).run()
+    trainer = None
+    try:
+        trainer = Trainer(config, Path(out_dir), resume=resume, quiet=quiet)
+        return trainer.run()
+    except (RuntimeError, MemoryError) as err:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        if not is_out_of_memory(err):
+            raise
+        device = trainer.device if trainer else config.device
+        batch, step = (trainer.config.batch_size, trainer.step) if trainer else (None, None)
+        raise GanforgeError(out_of_memory_message(device, batch, step)) from None
