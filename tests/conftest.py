@@ -16,3 +16,17 @@ def tiny_config() -> TrainConfig:
     return TrainConfig(data="digits", resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8,
                        batch_size=8, total_steps=4, log_every=2, sample_every=2, checkpoint_every=2,
                        sample_count=4, precision="fp32", device="cpu", seed=0)
+
+
+# --- style transfer (issue 5): tests never touch the network ---------------------------------------
+@pytest.fixture(autouse=True)
+def offline_torch_hub(tmp_path_factory, monkeypatch):
+    """An empty torch hub cache and a VGG19 download that fails as it does with no network."""
+    import urllib.error
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+
+    def no_network(url: str, *args, **kwargs) -> None:
+        raise urllib.error.URLError(f"no network in tests ({url})")
+
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", no_network)

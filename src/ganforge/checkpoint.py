@@ -66,18 +66,23 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load and validate a ganforge checkpoint; any other file gets a one-line error."""
-    path = resolve_checkpoint(path)
+def safe_torch_load(path: Path, map_location: str | torch.device = "cpu", what: str = "checkpoint") -> Any:
+    """torch.load(weights_only=True), with a one-line error for unsafe, truncated or corrupt files."""
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
         raise GanforgeError(f"{path}: refused to load: it holds objects other than tensors and plain data "
                             f"({first[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, IndexError, KeyError) as err:
         reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise GanforgeError(f"{path}: not a readable checkpoint (truncated or corrupt?): {reason}") from None
+        raise GanforgeError(f"{path}: not a readable {what} (truncated or corrupt?): {reason}") from None
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate a ganforge checkpoint; any other file gets a one-line error."""
+    path = resolve_checkpoint(path)
+    state = safe_torch_load(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GanforgeError(f"{path}: not a ganforge checkpoint")
     if state.get("version", 0) > VERSION:

@@ -69,6 +69,13 @@ def resize_center_crop(image: Image.Image, resolution: int) -> Image.Image:
 
 def decode_image(path: Path, resolution: int, channels: int) -> np.ndarray:
     """One file -> uint8 (R, R, C). Raises BadImage with a short reason for anything unusable."""
+    image = resize_center_crop(open_image(path, channels), resolution)
+    arr = np.asarray(image, dtype=np.uint8)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def open_image(path: Path, channels: int) -> Image.Image:
+    """One file -> an upright 'L' or 'RGB' PIL image. Raises BadImage with a short reason for anything unusable."""
     if path.is_symlink() and not path.exists():
         raise BadImage("dangling symbolic link")
     try:
@@ -84,7 +91,7 @@ def decode_image(path: Path, resolution: int, channels: int) -> np.ndarray:
                 image.seek(0)  # first frame of animations
                 image.load()
                 image = ImageOps.exif_transpose(image)
-                image = resize_center_crop(to_mode(image, channels), resolution)
+                image = to_mode(image, channels)
     except BadImage:
         raise
     except UnidentifiedImageError:
@@ -94,8 +101,7 @@ def decode_image(path: Path, resolution: int, channels: int) -> np.ndarray:
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise BadImage(f"unreadable ({reason})") from None
-    arr = np.asarray(image, dtype=np.uint8)
-    return arr[..., None] if arr.ndim == 2 else arr
+    return image
 
 
 def _label_of(path: Path, root: Path) -> str | None:
