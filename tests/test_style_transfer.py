@@ -9,7 +9,7 @@ from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.style import StyleConfig, stylize
 from ganforge.style.colour import to_yiq
-from ganforge.style.gatys import auto_levels, build_objective, load_image, optimise, scale_sizes
+from ganforge.style.gatys import PixelOptimiser, auto_levels, build_objective, load_image, optimise, scale_sizes
 from ganforge.style.losses import gram
 from ganforge.style.networks import build_features
 from ganforge.style.vgg import random_vgg19_state
@@ -49,6 +49,18 @@ def test_a_few_steps_lower_the_total_loss(optimizer):
     final = objective.terms(result)["total"].item()
     assert len(losses) == 5 and losses[0] == pytest.approx(objective.terms(content)["total"].item(), rel=1e-5)
     assert final < 0.9 * losses[0], (losses, final)
+
+
+def test_the_lowest_loss_image_is_returned_when_the_optimiser_overshoots():
+    content, style = load_image(blob(), 24), load_image(stripes(), 24)
+    objective = objective_for(content, [style])
+    optimiser = PixelOptimiser(objective, content, "adam", lr=5.0)  # far too large: every step makes it worse
+    start_loss = optimiser.step()["total"]
+    optimiser.step()
+    last = objective.terms(optimiser.image.detach())["total"].item()
+    best = objective.terms(optimiser.result())["total"].item()
+    assert last > start_loss  # the optimiser made it worse ...
+    assert best == pytest.approx(start_loss, rel=1e-5)  # ... and the starting image, the best one, comes back
 
 
 def test_style_targets_blend_the_gram_matrices_of_several_styles():

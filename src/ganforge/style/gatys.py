@@ -51,7 +51,7 @@ def load_image(source: ImageSource, long_side: int) -> torch.Tensor:
             raise GanforgeError(f"{path}: {err}") from None
     h, w = fit_long_side((picture.height, picture.width), long_side)
     picture = picture.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+    return torch.from_numpy(np.asarray(picture).copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1).contiguous()
 
 
 def fit_long_side(hw: tuple[int, int], long_side: int) -> tuple[int, int]:
@@ -145,32 +145,64 @@ class StepInfo:
     image: torch.Tensor  # the current image, (1, 3, H, W) in [-1, 1], on the CPU
 
 
+class PixelOptimiser:
+    """Optimises an image's pixels against an objective, one step (one loss evaluation) at a time.
+
+    Keeps the lowest-loss image it has seen: L-BFGS without a line search, with pixels clamped to
+    [-1, 1] after each step, can jump to a worse point late in a run, and the best image is what a
+    user wants.
+    """
+
+    def __init__(self, objective: Objective, image: torch.Tensor, optimizer: str = "lbfgs",
+                 lr: float | None = None) -> None:
+        self.objective = objective
+        # A fresh contiguous leaf: L-BFGS flattens the gradient, and the caller's tensor stays untouched.
+        self.image = image.detach().to(objective.device).clone(memory_format=torch.contiguous_format)
+        self.image.requires_grad_(True)
+        self.best_loss, self.best_image = float("inf"), self.image.detach().clone()
+        lr = lr if lr is not None else DEFAULT_LR[optimizer]
+        if optimizer == "lbfgs":
+            self.opt: torch.optim.Optimizer = torch.optim.LBFGS([self.image], lr=lr, max_iter=1, history_size=100)
+        else:
+            self.opt = torch.optim.Adam([self.image], lr=lr)
+
+    def step(self) -> dict[str, float]:
+        """One step; returns the loss terms of the image as it was before the step. Pixels stay in [-1, 1]."""
+        terms: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            self.opt.zero_grad(set_to_none=True)
+            terms.update(self.objective.terms(self.image))
+            self._remember(float(terms["total"].detach()))
+            terms["total"].backward()
+            return terms["total"]
+
+        self.opt.step(closure)
+        with torch.no_grad():
+            self.image.clamp_(-1, 1)
+        return {k: float(v.detach()) for k, v in terms.items()}
+
+    def _remember(self, loss: float) -> None:
+        if loss < self.best_loss:
+            self.best_loss, self.best_image = loss, self.image.detach().clone()
+
+    @torch.no_grad()
+    def result(self) -> torch.Tensor:
+        """The lowest-loss image seen, the final one included; (1, 3, H, W) on the CPU."""
+        self._remember(float(self.objective.terms(self.image)["total"]))
+        return self.best_image.cpu().contiguous()
+
+
 def optimise(objective: Objective, image: torch.Tensor, steps: int, optimizer: str = "lbfgs",
              lr: float | None = None, on_step: Callable[[dict[str, float], torch.Tensor], None] | None = None
              ) -> torch.Tensor:
-    """`steps` optimiser steps (one loss evaluation each) from `image`; pixels kept in [-1, 1]."""
-    x = image.to(objective.device).contiguous().requires_grad_(True)  # L-BFGS needs a contiguous gradient
-    lr = lr if lr is not None else DEFAULT_LR[optimizer]
-    if optimizer == "lbfgs":
-        opt: torch.optim.Optimizer = torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=100)
-    else:
-        opt = torch.optim.Adam([x], lr=lr)
-    last: dict[str, torch.Tensor] = {}
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        terms = objective.terms(x)
-        terms["total"].backward()
-        last.update(terms)
-        return terms["total"]
-
+    """`steps` optimiser steps from `image`; `on_step(losses, current image)` after each. Returns the best image."""
+    optimiser = PixelOptimiser(objective, image, optimizer, lr)
     for _ in range(steps):
-        opt.step(closure)
-        with torch.no_grad():
-            x.clamp_(-1, 1)
+        losses = optimiser.step()
         if on_step is not None:
-            on_step({k: float(v.detach()) for k, v in last.items()}, x)
-    return x.detach().cpu().contiguous()
+            on_step(losses, optimiser.image)
+    return optimiser.result()
 
 
 def _initial_image(init: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:

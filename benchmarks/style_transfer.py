@@ -1,0 +1,263 @@
+"""Style-transfer speed: ganforge's Gatys step against a plain reference, measured in the same run.
+
+The reference is written the simplest way: torchvision's full VGG19 feature stack (all 37 layers),
+fp32, contiguous NCHW, L-BFGS, frozen weights, the PyTorch tutorial's loop. Both sides use the same
+images, the same loss definition (ganforge.style.losses, same layers and weights), the same optimiser
+settings and the same number of steps; every final image is scored by the same fp32 evaluator.
+
+Prints, for each size: median seconds per step and the ratio, and the final losses; per lever
+(truncation, channels_last, bf16) its own per-step time at the largest size; and the coarse-to-fine
+run's time to reach the reference's final loss after --ref-steps steps at the largest size.
+
+Without --weights the VGG19 weights are a fixed seeded random init of the standard layout (real
+weights cannot be downloaded here). Timings do not depend on the values; the loss figures do.
+
+    nice -n 10 python benchmarks/style_transfer.py                # about 10 minutes on 2 CPU cores
+    nice -n 10 python benchmarks/style_transfer.py --quick        # a smoke run, about 2 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganforge.style import StyleConfig, stylize
+from ganforge.style.gatys import PixelOptimiser, build_objective, load_image
+from ganforge.style.losses import content_loss, gram, style_loss, tv_loss
+from ganforge.style.networks import FEATURE_NETS, build_features
+from ganforge.style.vgg import IMAGENET_MEAN, IMAGENET_STD, LAYER_NAMES, LAYOUT, random_vgg19_state
+
+SPEC = FEATURE_NETS.get("vgg19")
+CONTENT_LAYERS, STYLE_LAYERS = list(SPEC.content_layers), list(SPEC.style_layers)
+WEIGHTS = (1.0, 10.0, 1.0)  # content, style, TV: StyleConfig's defaults
+WARMUP = 2  # steps left out of the per-step medians (first-call allocations, L-BFGS's first step)
+
+
+class PlainVGG19(nn.Module):
+    """torchvision's `vgg19().features`, built the same way (an nn.Sequential of 37 layers)."""
+
+    def __init__(self, state: dict[str, torch.Tensor], truncate: bool = False) -> None:
+        super().__init__()
+        layers, channels = [], 3
+        for item in LAYOUT:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU()]
+                channels = item
+        self.features = nn.Sequential(*layers)
+        self.load_state_dict({k: v for k, v in state.items() if k.startswith("features.")})
+        self.wanted = {LAYER_NAMES.index(name): name for name in CONTENT_LAYERS + STYLE_LAYERS}
+        if truncate:  # the one lever that changes the network: stop after the last layer used
+            self.features = self.features[: max(self.wanted) + 1]
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = ((x + 1) / 2 - self.mean) / self.std
+        out = {}
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if index in self.wanted:
+                out[self.wanted[index]] = x
+        return out
+
+
+class PlainGatys:
+    """The reference loop; the levers can be switched on one at a time to measure each."""
+
+    def __init__(self, state, content, style, truncate=False, channels_last=False, bf16=False) -> None:
+        self.net = PlainVGG19(state, truncate).eval().requires_grad_(False)
+        self.channels_last, self.bf16 = channels_last, bf16
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            self.content_targets = {k: v.float() for k, v in self._features(content).items() if k in CONTENT_LAYERS}
+            self.style_targets = {k: gram(v) for k, v in self._features(style).items() if k in STYLE_LAYERS}
+
+    def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            return self.net(x)
+
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        f = self._features(x)
+        content = sum(content_loss(f[n], self.content_targets[n]) for n in CONTENT_LAYERS) / len(CONTENT_LAYERS)
+        style = sum(style_loss(f[n], self.style_targets[n]) for n in STYLE_LAYERS) / len(STYLE_LAYERS)
+        return WEIGHTS[0] * content + WEIGHTS[1] * style + WEIGHTS[2] * tv_loss(x)
+
+    def stepper(self, start: torch.Tensor) -> PlainStepper:
+        return PlainStepper(self, start)
+
+    @torch.no_grad()
+    def score(self, x: torch.Tensor) -> float:
+        return self.loss(x).item()
+
+
+class PlainStepper:
+    """The tutorial's loop, one L-BFGS step (one loss evaluation) per call. Like ganforge, it keeps the
+    lowest-loss image seen, so that both sides run the same algorithm and differ only in the levers."""
+
+    def __init__(self, gatys: PlainGatys, start: torch.Tensor) -> None:
+        self.image = start.clone().requires_grad_(True)
+        self.opt = torch.optim.LBFGS([self.image], lr=1.0, max_iter=1, history_size=100)
+        self.gatys = gatys
+        self.best_loss, self.best_image = float("inf"), start.clone()
+
+    def step(self) -> float:
+        losses = []
+
+        def closure():
+            self.opt.zero_grad()
+            loss = self.gatys.loss(self.image)
+            losses.append(loss.item())
+            if losses[-1] < self.best_loss:
+                self.best_loss, self.best_image = losses[-1], self.image.detach().clone()
+            loss.backward()
+            return loss
+
+        self.opt.step(closure)
+        with torch.no_grad():
+            self.image.clamp_(-1, 1)
+        return losses[0]
+
+    def result(self) -> torch.Tensor:
+        final = self.gatys.score(self.image.detach())
+        return self.image.detach().clone() if final < self.best_loss else self.best_image
+
+
+def ours(weights_file: Path, content: torch.Tensor, style: torch.Tensor) -> PixelOptimiser:
+    """ganforge's single-scale step: truncated network, channels_last, bf16 autocast, fp32 Grams."""
+    net = build_features("vgg19", CONTENT_LAYERS + STYLE_LAYERS, str(weights_file))
+    net = net.to(memory_format=torch.channels_last)
+    objective = build_objective(net, content, [style], {n: 1 / len(CONTENT_LAYERS) for n in CONTENT_LAYERS},
+                                {n: 1 / len(STYLE_LAYERS) for n in STYLE_LAYERS}, [1.0], WEIGHTS,
+                                torch.device("cpu"), "bf16")
+    return PixelOptimiser(objective, content, "lbfgs")
+
+
+def interleaved(steppers: dict, steps: dict[str, int]) -> dict[str, dict[str, list[float]]]:
+    """Step every contender in turn, so that all of them see the same load on a shared machine.
+
+    Returns per contender: wall seconds, process CPU seconds and loss (before the step) of each step.
+    """
+    record = {name: {"wall": [], "cpu": [], "loss": []} for name in steppers}
+    for i in range(max(steps.values())):
+        for name, stepper in steppers.items():
+            if i >= steps[name]:
+                continue
+            wall, cpu = time.perf_counter(), time.process_time()
+            loss = stepper.step()
+            record[name]["wall"].append(time.perf_counter() - wall)
+            record[name]["cpu"].append(time.process_time() - cpu)
+            record[name]["loss"].append(loss if isinstance(loss, float) else loss["total"])
+    return record
+
+
+def per_step(times: list[float], upto: int | None = None) -> float:
+    """Median seconds per step, leaving out the warm-up steps."""
+    times = times[:upto] if upto else times
+    return statistics.median(times[WARMUP:] if len(times) > WARMUP + 2 else times)
+
+
+def coarse_to_fine(weights_file: Path, content_array, style_array, size: int, steps: int) -> torch.Tensor:
+    """The library's own stylize() with its automatic levels (size/4, size/2, size); the final image."""
+    final = {}
+    config = StyleConfig(size=size, steps=steps, features="vgg19", weights=str(weights_file), device="cpu",
+                         precision="bf16")
+    stylize(content_array, style_array, config, on_step=lambda info: final.update(image=info.image))
+    return final["image"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--steps", type=int, default=40, help="steps of ours compared at each size")
+    parser.add_argument("--ref-steps", type=int, default=300, help="the reference's steps at the largest size")
+    parser.add_argument("--lever-steps", type=int, default=6)
+    parser.add_argument("--c2f-steps", type=int, default=100, help="steps per level of the coarse-to-fine run")
+    parser.add_argument("--weights", type=Path, help="torchvision's vgg19-dcbb9e9d.pth (default: seeded random)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 128 and 256 px, few steps")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.steps, args.ref_steps, args.lever_steps, args.c2f_steps = [128, 256], 8, 40, 4, 15
+    torch.set_num_threads(args.threads)
+    from skimage import data  # the test extra; sample photos shipped with scikit-image
+
+    content_array, style_array = data.chelsea(), data.hubble_deep_field()
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.weights:
+            weights_file, note = args.weights, f"VGG19 weights from {args.weights}"
+        else:
+            weights_file = Path(tmp) / "vgg19-random.pth"
+            torch.save(random_vgg19_state(seed=0), weights_file)
+            note = "VGG19 with seeded random weights (standard layout): timings are real, loss values are not VGG's"
+        state = torch.load(weights_file, weights_only=True)
+        print(f"# {note}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+        results: dict = {"note": note, "sizes": {}}
+        largest = max(args.sizes)
+        for size in args.sizes:
+            content, style = load_image(content_array, size), load_image(style_array, size)
+            plain = PlainGatys(state, content, style)
+            steppers = {"reference": plain.stepper(content), "ours": ours(weights_file, content, style)}
+            steps = {"reference": args.ref_steps if size == largest else args.steps, "ours": args.steps}
+            if size == largest:  # each lever alone, on the reference code
+                for name, kw in {"truncation": dict(truncate=True), "channels_last": dict(channels_last=True),
+                                 "bf16": dict(bf16=True)}.items():
+                    steppers[name] = PlainGatys(state, content, style, **kw).stepper(content)
+                    steps[name] = args.lever_steps + WARMUP
+            rec = interleaved(steppers, steps)
+            # Speed: medians over the steps all contenders took side by side (the reference's first ones).
+            ref_wall, ref_cpu = per_step(rec["reference"]["wall"], args.steps), per_step(rec["reference"]["cpu"],
+                                                                                          args.steps)
+            ref_loss = min(rec["reference"]["loss"][: args.steps + 1]) if steps["reference"] > args.steps else \
+                plain.score(steppers["reference"].result())  # the best image after `steps` steps either way
+            row = {"hw": list(content.shape[-2:]), "steps": args.steps, "start_loss": rec["reference"]["loss"][0],
+                   "ref_s_per_step": ref_wall, "ours_s_per_step": per_step(rec["ours"]["wall"]),
+                   "speedup_wall": ref_wall / per_step(rec["ours"]["wall"]),
+                   "speedup_cpu": ref_cpu / per_step(rec["ours"]["cpu"]),
+                   "ref_loss": ref_loss, "ours_loss": plain.score(steppers["ours"].result())}
+            results["sizes"][size] = row
+            print(f"{size:4d} px {row['hw']}: reference {row['ref_s_per_step']:.3f} s/step, ours "
+                  f"{row['ours_s_per_step']:.3f} s/step -> {row['speedup_wall']:.2f}x wall "
+                  f"({row['speedup_cpu']:.2f}x CPU time); loss after {args.steps} steps (fp32 scorer, start "
+                  f"{row['start_loss']:.4g}): reference {row['ref_loss']:.4g}, ours {row['ours_loss']:.4g}", flush=True)
+            if size != largest:
+                continue
+            levers = {name: {"wall": ref_wall / per_step(rec[name]["wall"]),
+                             "cpu": ref_cpu / per_step(rec[name]["cpu"])}
+                      for name in ("truncation", "channels_last", "bf16")}
+            results["levers_speedup"] = levers
+            print("     each lever alone on the reference (speed-up per step, wall / CPU time): "
+                  + ", ".join(f"{k} {v['wall']:.2f}x / {v['cpu']:.2f}x" for k, v in levers.items()), flush=True)
+            ref_total, ref_cpu_total = sum(rec["reference"]["wall"]), sum(rec["reference"]["cpu"])
+            ref_final = plain.score(steppers["reference"].result())
+            del steppers, rec
+            wall, cpu = time.perf_counter(), time.process_time()
+            c2f_image = coarse_to_fine(weights_file, content_array, style_array, size, args.c2f_steps)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            c2f = {"ref_steps": steps["reference"], "ref_seconds": ref_total, "ref_cpu_seconds": ref_cpu_total,
+                   "ref_loss": ref_final, "c2f_steps_per_level": args.c2f_steps, "c2f_seconds": wall,
+                   "c2f_cpu_seconds": cpu, "c2f_loss": plain.score(c2f_image), "time_fraction": wall / ref_total,
+                   "cpu_fraction": cpu / ref_cpu_total}
+            results["coarse_to_fine"] = c2f
+            print(f"     coarse to fine ({args.c2f_steps} steps at each of {size // 4}, {size // 2}, {size} px): "
+                  f"loss {c2f['c2f_loss']:.4g} in {wall:.0f} s; reference after {steps['reference']} steps: "
+                  f"loss {ref_final:.4g} in {ref_total:.0f} s -> {c2f['time_fraction']:.2f} of its time "
+                  f"({c2f['cpu_fraction']:.2f} of its CPU time)", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
