@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,7 +31,7 @@ import torch
 from torch import nn
 
 from ganforge.style import StyleConfig, stylize
-from ganforge.style.gatys import PixelOptimiser, build_objective, load_image
+from ganforge.style.gatys import PixelOptimiser, auto_levels, build_objective, load_image
 from ganforge.style.losses import content_loss, gram, style_loss, tv_loss
 from ganforge.style.networks import FEATURE_NETS, build_features
 from ganforge.style.vgg import IMAGENET_MEAN, IMAGENET_STD, LAYER_NAMES, LAYOUT, random_vgg19_state
@@ -168,13 +170,89 @@ def per_step(times: list[float], upto: int | None = None) -> float:
     return statistics.median(times[WARMUP:] if len(times) > WARMUP + 2 else times)
 
 
-def coarse_to_fine(weights_file: Path, content_array, style_array, size: int, steps: int) -> torch.Tensor:
-    """The library's own stylize() with its automatic levels (size/4, size/2, size); the final image."""
-    final = {}
-    config = StyleConfig(size=size, steps=steps, features="vgg19", weights=str(weights_file), device="cpu",
-                         precision="bf16")
-    stylize(content_array, style_array, config, on_step=lambda info: final.update(image=info.image))
-    return final["image"]
+class CoarseToFineStepper:
+    """The library's own stylize() (levels size/4, size/2, size), paused after every step so that it can
+    be interleaved with the reference. It runs in a worker thread that waits for each `step()` call;
+    everything it does (loading, targets, upsampling, the final image) is timed as part of some step."""
+
+    def __init__(self, config: StyleConfig, content_array, style_array) -> None:
+        self.go, self.paused = threading.Semaphore(0), threading.Semaphore(0)
+        self.image: torch.Tensor | None = None
+        self.finished = False
+
+        def on_step(info) -> None:
+            self.image = info.image
+            self.paused.release()
+            self.go.acquire()
+
+        def work() -> None:
+            self.go.acquire()
+            try:
+                stylize(content_array, style_array, config, on_step=on_step)
+            finally:
+                self.finished = True
+                self.paused.release()
+
+        threading.Thread(target=work, daemon=True).start()
+
+    def step(self) -> float:
+        self.go.release()
+        self.paused.acquire()
+        return float("nan")
+
+
+def compare(size: int, args, state, weights_file: Path, content_array, style_array, largest: bool) -> dict:
+    """Reference and ours side by side at one size; at the largest also the levers and coarse to fine."""
+    content, style = load_image(content_array, size), load_image(style_array, size)
+    plain = PlainGatys(state, content, style)
+    steppers = {"reference": plain.stepper(content), "ours": ours(weights_file, content, style)}
+    steps = {"reference": args.ref_steps if largest else args.steps, "ours": args.steps}
+    if largest:
+        for name, kw in {"truncation": dict(truncate=True), "channels_last": dict(channels_last=True),
+                         "bf16": dict(bf16=True)}.items():  # each lever alone, on the reference code
+            steppers[name] = PlainGatys(state, content, style, **kw).stepper(content)
+            steps[name] = args.lever_steps + WARMUP
+        config = StyleConfig(size=size, steps=args.c2f_steps, features="vgg19", weights=str(weights_file),
+                             device="cpu", precision="bf16")
+        steppers["coarse to fine"] = CoarseToFineStepper(config, content_array, style_array)
+        steps["coarse to fine"] = args.c2f_steps * auto_levels(size, config.min_scale_size) + 1  # +1: finishing
+    rec = interleaved(steppers, steps)
+
+    # Per step: medians over the steps all contenders took side by side (the reference's first ones).
+    ref_wall, ref_cpu = per_step(rec["reference"]["wall"], args.steps), per_step(rec["reference"]["cpu"], args.steps)
+    row = {"hw": list(content.shape[-2:]), "steps": args.steps, "start_loss": rec["reference"]["loss"][0],
+           "ref_s_per_step": ref_wall, "ours_s_per_step": per_step(rec["ours"]["wall"]),
+           "speedup_wall": ref_wall / per_step(rec["ours"]["wall"]),
+           "speedup_cpu": ref_cpu / per_step(rec["ours"]["cpu"]),
+           # the best image after `steps` steps, scored in fp32 (the reference's losses are exactly that score)
+           "ref_loss": min(rec["reference"]["loss"][: args.steps + 1]) if largest
+           else plain.score(steppers["reference"].result()),
+           "ours_loss": plain.score(steppers["ours"].result())}
+    print(f"{size:4d} px {row['hw']}: reference {ref_wall:.3f} s/step, ours {row['ours_s_per_step']:.3f} s/step -> "
+          f"{row['speedup_wall']:.2f}x wall ({row['speedup_cpu']:.2f}x CPU time); loss after {args.steps} steps "
+          f"(fp32 scorer, start {row['start_loss']:.4g}): reference {row['ref_loss']:.4g}, ours {row['ours_loss']:.4g}",
+          flush=True)
+    if not largest:
+        return row
+    row["levers_speedup"] = {name: {"wall": ref_wall / per_step(rec[name]["wall"]),
+                                    "cpu": ref_cpu / per_step(rec[name]["cpu"])}
+                             for name in ("truncation", "channels_last", "bf16")}
+    print("     each lever alone on the reference (speed-up per step, wall / CPU time): "
+          + ", ".join(f"{k} {v['wall']:.2f}x / {v['cpu']:.2f}x" for k, v in row["levers_speedup"].items()))
+    c2f_stepper = steppers["coarse to fine"]
+    assert c2f_stepper.finished and c2f_stepper.image is not None
+    c2f = {"ref_steps": steps["reference"], "ref_seconds": sum(rec["reference"]["wall"]),
+           "ref_cpu_seconds": sum(rec["reference"]["cpu"]), "ref_loss": plain.score(steppers["reference"].result()),
+           "steps_per_level": args.c2f_steps, "seconds": sum(rec["coarse to fine"]["wall"]),
+           "cpu_seconds": sum(rec["coarse to fine"]["cpu"]), "loss": plain.score(c2f_stepper.image)}
+    c2f["time_fraction"] = c2f["seconds"] / c2f["ref_seconds"]
+    c2f["cpu_fraction"] = c2f["cpu_seconds"] / c2f["ref_cpu_seconds"]
+    row["coarse_to_fine"] = c2f
+    print(f"     coarse to fine ({args.c2f_steps} steps at each level up to {size} px): loss {c2f['loss']:.4g} in "
+          f"{c2f['seconds']:.0f} s; reference after {c2f['ref_steps']} steps: loss {c2f['ref_loss']:.4g} in "
+          f"{c2f['ref_seconds']:.0f} s -> {c2f['time_fraction']:.2f} of its time "
+          f"({c2f['cpu_fraction']:.2f} of its CPU time)", flush=True)
+    return row
 
 
 def main() -> None:
@@ -190,7 +268,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.steps, args.ref_steps, args.lever_steps, args.c2f_steps = [128, 256], 8, 40, 4, 15
+        args.sizes, args.steps, args.ref_steps, args.lever_steps, args.c2f_steps = [128, 256], 8, 40, 4, 10
     torch.set_num_threads(args.threads)
     from skimage import data  # the test extra; sample photos shipped with scikit-image
 
@@ -203,58 +281,15 @@ def main() -> None:
             torch.save(random_vgg19_state(seed=0), weights_file)
             note = "VGG19 with seeded random weights (standard layout): timings are real, loss values are not VGG's"
         state = torch.load(weights_file, weights_only=True)
-        print(f"# {note}; torch {torch.__version__}, {torch.get_num_threads()} threads")
-        results: dict = {"note": note, "sizes": {}}
-        largest = max(args.sizes)
+        started = time.perf_counter()
+        print(f"# {note}; torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        results = {"note": note, "threads": args.threads, "load_before": os.getloadavg()[0], "sizes": {}}
         for size in args.sizes:
-            content, style = load_image(content_array, size), load_image(style_array, size)
-            plain = PlainGatys(state, content, style)
-            steppers = {"reference": plain.stepper(content), "ours": ours(weights_file, content, style)}
-            steps = {"reference": args.ref_steps if size == largest else args.steps, "ours": args.steps}
-            if size == largest:  # each lever alone, on the reference code
-                for name, kw in {"truncation": dict(truncate=True), "channels_last": dict(channels_last=True),
-                                 "bf16": dict(bf16=True)}.items():
-                    steppers[name] = PlainGatys(state, content, style, **kw).stepper(content)
-                    steps[name] = args.lever_steps + WARMUP
-            rec = interleaved(steppers, steps)
-            # Speed: medians over the steps all contenders took side by side (the reference's first ones).
-            ref_wall, ref_cpu = per_step(rec["reference"]["wall"], args.steps), per_step(rec["reference"]["cpu"],
-                                                                                          args.steps)
-            ref_loss = min(rec["reference"]["loss"][: args.steps + 1]) if steps["reference"] > args.steps else \
-                plain.score(steppers["reference"].result())  # the best image after `steps` steps either way
-            row = {"hw": list(content.shape[-2:]), "steps": args.steps, "start_loss": rec["reference"]["loss"][0],
-                   "ref_s_per_step": ref_wall, "ours_s_per_step": per_step(rec["ours"]["wall"]),
-                   "speedup_wall": ref_wall / per_step(rec["ours"]["wall"]),
-                   "speedup_cpu": ref_cpu / per_step(rec["ours"]["cpu"]),
-                   "ref_loss": ref_loss, "ours_loss": plain.score(steppers["ours"].result())}
-            results["sizes"][size] = row
-            print(f"{size:4d} px {row['hw']}: reference {row['ref_s_per_step']:.3f} s/step, ours "
-                  f"{row['ours_s_per_step']:.3f} s/step -> {row['speedup_wall']:.2f}x wall "
-                  f"({row['speedup_cpu']:.2f}x CPU time); loss after {args.steps} steps (fp32 scorer, start "
-                  f"{row['start_loss']:.4g}): reference {row['ref_loss']:.4g}, ours {row['ours_loss']:.4g}", flush=True)
-            if size != largest:
-                continue
-            levers = {name: {"wall": ref_wall / per_step(rec[name]["wall"]),
-                             "cpu": ref_cpu / per_step(rec[name]["cpu"])}
-                      for name in ("truncation", "channels_last", "bf16")}
-            results["levers_speedup"] = levers
-            print("     each lever alone on the reference (speed-up per step, wall / CPU time): "
-                  + ", ".join(f"{k} {v['wall']:.2f}x / {v['cpu']:.2f}x" for k, v in levers.items()), flush=True)
-            ref_total, ref_cpu_total = sum(rec["reference"]["wall"]), sum(rec["reference"]["cpu"])
-            ref_final = plain.score(steppers["reference"].result())
-            del steppers, rec
-            wall, cpu = time.perf_counter(), time.process_time()
-            c2f_image = coarse_to_fine(weights_file, content_array, style_array, size, args.c2f_steps)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            c2f = {"ref_steps": steps["reference"], "ref_seconds": ref_total, "ref_cpu_seconds": ref_cpu_total,
-                   "ref_loss": ref_final, "c2f_steps_per_level": args.c2f_steps, "c2f_seconds": wall,
-                   "c2f_cpu_seconds": cpu, "c2f_loss": plain.score(c2f_image), "time_fraction": wall / ref_total,
-                   "cpu_fraction": cpu / ref_cpu_total}
-            results["coarse_to_fine"] = c2f
-            print(f"     coarse to fine ({args.c2f_steps} steps at each of {size // 4}, {size // 2}, {size} px): "
-                  f"loss {c2f['c2f_loss']:.4g} in {wall:.0f} s; reference after {steps['reference']} steps: "
-                  f"loss {ref_final:.4g} in {ref_total:.0f} s -> {c2f['time_fraction']:.2f} of its time "
-                  f"({c2f['cpu_fraction']:.2f} of its CPU time)", flush=True)
+            results["sizes"][size] = compare(size, args, state, weights_file, content_array, style_array,
+                                             size == max(args.sizes))
+        results["load_after"], results["seconds"] = os.getloadavg()[0], time.perf_counter() - started
+        print(f"# {results['seconds']:.0f} s in all; load average now {results['load_after']:.1f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
