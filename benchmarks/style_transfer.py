@@ -1,19 +1,21 @@
 """Style-transfer speed: ganforge's Gatys step against a plain reference, measured in the same run.
 
 The reference is written the simplest way: torchvision's full VGG19 feature stack (all 37 layers),
-fp32, contiguous NCHW, L-BFGS, frozen weights, the PyTorch tutorial's loop. Both sides use the same
-images, the same loss definition (ganforge.style.losses, same layers and weights), the same optimiser
-settings and the same number of steps; every final image is scored by the same fp32 evaluator.
+fp32, contiguous NCHW, frozen weights, L-BFGS with the PyTorch tutorial's loop (clamping pixels after
+each step; like ours it returns the lowest-loss image it saw). Both sides use the same images, the same
+loss definition (ganforge.style.losses, same layers and weights) and the same number of steps; every
+final image is saved as uint8 and scored by the same fp32 evaluator. The contenders are stepped in turn,
+one step each, so that all of them run under the same load on a shared machine.
 
-Prints, for each size: median seconds per step and the ratio, and the final losses; per lever
-(truncation, channels_last, bf16) its own per-step time at the largest size; and the coarse-to-fine
-run's time to reach the reference's final loss after --ref-steps steps at the largest size.
+Prints, for each size: median seconds per step and the ratio, and the losses; per lever (truncation,
+channels_last, bf16 autocast) its own speed-up of the reference step at the largest size; and the
+library's coarse-to-fine stylize() against the reference's --steps steps at the largest size.
 
 Without --weights the VGG19 weights are a fixed seeded random init of the standard layout (real
 weights cannot be downloaded here). Timings do not depend on the values; the loss figures do.
 
-    nice -n 10 python benchmarks/style_transfer.py                # about 10 minutes on 2 CPU cores
-    nice -n 10 python benchmarks/style_transfer.py --quick        # a smoke run, about 2 minutes
+    nice -n 10 python benchmarks/style_transfer.py            # ~15 min on 2 idle CPU cores
+    nice -n 10 python benchmarks/style_transfer.py --quick    # a smoke run at 128 and 256 px
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from ganforge.images import from_uint8, to_uint8
 from ganforge.style import StyleConfig, stylize
 from ganforge.style.gatys import PixelOptimiser, auto_levels, build_objective, load_image
 from ganforge.style.losses import content_loss, gram, style_loss, tv_loss
@@ -164,9 +168,8 @@ def interleaved(steppers: dict, steps: dict[str, int]) -> dict[str, dict[str, li
     return record
 
 
-def per_step(times: list[float], upto: int | None = None) -> float:
+def per_step(times: list[float]) -> float:
     """Median seconds per step, leaving out the warm-up steps."""
-    times = times[:upto] if upto else times
     return statistics.median(times[WARMUP:] if len(times) > WARMUP + 2 else times)
 
 
@@ -177,18 +180,17 @@ class CoarseToFineStepper:
 
     def __init__(self, config: StyleConfig, content_array, style_array) -> None:
         self.go, self.paused = threading.Semaphore(0), threading.Semaphore(0)
-        self.image: torch.Tensor | None = None
+        self.image: torch.Tensor | None = None  # what stylize() returns, as a tensor
         self.finished = False
 
         def on_step(info) -> None:
-            self.image = info.image
             self.paused.release()
             self.go.acquire()
 
         def work() -> None:
             self.go.acquire()
             try:
-                stylize(content_array, style_array, config, on_step=on_step)
+                self.image = from_uint8(np.asarray(stylize(content_array, style_array, config, on_step=on_step))[None])
             finally:
                 self.finished = True
                 self.paused.release()
@@ -201,12 +203,17 @@ class CoarseToFineStepper:
         return float("nan")
 
 
+def quantised(image: torch.Tensor) -> torch.Tensor:
+    """The image as saved (uint8), so that every contender is scored on what a user gets."""
+    return from_uint8(to_uint8(image))
+
+
 def compare(size: int, args, state, weights_file: Path, content_array, style_array, largest: bool) -> dict:
     """Reference and ours side by side at one size; at the largest also the levers and coarse to fine."""
     content, style = load_image(content_array, size), load_image(style_array, size)
     plain = PlainGatys(state, content, style)
     steppers = {"reference": plain.stepper(content), "ours": ours(weights_file, content, style)}
-    steps = {"reference": args.ref_steps if largest else args.steps, "ours": args.steps}
+    steps = {"reference": args.steps, "ours": args.steps}
     if largest:
         for name, kw in {"truncation": dict(truncate=True), "channels_last": dict(channels_last=True),
                          "bf16": dict(bf16=True)}.items():  # each lever alone, on the reference code
@@ -218,31 +225,32 @@ def compare(size: int, args, state, weights_file: Path, content_array, style_arr
         steps["coarse to fine"] = args.c2f_steps * auto_levels(size, config.min_scale_size) + 1  # +1: finishing
     rec = interleaved(steppers, steps)
 
-    # Per step: medians over the steps all contenders took side by side (the reference's first ones).
-    ref_wall, ref_cpu = per_step(rec["reference"]["wall"], args.steps), per_step(rec["reference"]["cpu"], args.steps)
+    ref_wall, ref_cpu = per_step(rec["reference"]["wall"]), per_step(rec["reference"]["cpu"])
+    early = min(50, args.steps)
     row = {"hw": list(content.shape[-2:]), "steps": args.steps, "start_loss": rec["reference"]["loss"][0],
            "ref_s_per_step": ref_wall, "ours_s_per_step": per_step(rec["ours"]["wall"]),
            "speedup_wall": ref_wall / per_step(rec["ours"]["wall"]),
            "speedup_cpu": ref_cpu / per_step(rec["ours"]["cpu"]),
-           # the best image after `steps` steps, scored in fp32 (the reference's losses are exactly that score)
-           "ref_loss": min(rec["reference"]["loss"][: args.steps + 1]) if largest
-           else plain.score(steppers["reference"].result()),
-           "ours_loss": plain.score(steppers["ours"].result())}
+           "ref_loss": plain.score(quantised(steppers["reference"].result())),
+           "ours_loss": plain.score(quantised(steppers["ours"].result())),
+           # lowest loss seen in the first steps, as each side computed it (ours in bf16)
+           f"ref_loss_{early}_steps": min(rec["reference"]["loss"][:early]),
+           f"ours_loss_{early}_steps": min(rec["ours"]["loss"][:early])}
     print(f"{size:4d} px {row['hw']}: reference {ref_wall:.3f} s/step, ours {row['ours_s_per_step']:.3f} s/step -> "
           f"{row['speedup_wall']:.2f}x wall ({row['speedup_cpu']:.2f}x CPU time); loss after {args.steps} steps "
-          f"(fp32 scorer, start {row['start_loss']:.4g}): reference {row['ref_loss']:.4g}, ours {row['ours_loss']:.4g}",
-          flush=True)
+          f"(fp32 scorer; start {row['start_loss']:.4g}): reference {row['ref_loss']:.4g}, ours {row['ours_loss']:.4g} "
+          f"(after {early}: {row[f'ref_loss_{early}_steps']:.4g}, {row[f'ours_loss_{early}_steps']:.4g})", flush=True)
     if not largest:
         return row
-    row["levers_speedup"] = {name: {"wall": ref_wall / per_step(rec[name]["wall"]),
-                                    "cpu": ref_cpu / per_step(rec[name]["cpu"])}
+    row["levers_speedup"] = {name: {"wall": per_step(rec["reference"]["wall"][: steps[name]]) / per_step(rec[name][
+        "wall"]), "cpu": per_step(rec["reference"]["cpu"][: steps[name]]) / per_step(rec[name]["cpu"])}
                              for name in ("truncation", "channels_last", "bf16")}
     print("     each lever alone on the reference (speed-up per step, wall / CPU time): "
           + ", ".join(f"{k} {v['wall']:.2f}x / {v['cpu']:.2f}x" for k, v in row["levers_speedup"].items()))
     c2f_stepper = steppers["coarse to fine"]
-    assert c2f_stepper.finished and c2f_stepper.image is not None
-    c2f = {"ref_steps": steps["reference"], "ref_seconds": sum(rec["reference"]["wall"]),
-           "ref_cpu_seconds": sum(rec["reference"]["cpu"]), "ref_loss": plain.score(steppers["reference"].result()),
+    assert c2f_stepper.finished and c2f_stepper.image is not None, "coarse to fine did not finish"
+    c2f = {"ref_steps": args.steps, "ref_seconds": sum(rec["reference"]["wall"]),
+           "ref_cpu_seconds": sum(rec["reference"]["cpu"]), "ref_loss": row["ref_loss"],
            "steps_per_level": args.c2f_steps, "seconds": sum(rec["coarse to fine"]["wall"]),
            "cpu_seconds": sum(rec["coarse to fine"]["cpu"]), "loss": plain.score(c2f_stepper.image)}
     c2f["time_fraction"] = c2f["seconds"] / c2f["ref_seconds"]
@@ -258,8 +266,7 @@ def compare(size: int, args, state, weights_file: Path, content_array, style_arr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--steps", type=int, default=40, help="steps of ours compared at each size")
-    parser.add_argument("--ref-steps", type=int, default=300, help="the reference's steps at the largest size")
+    parser.add_argument("--steps", type=int, default=300, help="steps of the reference and of ours at each size")
     parser.add_argument("--lever-steps", type=int, default=6)
     parser.add_argument("--c2f-steps", type=int, default=100, help="steps per level of the coarse-to-fine run")
     parser.add_argument("--weights", type=Path, help="torchvision's vgg19-dcbb9e9d.pth (default: seeded random)")
@@ -268,7 +275,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.steps, args.ref_steps, args.lever_steps, args.c2f_steps = [128, 256], 8, 40, 4, 10
+        args.sizes, args.steps, args.lever_steps, args.c2f_steps = [128, 256], 30, 4, 10
     torch.set_num_threads(args.threads)
     from skimage import data  # the test extra; sample photos shipped with scikit-image
 

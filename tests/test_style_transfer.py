@@ -63,6 +63,16 @@ def test_the_lowest_loss_image_is_returned_when_the_optimiser_overshoots():
     assert best == pytest.approx(start_loss, rel=1e-5)  # ... and the starting image, the best one, comes back
 
 
+def test_lbfgs_restarts_from_the_best_image_when_the_loss_climbs():
+    content, style = load_image(blob(), 24), load_image(stripes(), 24)
+    optimiser = PixelOptimiser(objective_for(content, [style]), content, "lbfgs", lr=1e6)  # a wild first step
+    optimiser.step()
+    assert not torch.equal(optimiser.image.detach(), content) and optimiser.opt.state
+    climbed = optimiser.step()["total"]  # evaluates the wild image: far worse than the start
+    assert climbed > optimiser.best_loss * (1 + PixelOptimiser.RESTART_RISE)
+    assert torch.equal(optimiser.image.detach(), content) and not optimiser.opt.state  # back at the best, memory reset
+
+
 def test_style_targets_blend_the_gram_matrices_of_several_styles():
     content, a, b = load_image(blob(), 24), load_image(stripes(), 24), load_image(blob()[::-1].copy(), 24)
     only_a = objective_for(content, [a, b], blend=(1.0, 0.0)).style_targets

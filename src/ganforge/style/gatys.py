@@ -148,10 +148,12 @@ class StepInfo:
 class PixelOptimiser:
     """Optimises an image's pixels against an objective, one step (one loss evaluation) at a time.
 
-    Keeps the lowest-loss image it has seen: L-BFGS without a line search, with pixels clamped to
-    [-1, 1] after each step, can jump to a worse point late in a run, and the best image is what a
-    user wants.
+    Keeps the lowest-loss image it has seen, and restarts L-BFGS from it when the loss climbs more than
+    RESTART_RISE above it: without a line search, and with pixels clamped to [-1, 1] after each step
+    (which L-BFGS's curvature pairs do not know about), L-BFGS can wander off late in a run.
     """
+
+    RESTART_RISE = 0.1
 
     def __init__(self, objective: Objective, image: torch.Tensor, optimizer: str = "lbfgs",
                  lr: float | None = None) -> None:
@@ -180,6 +182,10 @@ class PixelOptimiser:
         self.opt.step(closure)
         with torch.no_grad():
             self.image.clamp_(-1, 1)
+            if isinstance(self.opt, torch.optim.LBFGS) and float(terms["total"]) > self.best_loss * (
+                    1 + self.RESTART_RISE):
+                self.image.copy_(self.best_image)
+                self.opt.state.clear()  # forget the curvature pairs that led here
         return {k: float(v.detach()) for k, v in terms.items()}
 
     def _remember(self, loss: float) -> None:
