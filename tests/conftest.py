@@ -52,3 +52,17 @@ def chromium():
             pytest.skip(f"chromium did not start: {str(err).splitlines()[0][:200]}")
         yield browser
         browser.close()
+
+
+# --- style transfer (issue 5): tests never touch the network ---------------------------------------
+@pytest.fixture(autouse=True)
+def offline_torch_hub(tmp_path_factory, monkeypatch):
+    """An empty torch hub cache and a VGG19 download that fails as it does with no network."""
+    import urllib.error
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+
+    def no_network(url: str, *args, **kwargs) -> None:
+        raise urllib.error.URLError(f"no network in tests ({url})")
+
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", no_network)

@@ -170,22 +170,27 @@ def verify_checkpoint(path: str | os.PathLike) -> None:
                             f"(truncated or corrupted, {path.stat().st_size} bytes); not loaded")
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load and validate a ganforge checkpoint; any other file gets a one-line error."""
-    path = resolve_checkpoint(path)
-    verify_checkpoint(path)
+def safe_torch_load(path: Path, map_location: str | torch.device = "cpu", what: str = "checkpoint") -> Any:
+    """torch.load(weights_only=True), with a one-line error for unsafe, truncated or corrupt files."""
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         # torch words it "Unsupported global: GLOBAL x.y" or "unsupported GLOBAL x.y whose module x is blocked"
         found = re.search(r"unsupported (?:global: )?GLOBAL (\S+)", str(err), re.IGNORECASE)
         if found:
             raise GanforgeError(f"{path}: refused to load: it would import {found.group(1)}, and a checkpoint "
                                 "must hold only tensors and plain data (it may be malicious)") from None
-        raise GanforgeError(f"{path}: not a readable checkpoint (corrupt, or not a PyTorch file)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise GanforgeError(f"{path}: not a readable {what} (corrupt, or not a PyTorch file)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, IndexError, KeyError) as err:
         reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise GanforgeError(f"{path}: not a readable checkpoint (truncated or corrupt?): {reason}") from None
+        raise GanforgeError(f"{path}: not a readable {what} (truncated or corrupt?): {reason}") from None
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate a ganforge checkpoint; any other file gets a one-line error."""
+    path = resolve_checkpoint(path)
+    verify_checkpoint(path)
+    state = safe_torch_load(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GanforgeError(f"{path}: not a ganforge checkpoint")
     if state.get("version", 0) > VERSION:

@@ -14,7 +14,7 @@ from typing import NoReturn
 from ganforge import __version__
 from ganforge.errors import GanforgeError
 
-COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation"]
+COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation", "stylize"]
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -74,6 +74,15 @@ def decode_image(path: Path, resolution: int | None, channels: int) -> np.ndarra
     """One file -> uint8 (R, R, C), or (H, W, C) at its own size when resolution is None.
 
     Raises BadImage with a short reason for anything unusable."""
+    image = open_image(path, channels)
+    if resolution is not None:
+        image = resize_center_crop(image, resolution)
+    arr = np.asarray(image, dtype=np.uint8)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def open_image(path: Path, channels: int) -> Image.Image:
+    """One file -> an upright 'L' or 'RGB' PIL image. Raises BadImage with a short reason for anything unusable."""
     if path.is_symlink() and not path.exists():
         raise BadImage("dangling symbolic link")
     try:
@@ -91,8 +100,6 @@ def decode_image(path: Path, resolution: int | None, channels: int) -> np.ndarra
                 image.load()
                 image = ImageOps.exif_transpose(image)
                 image = to_mode(image, channels)
-                if resolution is not None:
-                    image = resize_center_crop(image, resolution)
     except BadImage:
         raise
     except UnidentifiedImageError:
@@ -102,8 +109,7 @@ def decode_image(path: Path, resolution: int | None, channels: int) -> np.ndarra
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise BadImage(f"unreadable ({reason})") from None
-    arr = np.asarray(image, dtype=np.uint8)
-    return arr[..., None] if arr.ndim == 2 else arr
+    return image
 
 
 def _label_of(path: Path, root: Path) -> str | None:
