@@ -49,6 +49,12 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     sample_count: int = 64
+    # evaluation during training: score G every eval_every steps (0 = never) and keep checkpoints/best.pt
+    eval_every: int = 0
+    eval_metric: str = "fid"  # the score that picks best.pt: fid, kid, precision, recall, density, coverage, is
+    eval_samples: int = 2000
+    eval_extractor: str = "auto"  # digits for the built-in digits, inception-v3 otherwise
+    eval_weights: str | None = None  # a local FID Inception weights file
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
@@ -90,6 +96,7 @@ class TrainConfig:
             raise GanforgeError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.upsample not in ("transpose", "nearest"):
             raise GanforgeError(f"--upsample must be transpose or nearest, got {self.upsample!r}")
+        self._validate_eval()
         from ganforge.losses import LOSSES
         from ganforge.models import model_names
 
@@ -97,6 +104,15 @@ class TrainConfig:
         if self.model not in model_names():
             raise GanforgeError(f"unknown model {self.model!r}; choose from: {', '.join(model_names())}")
         return self
+
+    def _validate_eval(self) -> None:
+        if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < 0:
+            raise GanforgeError(f"--eval-every must be a whole number of steps (0 = off), got {self.eval_every!r}")
+        if not isinstance(self.eval_samples, int) or self.eval_samples < 10:
+            raise GanforgeError(f"--eval-samples must be a whole number >= 10, got {self.eval_samples!r}")
+        from ganforge.metrics.evaluate import group_of
+
+        group_of(self.eval_metric)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -18,6 +18,8 @@ HELP = {
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
+    "eval_every": "score G every N steps (FID, KID, ...) and keep checkpoints/best.pt; 0 = never",
+    "eval_metric": "the score that picks best.pt: fid, kid, precision, recall, density, coverage, is",
 }
 
 

@@ -103,6 +103,11 @@ class Trainer:
                                    generator=torch.Generator().manual_seed(cfg.seed + 2)).to(self.device)
         self.step = 0
         self.total_steps = planned_steps(cfg, len(self.dataset))
+        self.evaluator = None
+        if cfg.eval_every:  # scores every eval_every steps; keeps checkpoints/best.pt (see train/evaluation.py)
+            from ganforge.train.evaluation import TrainingEvaluator
+
+            self.evaluator = TrainingEvaluator(cfg, self.dataset, self.device, self.precision, self.out_dir, quiet)
         if state is not None:
             self._load_state(state)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
@@ -136,6 +141,7 @@ class Trainer:
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
+            "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -149,6 +155,8 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         self.step = int(state["step"])
         self.batches.position = int(state["data_position"])
+        if self.evaluator is not None and state.get("eval"):
+            self.evaluator.load_state_dict(state["eval"])
 
     def save(self) -> Path:
         ckpt_dir = self.out_dir / "checkpoints"
@@ -169,6 +177,14 @@ class Trainer:
         path = self.out_dir / "samples" / f"{self.step:07d}.png"
         save_grid(path, images, nrow=int(math.sqrt(len(images))) or None)
         return path
+
+    def evaluate(self) -> None:
+        """Score G (the EMA copy when there is one); a new best score saves checkpoints/best.pt."""
+        record, is_best = self.evaluator(self.G_ema if self.G_ema is not None else self.G, self.step)
+        self.log.write(record)
+        self.evaluator.write_table()
+        if is_best:
+            save_checkpoint(self.out_dir / "checkpoints" / "best.pt", self.state_dict())
 
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -209,6 +225,8 @@ class Trainer:
                 if self.step % cfg.sample_every == 0:
                     self.write_samples()
                     plot_losses(self.log.records, self.out_dir / "loss.png")
+                if self.evaluator is not None and self.step % cfg.eval_every == 0:
+                    self.evaluate()
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
         except (KeyboardInterrupt, _Stop):
