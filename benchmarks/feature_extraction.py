@@ -13,7 +13,7 @@ norm statistics are calibrated on real digits, so activations have realistic sca
 depend on the values; the precision deviation is indicative only.
 
     nice -n 10 python benchmarks/feature_extraction.py            # part 1 + part 2 (digits, 10,000 samples)
-    nice -n 10 python benchmarks/feature_extraction.py --e2e-inception-n 1000
+    nice -n 10 python benchmarks/feature_extraction.py --e2e-inception-n 1000 --e2e-inception-precision bf16
 """
 
 from __future__ import annotations
@@ -67,54 +67,59 @@ def part1(digits: torch.Tensor, batch: int, repeats: int, n_features: int) -> Pa
     reference = calibrated_random_inception(digits[:48])
     weights = Path(tempfile.mkdtemp()) / "calibrated-random-inception.pth"
     torch.save(reference.state_dict(), weights)
-    ours = create_extractor("inception-v3", weights=str(weights))  # folded batch norm
+    ours = create_extractor("inception-v3", weights=str(weights))  # folded batch norm, channels_last
     plain = copy.deepcopy(reference)  # fp32, NCHW, separate batch norm
 
     def run_plain(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return plain(x.contiguous())[0]
 
-    def run_ours(x: torch.Tensor) -> torch.Tensor:
-        return extract_features(ours, x, precision="bf16", batch_size=len(x)).features
-
+    paths = {
+        "plain fp32 (NCHW, separate batch norm)": run_plain,
+        "ours fp32 (folded BN, channels_last)": lambda x: extract_features(ours, x, precision="fp32").features,
+        "ours bf16 (folded BN, channels_last, bf16)": lambda x: extract_features(ours, x, precision="bf16").features,
+    }
     x = digits[:batch]
-    for _ in range(2):  # warm-up: oneDNN builds its kernels on first use
-        run_plain(x), run_ours(x)
-    plain_t, ours_t = [], []
-    for _ in range(repeats):  # interleaved, so a disturbance hits both alike
-        plain_t += timed(lambda: run_plain(x), 1)
-        ours_t += timed(lambda: run_ours(x), 1)
-    p, o = statistics.median(plain_t), statistics.median(ours_t)
-    print(f"\n[1] InceptionV3 features of {batch} images (32 px -> 299 px), median of {repeats}:")
-    print(f"    plain fp32 NCHW:                     {batch / p:6.1f} img/s   (runs {[round(t, 2) for t in plain_t]})")
-    print(f"    ours (folded BN, channels_last, bf16): {batch / o:6.1f} img/s   (runs {[round(t, 2) for t in ours_t]})")
-    print(f"    speed-up: {p / o:.2f}x (target >= 2.5x)")
+    for fn in paths.values():  # warm-up: oneDNN builds its kernels on first use
+        fn(x), fn(x)
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeats):  # interleaved, so a disturbance hits every path alike
+        for name, fn in paths.items():
+            times[name] += timed(lambda fn=fn: fn(x), 1)
+    print(f"\n[1] InceptionV3 features of {batch} images (32 px -> 299 px), median of {repeats} "
+          f"(load average now {os.getloadavg()[0]:.1f}):")
+    base = statistics.median(times[next(iter(paths))])
+    for name, runs in times.items():
+        med = statistics.median(runs)
+        print(f"    {name:44s} {batch / med:6.1f} img/s  {base / med:4.2f}x   runs {[round(t, 2) for t in runs]}")
 
     imgs = digits[:n_features]
     f32 = torch.cat([run_plain(chunk) for chunk in imgs.split(batch)]).double()
-    b16 = torch.cat([run_ours(chunk) for chunk in imgs.split(batch)]).double()
-    rel = (b16 - f32).norm(dim=1) / f32.norm(dim=1)
     half = n_features // 2
-    print(f"\n[1b] deviation of the fast path on {n_features} real digits:")
-    print(f"    per-image relative error |bf16 - fp32| / |fp32|: median {rel.median():.4f}, max {rel.max():.4f}")
-    print(f"    FID(fp32 features, bf16 features of the same images): {fid(f32, b16):.4f}")
-    print(f"    FID(first half, second half of the digits): fp32 {fid(f32[:half], f32[half:]):.4f}, "
-          f"bf16 {fid(b16[:half], b16[half:]):.4f}")
+    print(f"\n[1b] deviation from plain fp32 on {n_features} real digits (random weights: see the docstring):")
+    print(f"    FID(first half, second half of the digits), plain fp32: {fid(f32[:half], f32[half:]):.4f}")
+    for name in list(paths)[1:]:
+        other = torch.cat([paths[name](chunk) for chunk in imgs.split(batch)]).double()
+        rel = (other - f32).norm(dim=1) / f32.norm(dim=1)
+        print(f"    {name}: per-image |diff| / |fp32| median {rel.median():.2e}, max {rel.max():.2e}; "
+              f"FID(same images, fp32 vs this) {fid(f32, other):.4f}; "
+              f"FID(halves) {fid(other[:half], other[half:]):.4f}")
     return weights
 
 
-def part2(n: int, extractor: str, weights: Path | None) -> None:
+def part2(n: int, extractor: str, weights: Path | None, precision: str = "fp32") -> None:
     root = Path(tempfile.mkdtemp())
     config = TrainConfig(data="digits", resolution=32, channels=1, total_steps=1, log_every=1, sample_every=1,
                          checkpoint_every=1, sample_count=4, device="cpu", seed=0)
     train(config, root / "run", quiet=True)  # a DCGAN 32 px checkpoint (default widths)
     w = str(weights) if weights else None
     start = time.perf_counter()  # fills the real-feature cache (1,797 digits), scoring only 2 samples
-    evaluate_run(root / "run", "fid", n=2, extractor=extractor, weights=w, quiet=True)
+    evaluate_run(root / "run", "fid", n=2, extractor=extractor, weights=w, precision=precision, quiet=True)
     print(f"    {extractor}: real features of 1,797 digits (once per data set + extractor, then cached): "
           f"{time.perf_counter() - start:.1f} s")
     start = time.perf_counter()
-    records = evaluate_run(root / "run", "fid,kid", n=n, extractor=extractor, weights=w, quiet=True)
+    records = evaluate_run(root / "run", "fid,kid", n=n, extractor=extractor, weights=w, precision=precision,
+                           quiet=True)
     took = time.perf_counter() - start
     print(f"    {extractor}: eval of {n} samples with cached real features: {took:.1f} s ({n / took:.0f} samples/s); "
           f"FID {records[0]['eval/fid']:.2f}, KID {records[0]['eval/kid']:.4f}, "
@@ -126,16 +131,21 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--features", type=int, default=512, help="images for the deviation check")
-    parser.add_argument("--e2e-n", type=int, default=10_000, help="samples for end-to-end eval (digits extractor)")
+    parser.add_argument("--e2e-n", type=int, default=10_000, help="end-to-end eval samples (digits; 0: skip)")
     parser.add_argument("--e2e-inception-n", type=int, default=0, help="also time eval with inception-v3 (0 = skip)")
+    parser.add_argument("--e2e-inception-precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     digits = from_uint8(load_dataset("digits", 32, 3).images)
     weights = part1(digits, args.batch, args.repeats, args.features)
     print("\n[2] end-to-end eval (DCGAN 32 px checkpoint, FID + KID, real reference = 1,797 digits):")
-    part2(args.e2e_n, "digits", None)
+    if args.e2e_n:
+        part2(args.e2e_n, "digits", None)
     if args.e2e_inception_n:
-        part2(args.e2e_inception_n, "inception-v3", weights)
+        part2(args.e2e_inception_n, "inception-v3", weights, args.e2e_inception_precision)
 
 
 if __name__ == "__main__":

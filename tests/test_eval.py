@@ -18,6 +18,12 @@ from ganforge.train.loop import Trainer, train
 from ganforge.train.metrics_log import read_metrics
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _tiny_work_on_one_thread(one_thread):
+    with one_thread():
+        yield
+
+
 @pytest.fixture(scope="module")
 def digits_run(tmp_path_factory, request):
     """100 steps on 16 px digits (a high learning rate to get far quickly), scored by the digits extractor."""

@@ -15,7 +15,7 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics.evaluate import EvalSettings, Evaluator, parse_metrics
 from ganforge.metrics.features import create_extractor, default_extractor_name
 from ganforge.metrics.table import write_table
-from ganforge.runtime import resolve_device, resolve_precision
+from ganforge.runtime import resolve_device
 from ganforge.sampling import load_generator
 
 STEP_FILE = re.compile(r"step-(\d+)\.pt$")
@@ -49,7 +49,7 @@ def append_records(metrics_file: Path, records: list[dict[str, Any]]) -> None:
 def evaluate_run(run: str | os.PathLike, metrics: str | list[str] = "fid,kid", n: int = 10_000, every: bool = False,
                  extractor: str | None = None, weights: str | None = None, resize: str | None = None,
                  seed: int = 0, n_real: int | None = None, data: str | None = None, device: str = "auto",
-                 precision: str = "auto", use_ema: bool = True, cache: bool = True,
+                 precision: str = "fp32", use_ema: bool = True, cache: bool = True,
                  quiet: bool = False) -> list[dict[str, Any]]:
     """Score checkpoints, append one record each to the run's metrics.jsonl and rewrite its eval.md table."""
     checkpoints = find_checkpoints(run, every)
@@ -65,7 +65,9 @@ def evaluate_run(run: str | os.PathLike, metrics: str | list[str] = "fid,kid", n
     chosen = create_extractor(extractor or default_extractor_name(data_source), weights, resize)
     dataset = load_dataset(data_source, resolution, channels, quiet=quiet)
     settings = EvalSettings(metrics=tuple(parse_metrics(metrics)), n_gen=n, seed=seed)
-    evaluator = Evaluator(dataset, chosen, settings, dev, resolve_precision(precision, dev), n_real, cache, quiet)
+    if precision not in ("fp32", "bf16"):
+        raise GanforgeError(f"--precision must be fp32 or bf16, got {precision!r}")
+    evaluator = Evaluator(dataset, chosen, settings, dev, precision, n_real, cache, quiet)
     out_dir = run_dir_of(checkpoints[-1])
     records = []
     for path in checkpoints:

@@ -101,17 +101,6 @@ def uint8_batches(images: torch.Tensor, batch_size: int = 200) -> Iterable[torch
 
 
 # --- the registered extractors ------------------------------------------------------------------------------
-class _InceptionFeatures(nn.Module):
-    has_classifier = True
-
-    def __init__(self, inception: nn.Module) -> None:
-        super().__init__()
-        self.inception = inception
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.inception(images)
-
-
 @EXTRACTORS.register("inception-v3")
 def inception_extractor(weights: str | None = None, resize: str | None = None) -> FeatureExtractor:
     """The standard FID Inception (2048-d pool features, 1008 logits); weights from the torch hub cache or a file."""
@@ -123,7 +112,7 @@ def inception_extractor(weights: str | None = None, resize: str | None = None) -
     source = str(weights) if weights is not None else f"{WEIGHTS_FILE} ({weights_path(None).parent})"
     rule = ("bilinear to 299 px (pytorch-fid: align_corners=False, grey -> RGB)" if resize == "pytorch-fid"
             else "TensorFlow-1 bilinear to 299 px (torch-fidelity, grey -> RGB)")
-    return FeatureExtractor("inception-v3", _InceptionFeatures(fold_batchnorm(inception)), rule, source, digest)
+    return FeatureExtractor("inception-v3", fold_batchnorm(inception), rule, source, digest)
 
 
 def _only_inception_options(name: str, weights: str | None, resize: str | None) -> None:

@@ -158,6 +158,8 @@ class FIDInceptionV3(nn.Module):
     scaled to [-1, 1]) or "torch-fidelity" (TensorFlow-1 bilinear on 0..255, then (x - 128) / 128).
     The logits omit the bias, as the original Inception Score code did."""
 
+    has_classifier = True  # its logits can give an Inception Score
+
     def __init__(self, resize: str = "pytorch-fid") -> None:
         super().__init__()
         if resize not in RESIZE_RULES:
@@ -193,7 +195,10 @@ class FIDInceptionV3(nn.Module):
         return (x - 128) / 128
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.prepare(images).contiguous(memory_format=torch.channels_last)  # (N, 3, 299, 299)
+        weights_layout = self.Conv2d_1a_3x3.conv.weight  # follow the weights' memory format (channels_last is faster)
+        x = self.prepare(images)  # (N, 3, 299, 299)
+        if weights_layout.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))  # (N, 64, 147, 147)
         x = F.max_pool2d(x, 3, stride=2)  # (N, 64, 73, 73)
         x = F.max_pool2d(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)), 3, stride=2)  # (N, 192, 35, 35)

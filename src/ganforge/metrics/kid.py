@@ -66,10 +66,20 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size:
     g = torch.Generator().manual_seed(seed)
     in_real = subset_memberships(len(real), m, subsets, g)
     in_fake = subset_memberships(len(fake), m, subsets, g)
+    # Kernel entries needed: every pair once (shared by all subsets), or three m x m blocks per subset.
+    if len(real) ** 2 + len(fake) ** 2 + len(real) * len(fake) <= 3 * subsets * m * m:
+        values = _shared_kernel_estimates(real, fake, in_real, in_fake, m)
+    else:
+        values = torch.tensor([mmd2_unbiased(real[in_real[s].bool()], fake[in_fake[s].bool()])
+                               for s in range(subsets)], dtype=torch.float64)
+    return KIDResult(float(values.mean()), float(values.std()) if subsets > 1 else 0.0, m, subsets)
+
+
+def _shared_kernel_estimates(real: torch.Tensor, fake: torch.Tensor, in_real: torch.Tensor, in_fake: torch.Tensor,
+                             m: int) -> torch.Tensor:
     diag_real = ((real.double() ** 2).sum(1) / real.shape[1] + 1) ** 3  # k(x, x)
     diag_fake = ((fake.double() ** 2).sum(1) / fake.shape[1] + 1) ** 3
     within_real = (_subset_kernel_sums(real, real, in_real, in_real) - in_real @ diag_real) / (m * (m - 1))
     within_fake = (_subset_kernel_sums(fake, fake, in_fake, in_fake) - in_fake @ diag_fake) / (m * (m - 1))
     cross = _subset_kernel_sums(real, fake, in_real, in_fake) / (m * m)
-    values = within_real + within_fake - 2 * cross
-    return KIDResult(float(values.mean()), float(values.std()) if subsets > 1 else 0.0, m, subsets)
+    return within_real + within_fake - 2 * cross

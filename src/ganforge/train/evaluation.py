@@ -20,8 +20,8 @@ from ganforge.metrics.table import write_table
 
 
 class TrainingEvaluator:
-    def __init__(self, config: TrainConfig, dataset: ImageDataset, device: torch.device, precision: str,
-                 out_dir: Path, quiet: bool = True) -> None:
+    def __init__(self, config: TrainConfig, dataset: ImageDataset, device: torch.device, out_dir: Path,
+                 quiet: bool = True) -> None:
         self.best = BestScore(config.eval_metric)
         self.out_dir, self.latent_dim = out_dir, config.latent_dim
         metrics = tuple(dict.fromkeys(["fid", "kid", group_of(config.eval_metric)]))
@@ -29,7 +29,8 @@ class TrainingEvaluator:
         with torch.random.fork_rng(devices=[]):  # building the extractor may train it: keep the run's RNG untouched
             extractor = create_extractor(config.eval_extractor if config.eval_extractor != "auto"
                                          else default_extractor_name(config.data), config.eval_weights)
-            self.evaluator = Evaluator(dataset, extractor, settings, device, precision, quiet=quiet)
+            # fp32 features whatever the training precision: scores stay comparable with other FID implementations
+            self.evaluator = Evaluator(dataset, extractor, settings, device, "fp32", quiet=quiet)
 
     def __call__(self, G: nn.Module, step: int) -> tuple[dict[str, Any], bool]:
         """The metrics.jsonl record for this step, and whether it is the best so far."""

@@ -107,7 +107,7 @@ class Trainer:
         if cfg.eval_every:  # scores every eval_every steps; keeps checkpoints/best.pt (see train/evaluation.py)
             from ganforge.train.evaluation import TrainingEvaluator
 
-            self.evaluator = TrainingEvaluator(cfg, self.dataset, self.device, self.precision, self.out_dir, quiet)
+            self.evaluator = TrainingEvaluator(cfg, self.dataset, self.device, self.out_dir, quiet)
         if state is not None:
             self._load_state(state)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
