@@ -14,7 +14,8 @@ from typing import NoReturn
 from ganforge import __version__
 from ganforge.errors import GanforgeError
 
-COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation", "stylize"]
+COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation", "stylize",
+            "eval"]
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

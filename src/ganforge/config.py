@@ -66,6 +66,12 @@ class TrainConfig:
     patch_size: int = 70  # pix2pix: PatchGAN receptive field in pixels: 16, 34, 70, 142 or 286
     dropout: float = 0.5  # pix2pix: U-Net decoder dropout (G's noise source)
     random_crop: bool = False  # pix2pix: store pairs 1/8 larger, crop both sides at the same random place
+    # evaluation during training: score G every eval_every steps (0 = never) and keep checkpoints/best.pt
+    eval_every: int = 0
+    eval_metric: str = "fid"  # the score that picks best.pt: fid, kid, precision, recall, density, coverage, is
+    eval_samples: int = 2000
+    eval_extractor: str = "auto"  # digits for the built-in digits, inception-v3 otherwise
+    eval_weights: str | None = None  # a local FID Inception weights file
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
@@ -95,6 +101,7 @@ class TrainConfig:
         if self.upsample not in ("transpose", "nearest"):
             raise GanforgeError(f"--upsample must be transpose or nearest, got {self.upsample!r}")
         self._validate_pix2pix()
+        self._validate_eval()
         from ganforge.losses import LOSSES
         from ganforge.models import model_names
 
@@ -111,6 +118,15 @@ class TrainConfig:
         strided_layers_for(self.patch_size)  # numeric ranges are checked with the others (numeric_flags.py)
         if self.l1_weight == 0 and self.adversarial_weight == 0:
             raise GanforgeError("--l1-weight and --adversarial-weight are both 0: G would have nothing to learn")
+
+    def _validate_eval(self) -> None:
+        if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < 0:
+            raise GanforgeError(f"--eval-every must be a whole number of steps (0 = off), got {self.eval_every!r}")
+        if not isinstance(self.eval_samples, int) or self.eval_samples < 10:
+            raise GanforgeError(f"--eval-samples must be a whole number >= 10, got {self.eval_samples!r}")
+        from ganforge.metrics.evaluate import group_of
+
+        group_of(self.eval_metric)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

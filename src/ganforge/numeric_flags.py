@@ -83,6 +83,8 @@ TRAIN_RANGES: dict[str, Range] = {
     "adversarial_weight": Range(0, 1e6, whole=False, example="1"),
     "patch_size": Range(16, 286),  # and one of the PatchGAN fields (models/patchgan.py checks)
     "dropout": Range(0, 1, whole=False, high_open=True, example="0.5"),
+    "eval_every": Range(0, 10**9),  # 0 = never
+    "eval_samples": Range(10, 1_000_000),
 }
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`

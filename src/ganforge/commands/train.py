@@ -27,6 +27,8 @@ HELP = {
     "adversarial_weight": "pix2pix: weight of the cGAN loss (0: plain L1 U-Net)",
     "patch_size": "pix2pix: PatchGAN receptive field in px: 16, 34, 70, 142, 286",
     "random_crop": "pix2pix: random crops from pairs stored 1/8 larger, same place on both sides",
+    "eval_every": "score G every N steps (FID, KID, ...) and keep checkpoints/best.pt; 0 = never",
+    "eval_metric": "the score that picks best.pt: fid, kid, precision, recall, density, coverage, is",
 }
 
 

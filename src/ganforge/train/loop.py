@@ -98,6 +98,11 @@ class Trainer:
         self.step = 0
         self.total_steps = planned_steps(cfg, len(self.dataset))
         self.rollback = Rollback(cfg.nan_retries, warn=_warn)
+        self.evaluator = None
+        if cfg.eval_every:  # scores every eval_every steps; keeps checkpoints/best.pt (see train/evaluation.py)
+            from ganforge.train.evaluation import TrainingEvaluator
+
+            self.evaluator = TrainingEvaluator(cfg, self.dataset, self.device, self.out_dir, quiet)
         if state is not None and "G" in state:  # without "G": killed before its first checkpoint, start at 0
             self._load_state(state)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
@@ -132,6 +137,7 @@ class Trainer:
             "opt_D": self.opt_D.state_dict(),
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
             "rollback": self.rollback.state_dict(),
+            "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -146,6 +152,8 @@ class Trainer:
         self.step = int(state["step"])
         self.batches.position = int(state["data_position"])
         self.rollback.load_state_dict(state.get("rollback"))
+        if self.evaluator is not None and state.get("eval"):
+            self.evaluator.load_state_dict(state["eval"])
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt_G, self.opt_D]
@@ -181,6 +189,14 @@ class Trainer:
         if self.tensorboard is not None:
             self.tensorboard.samples(self.step, images, {"G": self.G, "D": self.D})
         return path
+
+    def evaluate(self) -> None:
+        """Score G (the EMA copy when there is one); a new best score saves checkpoints/best.pt."""
+        record, is_best = self.evaluator(self.G_ema if self.G_ema is not None else self.G, self.step)
+        self.log.write(record)
+        self.evaluator.write_table()
+        if is_best:
+            save_checkpoint(self.out_dir / "checkpoints" / "best.pt", self.state_dict())
 
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -228,6 +244,8 @@ class Trainer:
                 if self.step % cfg.sample_every == 0:
                     self.write_samples()
                     plot_losses(self.log.records, self.out_dir / "loss.png")
+                if self.evaluator is not None and self.step % cfg.eval_every == 0:
+                    self.evaluate()
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
         finally:
