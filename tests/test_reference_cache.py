@@ -25,6 +25,11 @@ def tiny_dataset(seed=0) -> ImageDataset:
     return ImageDataset(torch.randint(0, 256, (20, 16, 16, 1), generator=g, dtype=torch.uint8), name="tiny")
 
 
+def cache_files(root):
+    """The cached feature files (each checkpoint-style file has a .sha256 sidecar beside it)."""
+    return [p for p in (root / "reference").iterdir() if p.suffix != ".sha256"]
+
+
 def counting_extractor():
     extractor = create_extractor("random")
     extractor.network = Counting(extractor.network)
@@ -60,13 +65,13 @@ def test_changed_extractor_precision_or_subset_is_recomputed(tmp_path):
     assert extractor.network.seen == 60
     subset = real_features(data, extractor, n_real=8, seed=1, cache_root=tmp_path)
     assert extractor.network.seen == 68 and len(subset.features) == 8 and "random 8 of 20" in subset.provenance["split"]
-    assert len(list((tmp_path / "reference").iterdir())) == 4
+    assert len(cache_files(tmp_path)) == 4
 
 
 def test_corrupt_cache_file_is_recomputed_not_fatal(tmp_path, capsys):
     data, extractor = tiny_dataset(), counting_extractor()
     real_features(data, extractor, cache_root=tmp_path)
-    (cached,) = (tmp_path / "reference").iterdir()
+    (cached,) = cache_files(tmp_path)
     cached.write_bytes(cached.read_bytes()[:100])
     again = real_features(data, extractor, cache_root=tmp_path)
     assert extractor.network.seen == 40 and again.features.shape == (20, 128)
