@@ -79,6 +79,8 @@ def part1(digits: torch.Tensor, batch: int, repeats: int, n_features: int) -> Pa
         "ours fp32 (folded BN, channels_last)": lambda x: extract_features(ours, x, precision="fp32").features,
         "ours bf16 (folded BN, channels_last, bf16)": lambda x: extract_features(ours, x, precision="bf16").features,
     }
+    if repeats == 0:
+        return weights
     x = digits[:batch]
     for fn in paths.values():  # warm-up: oneDNN builds its kernels on first use
         fn(x), fn(x)
@@ -93,6 +95,8 @@ def part1(digits: torch.Tensor, batch: int, repeats: int, n_features: int) -> Pa
         med = statistics.median(runs)
         print(f"    {name:44s} {batch / med:6.1f} img/s  {base / med:4.2f}x   runs {[round(t, 2) for t in runs]}")
 
+    if n_features == 0:
+        return weights
     imgs = digits[:n_features]
     f32 = torch.cat([run_plain(chunk) for chunk in imgs.split(batch)]).double()
     half = n_features // 2
@@ -129,8 +133,8 @@ def part2(n: int, extractor: str, weights: Path | None, precision: str = "fp32")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--features", type=int, default=512, help="images for the deviation check")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per path (0: skip the speed test)")
+    parser.add_argument("--features", type=int, default=512, help="images for the deviation check (0: skip)")
     parser.add_argument("--e2e-n", type=int, default=10_000, help="end-to-end eval samples (digits; 0: skip)")
     parser.add_argument("--e2e-inception-n", type=int, default=0, help="also time eval with inception-v3 (0 = skip)")
     parser.add_argument("--e2e-inception-precision", default="fp32", choices=["fp32", "bf16"])
