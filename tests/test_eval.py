@@ -154,3 +154,22 @@ def test_eval_metric_is_validated(tiny_config):
 def test_metrics_file_stays_readable_json(digits_run):
     for line in (digits_run / "metrics.jsonl").read_text().splitlines():
         json.loads(line)
+
+
+def test_class_conditional_runs_are_scored_with_labels_in_the_data_proportions(tiny_config, tmp_path):
+    config = dataclasses.replace(tiny_config, conditional=True, eval_every=2, eval_samples=16,
+                                 eval_extractor="random")
+    train(config, tmp_path / "run", quiet=True)
+    during = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "eval/fid" in r]
+    assert [r["step"] for r in during] == [2, 4]
+    assert main(["eval", str(tmp_path / "run"), "-n", "16", "--extractor", "random", "--metrics", "fid,memorisation",
+                 "--quiet"]) == 0
+    last = read_metrics(tmp_path / "run" / "metrics.jsonl")[-1]
+    assert "proportions" in last["eval/provenance"]["labels"] and (tmp_path / "run" / "eval").is_dir()
+
+
+def test_pix2pix_runs_cannot_ask_for_eval_every(tiny_config):
+    from ganforge.errors import GanforgeError
+
+    with pytest.raises(GanforgeError, match="--eval-every scores noise-to-image generators"):
+        dataclasses.replace(tiny_config, model="pix2pix", data="edges2digits", eval_every=2).validate()

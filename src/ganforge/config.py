@@ -124,6 +124,9 @@ class TrainConfig:
             raise GanforgeError(f"--eval-every must be a whole number of steps (0 = off), got {self.eval_every!r}")
         if not isinstance(self.eval_samples, int) or self.eval_samples < 10:
             raise GanforgeError(f"--eval-samples must be a whole number >= 10, got {self.eval_samples!r}")
+        if self.eval_every and self.model == "pix2pix":
+            raise GanforgeError("--eval-every scores noise-to-image generators; a pix2pix run is scored on held-out "
+                                "pairs at the end of training (and by ganforge eval-translation)")
         from ganforge.metrics.evaluate import group_of
 
         group_of(self.eval_metric)

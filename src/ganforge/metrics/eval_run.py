@@ -74,7 +74,8 @@ def evaluate_run(run: str | os.PathLike, metrics: str | list[str] = "fid,kid", n
         loaded = load_generator(path, use_ema=use_ema, device=str(dev))
         if not quiet:
             print(f"scoring {path} (step {loaded.step}) on {n} samples", file=sys.stderr)
-        record = evaluator(loaded.G, loaded.latent_dim, loaded.step, str(path), picture_dir=out_dir / "eval")
+        record = evaluator(loaded.G, loaded.latent_dim, loaded.step, str(path), picture_dir=out_dir / "eval",
+                           conditional=loaded.conditional)
         append_records(out_dir / "metrics.jsonl", [record])
         records.append(record)
     write_table(out_dir)

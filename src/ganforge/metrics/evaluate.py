@@ -107,12 +107,16 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
 
 
 def generated_features(G: nn.Module, latent_dim: int, n: int, seed: int, extractor: FeatureExtractor,
-                       device: torch.device | str, precision: str, batch_size: int = 200) -> Features:
-    """Features of n samples from G, generated and extracted batch by batch (never all images at once)."""
+                       device: torch.device | str, precision: str, batch_size: int = 200,
+                       labels: torch.Tensor | None = None) -> Features:
+    """Features of n samples from G, generated and extracted batch by batch (never all images at once).
+
+    `labels` (n,) for a class-conditional G."""
     z = latents(n, latent_dim, seed)
+    label_chunks = labels.split(batch_size) if labels is not None else [None] * len(z.split(batch_size))
     with eval_mode(G):
-        return extract_features(extractor, (generate(G, chunk, batch_size) for chunk in z.split(batch_size)),
-                                device, precision)
+        batches = (generate(G, chunk, batch_size, labels=y) for chunk, y in zip(z.split(batch_size), label_chunks))
+        return extract_features(extractor, batches, device, precision)
 
 
 class Evaluator:
@@ -144,23 +148,35 @@ class Evaluator:
             record["copy_quantile"] = s.copy_quantile
         return record
 
+    def generated_labels(self) -> torch.Tensor:
+        """Classes for a conditional G's samples, drawn (seeded) in the real data's class proportions."""
+        if self.dataset.labels is None:
+            raise GanforgeError(f"{self.dataset.name}: a class-conditional generator is compared with labelled data, "
+                                "and this data set has no labels")
+        g = torch.Generator().manual_seed(self.settings.seed + 1)
+        return self.dataset.labels[torch.randint(len(self.dataset), (self.settings.n_gen,), generator=g)]
+
     def __call__(self, G: nn.Module, latent_dim: int, step: int, checkpoint: str = "",
-                 picture_dir: Path | None = None) -> dict[str, Any]:
+                 picture_dir: Path | None = None, conditional: bool = False) -> dict[str, Any]:
         """One metrics.jsonl record: {"step", "eval/<score>": value, ..., "eval/provenance": {...}}."""
         s = self.settings
+        labels = self.generated_labels() if conditional else None
         fake = generated_features(G, latent_dim, s.n_gen, s.seed, self.extractor, self.device, self.precision,
-                                  s.batch_size)
+                                  s.batch_size, labels)
         scores, copies = score_features(self.real, fake, s, self.extractor.has_classifier)
         record: dict[str, Any] = {"step": step, **{f"eval/{k}": v for k, v in scores.items()}}
         if copies is not None and picture_dir is not None:
             picture = Path(picture_dir) / f"closest-pairs-{step:07d}.png"
             gen_idx, train_idx = copies.closest_pairs(8)
             with eval_mode(G):
-                generated = generate(G, latents(s.n_gen, latent_dim, s.seed)[gen_idx])
+                generated = generate(G, latents(s.n_gen, latent_dim, s.seed)[gen_idx],
+                                     labels=None if labels is None else labels[gen_idx])
             training = from_uint8(self.dataset.images[self.real.indices[train_idx]])
             save_closest_pairs(picture, generated, training)
             record["eval/closest_pairs"] = str(picture)
         record["eval/provenance"] = self.provenance(checkpoint, s.n_gen)
+        if conditional:
+            record["eval/provenance"]["labels"] = "drawn in the real data's class proportions"
         return record
 
 

@@ -23,7 +23,7 @@ class TrainingEvaluator:
     def __init__(self, config: TrainConfig, dataset: ImageDataset, device: torch.device, out_dir: Path,
                  quiet: bool = True) -> None:
         self.best = BestScore(config.eval_metric)
-        self.out_dir, self.latent_dim = out_dir, config.latent_dim
+        self.out_dir, self.latent_dim, self.conditional = out_dir, config.latent_dim, config.conditional
         metrics = tuple(dict.fromkeys(["fid", "kid", group_of(config.eval_metric)]))
         settings = EvalSettings(metrics=metrics, n_gen=config.eval_samples, seed=config.seed)
         with torch.random.fork_rng(devices=[]):  # building the extractor may train it: keep the run's RNG untouched
@@ -35,7 +35,7 @@ class TrainingEvaluator:
     def __call__(self, G: nn.Module, step: int) -> tuple[dict[str, Any], bool]:
         """The metrics.jsonl record for this step, and whether it is the best so far."""
         record = self.evaluator(G, self.latent_dim, step, checkpoint=f"training step {step}",
-                                picture_dir=self.out_dir / "eval")
+                                picture_dir=self.out_dir / "eval", conditional=self.conditional)
         is_best = self.best.update(record[f"eval/{self.best.score}"], step)
         record["eval/best"] = is_best
         return record, is_best
