@@ -85,6 +85,7 @@ TRAIN_RANGES: dict[str, Range] = {
     "dropout": Range(0, 1, whole=False, high_open=True, example="0.5"),
     "eval_every": Range(0, 10**9),  # 0 = never
     "eval_samples": Range(10, 1_000_000),
+    "threads": Range(0, 1024),  # 0 = PyTorch's default
 }
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`

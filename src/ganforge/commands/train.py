@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,8 @@ HELP = {
     "random_crop": "pix2pix: random crops from pairs stored 1/8 larger, same place on both sides",
     "eval_every": "score G every N steps (FID, KID, ...) and keep checkpoints/best.pt; 0 = never",
     "eval_metric": "the score that picks best.pt: fid, kid, precision, recall, density, coverage, is",
+    "threads": "CPU threads per process; 0 = PyTorch's default (one per core)",
+    "sync_bn": "with several processes (torchrun), batch-norm statistics over the global batch",
 }
 
 
@@ -80,9 +83,15 @@ def run(args: argparse.Namespace) -> int:
     base = TrainConfig.load(args.config).to_dict() if getattr(args, "config", None) else {}
     config = TrainConfig.from_dict({**base, **given})
 
+    from ganforge.train import distributed
     from ganforge.train.loop import train
 
-    result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
+    try:
+        result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
+    finally:
+        distributed.stop()  # under torchrun: leave the process group before the interpreter exits
+    if int(os.environ.get("RANK", "0")):  # under torchrun, rank 0 prints the summary
+        return 130 if result.status == "interrupted" else 0
     if result.status == "interrupted":
         print(f"interrupted at step {result.step}; checkpoint saved to {result.checkpoint}. "
               f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)
