@@ -20,6 +20,7 @@ from ganforge.train.loop import Trainer, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ddp_worker import TINY  # noqa: E402
+from weights_delta import relative_change  # noqa: E402
 
 
 def test_ranks_split_each_global_batch_like_one_process():
@@ -39,16 +40,6 @@ def test_global_batch_must_divide_over_processes():
     assert torch.equal(context.shard(torch.arange(8)), torch.tensor([2, 3]))
     with pytest.raises(GanforgeError, match="--batch-size 10 .* 4 processes"):
         context.local_batch_size(10)
-
-
-def relative_change(a: dict, b: dict, start: dict) -> float:
-    """|(a - start) - (b - start)| / |b - start| over all floating tensors: how differently two runs moved."""
-    num = den = 0.0
-    for key, s in start.items():
-        if s.is_floating_point():
-            num += float(((a[key] - s) - (b[key] - s)).pow(2).sum())
-            den += float((b[key] - s).pow(2).sum())
-    return (num / den) ** 0.5
 
 
 def test_two_gloo_processes_stay_identical_match_one_process_and_resume_alone(tmp_path, one_thread):
