@@ -15,7 +15,8 @@ DistributedSampler would; noise is drawn for the global batch and sliced the sam
 checkpoint's data position counts images of the one global stream, the noise generator is in the same
 state on every rank, and a run resumes with any number of processes (1 included) at the same image,
 with the same global batch. What changes with the number of processes: batch-norm statistics are over
-each process's slice unless --sync-bn; and without sync each process's dropout draws its own masks.
+each process's slice unless --sync-bn, and dropout (pix2pix) draws the same masks on every rank's slice
+(the global RNG is seeded alike), where one process would draw fresh masks for the whole batch.
 
 Outputs: only rank 0 writes (logs, samples, checkpoints, reports); the others read its checkpoint on
 resume or rollback, so several machines need the run folder on a shared file system for those.
