@@ -1,7 +1,7 @@
 """Training speed: ganforge's loop against a plain reference loop, same architecture, same process run.
 
-    python benchmarks/train_speed.py             # peaks, the DCGAN table, the lever table (~10 min on 2 cores)
-    python benchmarks/train_speed.py --quick     # fewer repeats (~4 min)
+    python benchmarks/train_speed.py             # the DCGAN table and the lever table (24 min, busy 2 cores)
+    python benchmarks/train_speed.py --quick     # shorter windows; --skip-levers: the DCGAN table only
     python benchmarks/train_speed.py --compile   # also try torch.compile(dynamic=False) on the fast loop
 
 The reference is the pytorch/examples DCGAN loop written the simplest way: fp32, contiguous tensors,
