@@ -14,6 +14,7 @@ from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.export import ExportResult, export_generator, export_module
 from ganforge.sampling import latents, load_generator
+from ganforge.translate import load_translator
 
 EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "onnx_generate.py"
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
@@ -69,7 +70,7 @@ def test_export_refuses_a_model_that_does_not_match(tmp_path):
 
     out = tmp_path / "drift.pt"
     with pytest.raises(GanforgeError, match="differs from PyTorch"):
-        export_module(Drifting(), torch.randn(2, 3), out)
+        export_module(Drifting(), lambda n, g: (torch.randn(n, 3, generator=g),), out)
     assert not list(tmp_path.iterdir())  # neither the file nor its temporary remains
 
 
@@ -84,6 +85,14 @@ def test_cli_reports_parity_and_rejects_bad_names(trained_run, tmp_path, capsys)
     assert "no such run" in capsys.readouterr().err
 
 
+def test_cli_names_every_input_of_conditional_and_pix2pix_exports(conditional_trained_run, pix2pix_trained_run,
+                                                                   tmp_path, capsys):
+    assert main(["export", str(conditional_trained_run), "-o", str(tmp_path / "c.pt")]) == 0
+    assert "z float32 (batch, 8), labels int64 (batch,) -> images (batch, 1, 16, 16)" in capsys.readouterr().out
+    assert main(["export", str(pix2pix_trained_run), "-o", str(tmp_path / "p.pt")]) == 0
+    assert "input float32 (batch, 1, 16, 16) -> images (batch, 1, 16, 16)" in capsys.readouterr().out
+
+
 def test_docs_example_runs_without_torch_or_ganforge(onnx_export, tmp_path):
     out = tmp_path / "grid.png"
     code = ("import runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:] + ['--num', '5'];"
@@ -95,3 +104,56 @@ def test_docs_example_runs_without_torch_or_ganforge(onnx_export, tmp_path):
     from PIL import Image
 
     assert Image.open(out).size == (3 * 16, 2 * 16)  # 5 images on a 3-column grid
+
+
+def _run_exported(path: Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Run an .onnx file with ONNX Runtime or a .pt file with torch.jit, feeding inputs by name / in order."""
+    if path.suffix == ".onnx":
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert [i.name for i in session.get_inputs()] == list(inputs)
+        return session.run(None, inputs)[0]
+    module = torch.jit.load(str(path))
+    with torch.no_grad():
+        return module(*map(torch.from_numpy, inputs.values())).numpy()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_pix2pix_generator_export_matches_pytorch(pix2pix_trained_run, tmp_path, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    result = export_generator(pix2pix_trained_run, tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt"))
+    assert result.inputs == [("input", "float32", (1, 16, 16))] and result.output_shape == (1, 16, 16)
+    assert result.max_abs_diff < 1e-4
+    G = load_translator(pix2pix_trained_run).G
+    for batch in (1, 5):
+        x = torch.rand(batch, 1, 16, 16, generator=torch.Generator().manual_seed(batch)) * 2 - 1
+        with torch.no_grad():
+            expected = G(x).numpy()
+        got = _run_exported(result.path, {"input": x.numpy()})
+        assert got.shape == expected.shape == (batch, 1, 16, 16)
+        assert np.abs(got - expected).max() < 1e-4
+        assert np.abs(expected).max() > 0  # a real output, not an all-zero network
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_conditional_generator_export_takes_labels_and_matches_pytorch(conditional_trained_run, tmp_path, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    result = export_generator(conditional_trained_run, tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt"))
+    assert result.inputs == [("z", "float32", (8,)), ("labels", "int64", ())]
+    assert result.max_abs_diff < 1e-4
+    loaded = load_generator(conditional_trained_run)
+    for batch in (1, 5):
+        z = latents(batch, 8, seed=200 + batch)
+        outputs = []
+        for label in (3, 7):
+            labels = torch.full((batch,), label, dtype=torch.int64)
+            with torch.no_grad():
+                expected = loaded.G(z, labels).numpy()
+            got = _run_exported(result.path, {"z": z.numpy(), "labels": labels.numpy()})
+            assert got.shape == expected.shape == (batch, 1, 16, 16)
+            assert np.abs(got - expected).max() < 1e-4
+            outputs.append(got)
+        assert np.abs(outputs[0] - outputs[1]).max() > 1e-3  # the file really uses the labels
