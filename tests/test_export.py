@@ -93,17 +93,44 @@ def test_cli_names_every_input_of_conditional_and_pix2pix_exports(conditional_tr
     assert "input float32 (batch, 1, 16, 16) -> images (batch, 1, 16, 16)" in capsys.readouterr().out
 
 
-def test_docs_example_runs_without_torch_or_ganforge(onnx_export, tmp_path):
-    out = tmp_path / "grid.png"
-    code = ("import runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:] + ['--num', '5'];"
+def _run_example(script: Path, *args: str) -> None:
+    """Run a docs example in a fresh interpreter and check that it never imported torch or ganforge."""
+    code = ("import runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:];"
             "runpy.run_path(script, run_name='__main__');"
             "assert 'torch' not in sys.modules and 'ganforge' not in sys.modules, 'the example imported torch'")
-    done = subprocess.run([sys.executable, "-c", code, str(EXAMPLE), str(onnx_export.path), str(out)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code, str(script), *args], capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_docs_example_runs_without_torch_or_ganforge(onnx_export, tmp_path):
+    out = tmp_path / "grid.png"
+    _run_example(EXAMPLE, str(onnx_export.path), str(out), "--num", "5")
     from PIL import Image
 
     assert Image.open(out).size == (3 * 16, 2 * 16)  # 5 images on a 3-column grid
+
+
+def test_docs_examples_for_conditional_and_pix2pix_exports(conditional_trained_run, pix2pix_trained_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from PIL import Image
+
+    from ganforge.translate import translate_files
+
+    conditional = export_generator(conditional_trained_run, tmp_path / "c.onnx")
+    for label in ("2", "5"):
+        _run_example(EXAMPLE, str(conditional.path), str(tmp_path / f"class{label}.png"), "--num", "4",
+                     "--class", label)
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "class2.png")),
+                              np.asarray(Image.open(tmp_path / "class5.png")))
+
+    edges = export_generator(pix2pix_trained_run, tmp_path / "p.onnx")
+    sketch = tmp_path / "sketch.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8)).save(sketch)
+    _run_example(EXAMPLE.with_name("onnx_translate.py"), str(edges.path), str(sketch), str(tmp_path / "out.png"))
+    expected = translate_files(pix2pix_trained_run, [sketch], tmp_path / "expected.png")[0]
+    got, want = (np.asarray(Image.open(f), dtype=int) for f in (tmp_path / "out.png", expected))
+    assert got.shape == want.shape == (16, 16) and np.abs(got - want).max() <= 1  # the same translation
 
 
 def _run_exported(path: Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
