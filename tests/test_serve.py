@@ -160,6 +160,9 @@ def test_each_run_knows_its_kind(mixed):
                                                                 "edges": "pix2pix"}
     assert class_choices(mixed["cond"]) == [ALL_CLASSES, *map(str, range(10))]
     assert class_choices(mixed["tiny"]) == class_choices(mixed["edges"]) == []
+    for name in ("cond", "edges"):  # the monitor reads any run's log and samples
+        view = snapshot(mixed[name])
+        assert "step 2 · D(x)" in view.status and view.latest_samples is not None and view.curves is not None
 
 
 def test_conditional_grid_by_class_with_ema_and_truncation(mixed):
