@@ -31,6 +31,22 @@ def torchscript_export(trained_run, tmp_path_factory) -> ExportResult:
     return export_generator(trained_run, tmp_path_factory.mktemp("export") / "g.pt")
 
 
+@pytest.fixture(scope="module")
+def exports(conditional_trained_run, pix2pix_trained_run, tmp_path_factory):
+    """(kind, format) -> ExportResult, each made once for the parity and docs-example tests."""
+    folder, made = tmp_path_factory.mktemp("export"), {}
+
+    def get(kind: str, fmt: str) -> ExportResult:
+        if (kind, fmt) not in made:
+            if fmt == "onnx":
+                pytest.importorskip("onnxruntime")
+            run = conditional_trained_run if kind == "conditional" else pix2pix_trained_run
+            made[kind, fmt] = export_generator(run, folder / f"{kind}{'.onnx' if fmt == 'onnx' else '.pt'}")
+        return made[kind, fmt]
+
+    return get
+
+
 def _reference(run: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     loaded = load_generator(run)
     z = latents(n, loaded.latent_dim, seed=100 + n)
@@ -111,20 +127,16 @@ def test_docs_example_runs_without_torch_or_ganforge(onnx_export, tmp_path):
     assert Image.open(out).size == (3 * 16, 2 * 16)  # 5 images on a 3-column grid
 
 
-def test_docs_examples_for_conditional_and_pix2pix_exports(conditional_trained_run, pix2pix_trained_run, tmp_path):
-    pytest.importorskip("onnxruntime")
+def test_docs_examples_for_conditional_and_pix2pix_exports(exports, pix2pix_trained_run, tmp_path):
     from PIL import Image
 
     from ganforge.translate import translate_files
 
-    conditional = export_generator(conditional_trained_run, tmp_path / "c.onnx")
-    for label in ("2", "5"):
-        _run_example(EXAMPLE, str(conditional.path), str(tmp_path / f"class{label}.png"), "--num", "4",
-                     "--class", label)
-    assert not np.array_equal(np.asarray(Image.open(tmp_path / "class2.png")),
-                              np.asarray(Image.open(tmp_path / "class5.png")))
+    conditional = exports("conditional", "onnx")
+    _run_example(EXAMPLE, str(conditional.path), str(tmp_path / "class2.png"), "--num", "4", "--class", "2")
+    assert Image.open(tmp_path / "class2.png").size == (2 * 16, 2 * 16)  # (that labels matter: the parity test)
 
-    edges = export_generator(pix2pix_trained_run, tmp_path / "p.onnx")
+    edges = exports("pix2pix", "onnx")
     sketch = tmp_path / "sketch.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8)).save(sketch)
     _run_example(EXAMPLE.with_name("onnx_translate.py"), str(edges.path), str(sketch), str(tmp_path / "out.png"))
@@ -147,10 +159,8 @@ def _run_exported(path: Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_pix2pix_generator_export_matches_pytorch(pix2pix_trained_run, tmp_path, fmt):
-    if fmt == "onnx":
-        pytest.importorskip("onnxruntime")
-    result = export_generator(pix2pix_trained_run, tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt"))
+def test_pix2pix_generator_export_matches_pytorch(pix2pix_trained_run, exports, fmt):
+    result = exports("pix2pix", fmt)
     assert result.inputs == [("input", "float32", (1, 16, 16))] and result.output_shape == (1, 16, 16)
     assert result.max_abs_diff < 1e-4
     G = load_translator(pix2pix_trained_run).G
@@ -165,10 +175,8 @@ def test_pix2pix_generator_export_matches_pytorch(pix2pix_trained_run, tmp_path,
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_conditional_generator_export_takes_labels_and_matches_pytorch(conditional_trained_run, tmp_path, fmt):
-    if fmt == "onnx":
-        pytest.importorskip("onnxruntime")
-    result = export_generator(conditional_trained_run, tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt"))
+def test_conditional_generator_export_takes_labels_and_matches_pytorch(conditional_trained_run, exports, fmt):
+    result = exports("conditional", fmt)
     assert result.inputs == [("z", "float32", (8,)), ("labels", "int64", ())]
     assert result.max_abs_diff < 1e-4
     loaded = load_generator(conditional_trained_run)
