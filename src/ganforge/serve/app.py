@@ -119,7 +119,9 @@ def generate_tab(page: Page) -> None:
         run = pick(runs, name)
         image, loaded = sample_grid(run, seed, count, truncation, use_ema, label)
         which = "EMA" if loaded.ema else "raw (this run keeps no EMA copy)" if use_ema else "raw"
-        shown = f" · class {label}" if loaded.conditional else ""
+        shown = ""
+        if loaded.conditional:
+            shown = " · every class" if label in (None, ALL_CLASSES) else f" · class {label}"
         return _shown(image), f"step {loaded.step} · {which} generator · seed {int(seed)}{shown}"
 
     button.click(_user_errors(run_generate), [picker, seed, count, truncation, ema, klass], [picture, info])
