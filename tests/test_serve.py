@@ -15,7 +15,16 @@ from PIL import Image
 from ganforge.errors import GanforgeError
 from ganforge.serve.app import check_host
 from ganforge.serve.monitor import snapshot
-from ganforge.serve.runs import ALL_CLASSES, class_choices, interpolation_gif, judge, open_runs, pick, sample_grid
+from ganforge.serve.runs import (
+    ALL_CLASSES,
+    class_choices,
+    interpolation_gif,
+    judge,
+    judge_by_class,
+    open_runs,
+    pick,
+    sample_grid,
+)
 from ganforge.serve.stylize import check_request, feature_note, stylize_uploads
 from ganforge.serve.translate import sketch_picture, translate_picture
 from ganforge.serve.uploads import read_image_upload
@@ -191,6 +200,23 @@ def test_conditional_interpolation_for_one_class_and_for_every_class(mixed, tmp_
     assert np.abs(first.astype(int) - single[2:-2, 2:-2, 0]).max() <= 2  # GIF palette rounding
     with Image.open(interpolation_gif(run, 5, 6, 3, 1.0, False, tmp_path, class_name=ALL_CLASSES)) as gif:
         assert gif.n_frames == 4 and gif.size == (10 * 18 + 2, 18 + 2)  # every class side by side
+
+
+def test_conditional_judge_scores_the_image_for_every_class(mixed):
+    import torch
+
+    from ganforge.images import from_uint8
+
+    image = np.random.default_rng(2).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    array, ranked = judge_by_class(mixed["cond"], image)
+    assert array.shape == (16, 16, 1) and sorted(name for name, _ in ranked) == [str(i) for i in range(10)]
+    probabilities = [p for _, p in ranked]
+    assert probabilities == sorted(probabilities, reverse=True) and len(set(probabilities)) == 10
+    D = mixed["cond"].discriminator()[0]
+    name, best = ranked[0]
+    with torch.no_grad():  # the same number as D asked about that one class alone
+        alone = torch.sigmoid(D(from_uint8(array[None]), torch.tensor([int(name)]))).item()
+    assert alone == pytest.approx(best, abs=1e-6)
 
 
 def test_translate_picture_scales_to_the_training_size_or_keeps_its_own(mixed):

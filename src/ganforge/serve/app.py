@@ -30,6 +30,7 @@ from ganforge.serve.runs import (
     class_choices,
     interpolation_gif,
     judge,
+    judge_by_class,
     pick,
     sample_grid,
 )
@@ -169,7 +170,8 @@ def monitor_tab(page: Page) -> None:
 def judge_tab(page: Page) -> None:
     gr, runs, picker = _gradio(), page.runs, page.picker
     gr.Markdown("Upload an image: the run's discriminator says how likely it thinks the image is a real "
-                "training image. A training signal, not a calibrated realism score. "
+                "training image (for a class-conditional run: a real image of each class, most likely first). "
+                "A training signal, not a calibrated realism score. "
                 f"Limits: {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_SIDE_PX} px per side.")
     with gr.Row():
         upload = gr.File(label="Image (PNG, JPEG, WebP, BMP, GIF, TIFF)", type="filepath", elem_id="judge-upload")
@@ -185,7 +187,12 @@ def judge_tab(page: Page) -> None:
             picture = _rgb(read_image_upload(path))
         except GanforgeError as err:
             return None, f"**Refused:** {err}"
-        array, probability = judge(pick(runs, name), picture)
+        run = pick(runs, name)
+        if run.kind == "conditional":
+            array, ranked = judge_by_class(run, picture)
+            shown = " · ".join(f"{label}: {p:.3f}" for label, p in ranked[:5])
+            return _shown(array), f"D(x | class), most likely first: **{shown}** (1 = a real image of that class)"
+        array, probability = judge(run, picture)
         return _shown(array), f"D(x) = **{probability:.3f}** (1 = real)"
 
     upload.change(_user_errors(run_judge), [picker, upload], [seen, verdict])
@@ -303,7 +310,7 @@ TABS = [
     Tab("Generate", generate_tab, _makes_noise_images),
     Tab("Translate", translate_tab, lambda run: run.kind == "pix2pix"),
     Tab("Training monitor", monitor_tab),
-    Tab("Judge an image", judge_tab, lambda run: run.kind == "unconditional"),  # D's other inputs: not asked for
+    Tab("Judge an image", judge_tab, _makes_noise_images),
     Tab("Stylize", stylize_tab),
 ]
 

@@ -182,15 +182,30 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
 
 def judge(run: ServedRun, image_rgb: np.ndarray) -> tuple[np.ndarray, float]:
     """The image as the discriminator sees it (resized, channels matched) and its probability of "real"."""
+    array, probabilities = _judged(run, image_rgb, None)
+    return array, float(probabilities[0])
+
+
+def judge_by_class(run: ServedRun, image_rgb: np.ndarray) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """For a conditional run: the image as D sees it and D's probability of "a real image of class c" for
+    every class, most likely first (a projection D judges image and class together)."""
+    names = run.generator().class_names
+    array, probabilities = _judged(run, image_rgb, torch.arange(len(names)))
+    ranked = sorted(zip(names, probabilities.tolist()), key=lambda pair: -pair[1])
+    return array, ranked
+
+
+def _judged(run: ServedRun, image_rgb: np.ndarray, labels: torch.Tensor | None) -> tuple[np.ndarray, torch.Tensor]:
     from PIL import Image
 
     D, resolution, channels = run.discriminator()
     picture = Image.fromarray(image_rgb).convert("L" if channels == 1 else "RGB")
     picture = picture.resize((resolution, resolution), Image.Resampling.LANCZOS)
     array = np.array(picture).reshape(resolution, resolution, channels)
+    x = from_uint8(array[None])
     with torch.no_grad():
-        logit = D(from_uint8(array[None]))
-    return array, float(torch.sigmoid(logit.float()).item())
+        logits = D(x) if labels is None else D(x.expand(len(labels), -1, -1, -1), labels)
+    return array, torch.sigmoid(logits.float().flatten())
 
 
 def _load_discriminator(path: Path) -> tuple[nn.Module, int, int]:
