@@ -76,11 +76,6 @@ class Page:
     scratch: Path  # a private folder for files made for download
     blocks: Any  # the gr.Blocks being built (for .load events)
 
-    def follow_run(self, fn: Callable[[str], Any], outputs: Any) -> None:
-        """Call fn(run name) when the page opens and whenever another run is picked."""
-        self.picker.change(fn, self.picker, outputs, show_progress="hidden")
-        self.blocks.load(fn, self.picker, outputs, show_progress="hidden")
-
 
 @dataclass
 class Tab:
@@ -114,7 +109,9 @@ def generate_tab(page: Page) -> None:
         choices = class_choices(pick(runs, name))
         return gr.Dropdown(choices=choices or [ALL_CLASSES], value=ALL_CLASSES, visible=bool(choices))
 
-    page.follow_run(_user_errors(show_classes), klass)
+    # Built for the first run, updated on change only: an answer to a page-load event could arrive after
+    # one for a run picked meanwhile, and hide the selector again.
+    picker.change(_user_errors(show_classes), picker, klass, show_progress="hidden")
 
     def run_generate(name: str, seed: float, count: float, truncation: float, use_ema: bool, label: str) -> tuple:
         run = pick(runs, name)
