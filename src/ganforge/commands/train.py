@@ -18,6 +18,9 @@ HELP = {
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
+    "preset": "where unset values come from: auto (recommended for 2D points and stacked-digits, plain "
+              "otherwise), plain or recommended",
+    "balance": "G/D balance policy: fixed, ttur, skip (skip D while its loss is low) or adaptive",
 }
 
 
@@ -44,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     for field in dataclasses.fields(TrainConfig):
         kind = _type_of(field)
         default = field.default
-        help_text = HELP.get(field.name, "") + (f" (default: {default})" if default is not None else "")
+        shown = default is not None and field.name != "preset"  # the preset's own default is "auto"
+        help_text = HELP.get(field.name, "") + (f" (default: {default})" if shown else "")
         if kind is bool:
             p.add_argument(_flag(field.name), dest=field.name, action=argparse.BooleanOptionalAction,
                            help=help_text)
@@ -67,11 +71,16 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError("--out DIR is required: the folder where this run's files go")
         out_dir = args.out
     base = TrainConfig.load(args.config).to_dict() if getattr(args, "config", None) else {}
-    config = TrainConfig.from_dict({**base, **given})
+    from ganforge.presets import make_config
 
+    config = make_config(given, base)
+
+    from ganforge.data.points import is_point_data
+    from ganforge.runtime import torch_threads
     from ganforge.train.loop import train
 
-    result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
+    with torch_threads(1 if is_point_data(config.data) else None):  # 2D MLPs: one thread is faster
+        result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
     if result.status == "interrupted":
         print(f"interrupted at step {result.step}; checkpoint saved to {result.checkpoint}. "
               f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)

@@ -5,6 +5,8 @@ The order is a pure function of (seed, epoch), so resuming needs only the positi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ganforge.images import from_uint8
@@ -12,8 +14,10 @@ from ganforge.images import from_uint8
 
 class BatchStream:
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int, flip: bool = False,
-                 labels: torch.Tensor | None = None, position: int = 0) -> None:
-        self.images = images  # uint8 (N, H, W, C), on the training device
+                 labels: torch.Tensor | None = None, position: int = 0,
+                 decode: Callable[[torch.Tensor], torch.Tensor] = from_uint8) -> None:
+        self.images = images  # uint8 (N, H, W, C) (or any items `decode` understands), on the training device
+        self.decode = decode  # stored items -> training tensors: uint8 images -> [-1, 1] floats by default
         self.labels = labels
         self.batch_size = batch_size
         self.seed = seed
@@ -49,7 +53,7 @@ class BatchStream:
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, C, H, W) floats in [-1, 1] on the images' device, and labels (or None)."""
         idx = self.next_indices()
-        batch = from_uint8(self.images[idx.to(self.images.device)])
+        batch = self.decode(self.images[idx.to(self.images.device)])
         if self.flip:
             g = torch.Generator().manual_seed(self.seed * 7919 + self.position)
             mask = (torch.rand(len(idx), generator=g) < 0.5).to(batch.device)

@@ -17,12 +17,20 @@ MODELS: Registry = Registry("model")
 
 
 def create_model(name: str, **kwargs: Any) -> tuple[nn.Module, nn.Module]:
-    from ganforge.models import dcgan  # noqa: F401  (registers its models)
+    from ganforge.models import dcgan, mlp  # noqa: F401  (registers their models)
 
     return MODELS.get(name)(**kwargs)
 
 
 def model_names() -> list[str]:
-    from ganforge.models import dcgan  # noqa: F401
+    from ganforge.models import dcgan, mlp  # noqa: F401
 
     return MODELS.names()
+
+
+def model_parameters(name: str) -> list[str]:
+    """The keyword arguments a registered model's builder takes."""
+    import inspect
+
+    model_names()  # registers the built-in models
+    return list(inspect.signature(MODELS.get(name)).parameters)

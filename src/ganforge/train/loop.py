@@ -8,6 +8,7 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,17 +20,21 @@ from ganforge.checkpoint import LATEST, load_checkpoint, save_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.data import ImageDataset, load_dataset
 from ganforge.data.batches import BatchStream
+from ganforge.data.points import is_point_data, load_points
 from ganforge.errors import GanforgeError
 from ganforge.images import save_grid
-from ganforge.losses import LOSSES
 from ganforge.models import create_model
+from ganforge.models.layers import apply_spectral_norm
 from ganforge.recipes.gan import GANStep
 from ganforge.runtime import resolve_device, resolve_precision
+from ganforge.train import plots2d
 from ganforge.train.ema import make_ema, update_ema
+from ganforge.train.events import emit
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
+from ganforge.train.remedies import Remedies, resolve_augment
 
-NATURAL_RESOLUTION = {"digits": 32, "shapes": 32}
+NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "stacked-digits": 16}
 NATURAL_CHANNELS = {"digits": 1}
 
 
@@ -47,15 +52,18 @@ class _Stop(Exception):
 
 def fill_defaults(config: TrainConfig) -> TrainConfig:
     """Resolve data-dependent defaults so the saved config says exactly what ran."""
+    if is_point_data(config.data):
+        return config  # 2D points have no resolution or channels
     resolution = config.resolution or NATURAL_RESOLUTION.get(config.data, 64)
     channels = config.channels or NATURAL_CHANNELS.get(config.data, 3)
     return replace(config, resolution=resolution, channels=channels)
 
 
 def model_args(config: TrainConfig) -> dict[str, Any]:
-    return dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
-                g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
-                upsample=config.upsample)
+    """The config values the model's builder takes (matched by name), stored so a checkpoint rebuilds it."""
+    from ganforge.models import model_parameters
+
+    return {name: getattr(config, name) for name in model_parameters(config.model) if hasattr(config, name)}
 
 
 def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
@@ -71,6 +79,8 @@ def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
 
 
 class Trainer:
+    clock: Callable[[], float] = staticmethod(time.monotonic)  # what --max-minutes counts (bench: CPU time)
+
     def __init__(self, config: TrainConfig, out_dir: Path, resume: bool = False,
                  dataset: ImageDataset | None = None, quiet: bool = False) -> None:
         self.out_dir = Path(out_dir)
@@ -84,20 +94,41 @@ class Trainer:
         cfg = self.config
         self.device = resolve_device(cfg.device)
         self.precision = resolve_precision(cfg.precision, self.device)
-        self.dataset = dataset or load_dataset(cfg.data, cfg.resolution, cfg.channels, quiet=quiet)
-        if (self.dataset.resolution, self.dataset.channels) != (cfg.resolution, cfg.channels):
-            raise GanforgeError("the data set's resolution/channels differ from the config")
+        self.points = is_point_data(cfg.data)  # 2D points: MLPs, scatter plots, no image handling
+        if self.points:
+            self.dataset = dataset or load_points(cfg.data)
+            if cfg.model != "mlp":
+                raise GanforgeError(f"--data {cfg.data} is 2D point data: it needs --model mlp "
+                                    "(`ganforge train` picks it, via the recommended preset)")
+        else:
+            self.dataset = dataset or load_dataset(cfg.data, cfg.resolution, cfg.channels, quiet=quiet)
+            if (self.dataset.resolution, self.dataset.channels) != (cfg.resolution, cfg.channels):
+                raise GanforgeError("the data set's resolution/channels differ from the config")
+        self.config = cfg = replace(cfg, augment=resolve_augment(cfg, len(self.dataset), self.points))
         torch.manual_seed(cfg.seed)
         self.G, self.D = create_model(cfg.model, **model_args(cfg))
-        self.G.to(self.device).to(memory_format=torch.channels_last)
-        self.D.to(self.device).to(memory_format=torch.channels_last)
+        if cfg.spectral_norm:
+            apply_spectral_norm(self.D)
+        layout = torch.preserve_format if self.points else torch.channels_last
+        self.G.to(self.device).to(memory_format=layout)
+        self.D.to(self.device).to(memory_format=layout)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         self.G_ema = make_ema(self.G) if cfg.ema_beta > 0 else None
-        self.step_fn = GANStep(self.G, self.D, self.opt_G, self.opt_D, LOSSES.get(cfg.loss), self.device,
-                               self.precision)
-        self.batches = BatchStream(self.dataset.images.to(self.device), cfg.batch_size, cfg.seed, cfg.flip,
-                                   labels=self.dataset.labels)
+        self.remedies = Remedies(cfg, self.D, self.opt_D)  # loss, penalties, D's input, balance, doctor
+        self.step_fn = GANStep(self.G, self.remedies.d_input, self.opt_G, self.opt_D, self.remedies.loss,
+                               self.device, self.precision, d_penalty=self.remedies.penalty)
+        if self.points:
+            self.batches = BatchStream(self.dataset.points.to(self.device), cfg.batch_size, cfg.seed,
+                                       decode=torch.Tensor.float)
+        else:
+            self.batches = BatchStream(self.dataset.images.to(self.device), cfg.batch_size, cfg.seed, cfg.flip,
+                                       labels=self.dataset.labels)
+        # the doctor compares a fixed latent batch with a fixed real batch, drawn without touching the data order
+        pick = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(cfg.seed + 3))
+        self.doctor_real = self.batches.decode(self.batches.images[pick[: Remedies.DOCTOR_BATCH].to(self.device)])
+        self.doctor_z = torch.randn(Remedies.DOCTOR_BATCH, cfg.latent_dim,
+                                    generator=torch.Generator().manual_seed(cfg.seed + 4)).to(self.device)
         self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.fixed_z = torch.randn(cfg.sample_count, cfg.latent_dim,
                                    generator=torch.Generator().manual_seed(cfg.seed + 2)).to(self.device)
@@ -136,6 +167,7 @@ class Trainer:
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
+            "remedies": self.remedies.state_dict(),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -149,6 +181,7 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         self.step = int(state["step"])
         self.batches.position = int(state["data_position"])
+        self.remedies.load_state_dict(state["remedies"], self.step)
 
     def save(self) -> Path:
         ckpt_dir = self.out_dir / "checkpoints"
@@ -167,13 +200,16 @@ class Trainer:
         images = G(self.fixed_z)
         G.train(was_training)
         path = self.out_dir / "samples" / f"{self.step:07d}.png"
+        if self.points:
+            plots2d.save_scatter(path, self.dataset.points, images, self.remedies.d_input, self.step)
+            return path
         save_grid(path, images, nrow=int(math.sqrt(len(images))) or None)
         return path
 
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
         cfg = self.config
-        start = time.monotonic()
+        start = self.clock()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         status = "done"
         sums: dict[str, torch.Tensor] = {}
@@ -185,16 +221,17 @@ class Trainer:
             self.write_samples()
         try:
             while self.total_steps is None or self.step < self.total_steps:
-                if time.monotonic() >= deadline:
+                if self.clock() >= deadline:
                     status = "time budget"
                     break
-                real, _ = self.batches.next()
-                real = real.contiguous(memory_format=torch.channels_last)
-                z = torch.randn(cfg.batch_size, cfg.latent_dim, device=self.device, generator=self.noise)
-                stats = self.step_fn(real, z)
+                decision = self.remedies.balance.decide()
+                for _ in range(self.remedies.balance.d_steps - 1):  # --d-steps: extra D-only updates
+                    self.step_fn(*self._next_batch(), train_g=False)
+                stats = self.step_fn(*self._next_batch(), train_d=decision.train_d, train_g=decision.train_g)
                 if self.G_ema is not None:
                     update_ema(self.G_ema, self.G, cfg.ema_beta)
                 self.step += 1
+                emit(self.remedies.after_step(self.step, stats, decision, self.G), self.log, self.quiet)
                 bar.update(1)
                 for key, value in stats.items():  # accumulate on device: no host sync per step
                     sums[key] = sums[key] + value if key in sums else value.clone()
@@ -223,14 +260,25 @@ class Trainer:
         if self.step % cfg.sample_every:
             self.write_samples()
         plot_losses(self.log.records, self.out_dir / "loss.png")
+        if self.points:
+            plots2d.save_evolution_gif(self.out_dir / "samples", self.out_dir / "evolution.gif")
         return TrainResult(self.step, status, self.out_dir, path)
 
     def _log(self, sums: dict[str, torch.Tensor], count: int, img_per_s: float) -> dict[str, Any]:
         record: dict[str, Any] = {"step": self.step, "epoch": round(self.batches.epoch, 3)}
         record.update({key: float(value) / count for key, value in sums.items()})
         record["time/img_per_s"] = img_per_s
+        events = self.remedies.examine(record, self.G, self.doctor_z, self.doctor_real)  # the training doctor
         self.log.write(record)
+        emit(events, self.log, self.quiet)
         return record
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        real, _ = self.batches.next()
+        if real.ndim == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
+        z = torch.randn(self.config.batch_size, self.config.latent_dim, device=self.device, generator=self.noise)
+        return real, z
 
 
 def _raise_stop(signum: int, frame: Any) -> None:

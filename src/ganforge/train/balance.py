@@ -1,0 +1,164 @@
+"""G/D balance policies (`--balance`): who gets updated each step, and how hard.
+
+fixed     n_D D updates per G update (`--d-steps`).
+ttur      one each, with separate learning rates (two time-scale update rule: D faster than G).
+skip      the D-skipping remedy: skip D's update while its loss is below `--skip-d-below` (D is
+          winning, and more D training would starve G of gradient); skip G's while D's loss is
+          above `--skip-g-above` (D is hopeless, G's updates would follow noise).
+adaptive  steer the gap D(x) - D(G(z)) towards `--balance-target` by scaling D's learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ganforge.errors import GanforgeError
+from ganforge.train.events import Event
+
+POLICIES = ("fixed", "ttur", "skip", "adaptive")
+# default skip thresholds in units of each loss (D's loss at chance level: bce 1.39, hinge 2, lsgan 0.5)
+SKIP_THRESHOLDS = {"nonsat": (0.3, 2.0), "minimax": (0.3, 2.0), "hinge": (0.3, 2.5), "lsgan": (0.05, 0.6)}
+ADAPTIVE_GAIN = 0.01  # change of log(lr scale) per step per unit of gap error
+ADAPTIVE_LIMIT = math.log(10.0)  # D's learning rate stays within 0.1x .. 10x of --lr-d
+
+
+@dataclass(frozen=True)
+class Decision:
+    train_d: bool = True
+    train_g: bool = True
+
+
+class BalancePolicy:
+    """`fixed` / `ttur`: always both (ttur differs only in its learning rates); `d_steps` D updates per step."""
+
+    def __init__(self, d_steps: int = 1) -> None:
+        self.d_steps = d_steps
+
+    def decide(self) -> Decision:
+        return Decision()
+
+    def observe(self, step: int, stats: dict[str, torch.Tensor]) -> list[Event]:
+        """Called after each step with its statistics; returns anything worth reporting."""
+        return []
+
+    def metrics(self, decision: Decision) -> dict[str, torch.Tensor]:
+        """Per-step values to average into the log record."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class SkipBalance(BalancePolicy):
+    """Skips an update based on D's loss at the previous step; logs when a run of skips starts and ends."""
+
+    def __init__(self, d_below: float, g_above: float) -> None:
+        super().__init__()
+        if not d_below < g_above:
+            raise GanforgeError(f"--skip-d-below ({d_below}) must be lower than --skip-g-above ({g_above})")
+        self.d_below, self.g_above = d_below, g_above
+        self.last_d_loss: float | None = None
+        self.skipped = {"D": 0, "G": 0}  # length of the current run of skips
+
+    def decide(self) -> Decision:
+        if self.last_d_loss is None or not math.isfinite(self.last_d_loss):
+            return Decision()
+        return Decision(train_d=self.last_d_loss >= self.d_below, train_g=self.last_d_loss <= self.g_above)
+
+    def observe(self, step: int, stats: dict[str, torch.Tensor]) -> list[Event]:
+        was = self.decide()
+        self.skipped["D"] = 0 if was.train_d else self.skipped["D"] + 1
+        self.skipped["G"] = 0 if was.train_g else self.skipped["G"] + 1
+        self.last_d_loss = float(stats["loss/D"])
+        now, loss, events = self.decide(), self.last_d_loss, []
+        if was.train_d and not now.train_d:
+            events.append(Event(step, "balance/skip_d", f"D's loss {loss:.3f} < {self.d_below} (D is winning): "
+                                                        "skipping D's updates until it rises"))
+        if not was.train_d and now.train_d:
+            events.append(Event(step, "balance/resume_d", f"D's updates resume after {self.skipped['D']} skipped "
+                                                          f"step(s) (D's loss {loss:.3f})"))
+        if was.train_g and not now.train_g:
+            events.append(Event(step, "balance/skip_g", f"D's loss {loss:.3f} > {self.g_above} (D is hopeless): "
+                                                        "skipping G's updates until D recovers"))
+        if not was.train_g and now.train_g:
+            events.append(Event(step, "balance/resume_g", f"G's updates resume after {self.skipped['G']} skipped "
+                                                          f"step(s) (D's loss {loss:.3f})"))
+        return events
+
+    def metrics(self, decision: Decision) -> dict[str, torch.Tensor]:
+        return {"balance/D_skipped": torch.tensor(float(not decision.train_d)),
+                "balance/G_skipped": torch.tensor(float(not decision.train_g))}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_d_loss": self.last_d_loss, "skipped": dict(self.skipped)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.last_d_loss = state["last_d_loss"]
+        self.skipped = dict(state["skipped"])
+
+
+class AdaptiveBalance(BalancePolicy):
+    """An integral controller on D's learning rate: a gap above the target slows D, below speeds it up."""
+
+    def __init__(self, opt_D: torch.optim.Optimizer, lr_d: float, target: float) -> None:
+        super().__init__()
+        self.opt_D, self.lr_d, self.target = opt_D, lr_d, target
+        self.log_scale = 0.0
+        self._reported = 0  # the last power of two of the scale that was reported
+
+    @property
+    def scale(self) -> float:
+        return math.exp(self.log_scale)
+
+    def _apply(self) -> None:
+        for group in self.opt_D.param_groups:
+            group["lr"] = self.lr_d * self.scale
+
+    def observe(self, step: int, stats: dict[str, torch.Tensor]) -> list[Event]:
+        gap = float(stats["D/real_prob"]) - float(stats["D/fake_prob"])
+        if not math.isfinite(gap):
+            return []
+        self.log_scale = min(ADAPTIVE_LIMIT, max(-ADAPTIVE_LIMIT, self.log_scale - ADAPTIVE_GAIN * (gap - self.target)))
+        self._apply()
+        octave = int(self.log_scale / math.log(2))  # report each halving / doubling once
+        if octave == self._reported:
+            return []
+        self._reported = octave
+        side = "ahead: slowed down" if gap > self.target else "behind: sped up"
+        return [Event(step, "balance/lr_d", f"D is {side}, D's learning rate now {self.scale:.2f}x --lr-d "
+                                            f"(gap D(x)-D(G(z)) {gap:.2f}, target {self.target})")]
+
+    def metrics(self, decision: Decision) -> dict[str, torch.Tensor]:
+        return {"balance/lr_D_scale": torch.tensor(self.scale)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"log_scale": self.log_scale, "reported": self._reported}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.log_scale, self._reported = float(state["log_scale"]), int(state["reported"])
+        self._apply()
+
+
+def make_balance(name: str, loss: str, opt_D: torch.optim.Optimizer, lr_d: float, d_steps: int = 1,
+                 skip_d_below: float | None = None, skip_g_above: float | None = None,
+                 target: float = 0.3) -> BalancePolicy:
+    """The policy named by --balance, with per-loss default thresholds for `skip`."""
+    if name in ("fixed", "ttur"):
+        return BalancePolicy(d_steps)
+    if name == "skip":
+        if loss not in SKIP_THRESHOLDS and (skip_d_below is None or skip_g_above is None):
+            raise GanforgeError(f"--balance skip: no default thresholds for --loss {loss} (its D loss is unbounded);"
+                                " give --skip-d-below and --skip-g-above")
+        default_low, default_high = SKIP_THRESHOLDS.get(loss, (0.0, 0.0))
+        return SkipBalance(default_low if skip_d_below is None else skip_d_below,
+                           default_high if skip_g_above is None else skip_g_above)
+    if name == "adaptive":
+        return AdaptiveBalance(opt_D, lr_d, target)
+    raise GanforgeError(f"--balance must be one of {', '.join(POLICIES)}, got {name!r}")
