@@ -80,6 +80,8 @@ def test_2d_run_from_the_cli_writes_plots_gif_and_float_samples(tmp_path, capsys
     assert main(["sample", str(run), "-n", "10", "-o", str(tmp_path / "pts.png")]) == 0
     assert main(["sample", str(run), "-n", "10", "-o", str(tmp_path / "pts_dir")]) == 2
     assert "float32 (N, 2)" in capsys.readouterr().err
+    assert main(["interpolate", str(run), "-o", str(tmp_path / "walk.gif")]) == 2
+    assert "no images to interpolate" in capsys.readouterr().err
 
 
 def test_point_data_needs_the_mlp(tmp_path):

@@ -29,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1 or (name == "points" and args.points < 2):
             raise GanforgeError(f"--{name} is too small: {getattr(args, name)}")
     loaded = load_generator(args.run)
+    from ganforge.models.mlp import MLPGenerator
+
+    if isinstance(loaded.G, MLPGenerator):
+        raise GanforgeError(f"{args.run}: a 2D point run has no images to interpolate; its evolution.gif shows "
+                            "the generated points moving during training")
     frames = interpolation_frames(loaded.G, loaded.latent_dim, args.walks, args.points, args.frames, args.seed)
     save_gif(frames, args.out, args.fps)
     print(f"wrote {len(frames)} frames to {args.out}")

@@ -78,18 +78,14 @@ class SkipBalance(BalancePolicy):
         self.skipped["G"] = 0 if was.train_g else self.skipped["G"] + 1
         self.last_d_loss = float(stats["loss/D"])
         now, loss, events = self.decide(), self.last_d_loss, []
-        if was.train_d and not now.train_d:
-            events.append(Event(step, "balance/skip_d", f"D's loss {loss:.3f} < {self.d_below} (D is winning): "
-                                                        "skipping D's updates until it rises"))
-        if not was.train_d and now.train_d:
-            events.append(Event(step, "balance/resume_d", f"D's updates resume after {self.skipped['D']} skipped "
-                                                          f"step(s) (D's loss {loss:.3f})"))
-        if was.train_g and not now.train_g:
-            events.append(Event(step, "balance/skip_g", f"D's loss {loss:.3f} > {self.g_above} (D is hopeless): "
-                                                        "skipping G's updates until D recovers"))
-        if not was.train_g and now.train_g:
-            events.append(Event(step, "balance/resume_g", f"G's updates resume after {self.skipped['G']} skipped "
-                                                          f"step(s) (D's loss {loss:.3f})"))
+        why = {"D": f"D's loss {loss:.3f} < {self.d_below} (D is winning): skipping D's updates until it rises",
+               "G": f"D's loss {loss:.3f} > {self.g_above} (D is hopeless): skipping G's updates until D recovers"}
+        for who, before, after in (("D", was.train_d, now.train_d), ("G", was.train_g, now.train_g)):
+            if before and not after:
+                events.append(Event(step, f"balance/skip_{who.lower()}", why[who]))
+            elif after and not before:
+                events.append(Event(step, f"balance/resume_{who.lower()}", f"{who}'s updates resume after "
+                                    f"{self.skipped[who]} skipped step(s) (D's loss {loss:.3f})"))
         return events
 
     def metrics(self, decision: Decision) -> dict[str, torch.Tensor]:
