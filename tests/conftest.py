@@ -16,3 +16,39 @@ def tiny_config() -> TrainConfig:
     return TrainConfig(data="digits", resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8,
                        batch_size=8, total_steps=4, log_every=2, sample_every=2, checkpoint_every=2,
                        sample_count=4, precision="fp32", device="cpu", seed=0)
+
+
+# --- shared by export / report / serve tests (issue 8) -------------------------------------------
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory):
+    """A finished 4-step tiny DCGAN run with an EMA generator (config, metrics, samples, checkpoint)."""
+    from ganforge.train.loop import train
+
+    config = TrainConfig(data="digits", resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8,
+                         batch_size=8, total_steps=4, log_every=2, sample_every=2, checkpoint_every=2,
+                         sample_count=4, precision="fp32", device="cpu", seed=0, ema_beta=0.9)
+    return train(config, tmp_path_factory.mktemp("runs") / "tiny", quiet=True).out_dir
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Debian chromium (or $GANFORGE_CHROMIUM) driven by Playwright; skips when either is missing."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    executable = os.environ.get("GANFORGE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).is_file():
+        pytest.skip(f"chromium is not installed at {executable} (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except Exception as err:  # a broken install must skip, not fail, the browser tests
+            pytest.skip(f"chromium did not start: {str(err).splitlines()[0][:200]}")
+        yield browser
+        browser.close()

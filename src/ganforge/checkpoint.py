@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
-        raise GanforgeError(f"{path}: refused to load: it holds objects other than tensors and plain data "
-                            f"({first[:160]})") from None
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found:
+            raise GanforgeError(f"{path}: refused to load: it would import {found.group(1)}, and a checkpoint "
+                                "must hold only tensors and plain data (it may be malicious)") from None
+        raise GanforgeError(f"{path}: not a readable checkpoint (corrupt, or not a PyTorch file)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise GanforgeError(f"{path}: not a readable checkpoint (truncated or corrupt?): {reason}") from None

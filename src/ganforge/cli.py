@@ -13,7 +13,7 @@ import sys
 from ganforge import __version__
 from ganforge.errors import GanforgeError
 
-COMMANDS = ["train", "sample", "interpolate", "bench"]
+COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

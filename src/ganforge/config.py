@@ -49,6 +49,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 1000
     sample_count: int = 64
+    tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (optional extra)
     # recipe preset, G/D balance and stabilisers (docs/stabilising.md)
     preset: str = "plain"  # what the unset values came from: plain (DCGAN defaults) or recommended
     balance: str = "fixed"  # fixed | ttur | skip | adaptive

@@ -22,6 +22,7 @@ class LoadedGenerator:
     latent_dim: int
     step: int
     source: Path
+    ema: bool = False  # True when these are the EMA weights
 
 
 def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = "cpu") -> LoadedGenerator:
@@ -29,16 +30,27 @@ def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = 
     state = load_checkpoint(path)
     try:
         G, _ = create_model(state["model"], **state["model_args"])
-        weights = state["G_ema"] if use_ema and state.get("G_ema") is not None else state["G"]
-        G.load_state_dict(weights)
+        ema = use_ema and state.get("G_ema") is not None
+        G.load_state_dict(state["G_ema"] if ema else state["G"])
     except (KeyError, RuntimeError, TypeError) as err:
         raise GanforgeError(f"{path}: checkpoint does not match its model ({str(err).splitlines()[0][:120]})") from None
     G.to(device).eval()
-    return LoadedGenerator(G, int(state["model_args"]["latent_dim"]), int(state["step"]), Path(path))
+    return LoadedGenerator(G, int(state["model_args"]["latent_dim"]), int(state["step"]), Path(path), ema)
 
 
 def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def truncate(z: torch.Tensor, truncation: float, center: torch.Tensor | None = None) -> torch.Tensor:
+    """The truncation trick: pull latents toward the prior's mean (0, or `center`) by a factor in [0, 1].
+
+    1 leaves z alone (full variety); smaller values trade variety for typical, cleaner-looking samples.
+    """
+    if not 0 <= truncation <= 1:
+        raise GanforgeError(f"--truncation must be between 0 and 1 (1 = off), got {truncation}")
+    center = torch.zeros_like(z) if center is None else center.to(z)
+    return center + truncation * (z - center)
 
 
 @torch.no_grad()

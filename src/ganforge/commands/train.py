@@ -18,6 +18,7 @@ HELP = {
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
+    "tensorboard": "also write scalars, sample grids and weight histograms to RUN/tensorboard",
     "preset": "where unset values come from: auto (recommended for 2D points and stacked-digits, plain "
               "otherwise), plain or recommended",
     "balance": "G/D balance policy: fixed, ttur, skip (skip D while its loss is low) or adaptive",
@@ -86,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
               f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)
         return 130
     why = " (time budget spent)" if result.status == "time budget" else ""
-    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  (samples/, loss.png, checkpoints/latest.pt)")
+    print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  "
+          "(samples/, loss.png, report.html, checkpoints/latest.pt)")
     return 0

@@ -14,6 +14,7 @@ from torch import nn
 from ganforge.registry import Registry
 
 MODELS: Registry = Registry("model")
+POINT_MODELS = ("mlp",)  # models of 2D points: no resolution or channels
 
 
 def create_model(name: str, **kwargs: Any) -> tuple[nn.Module, nn.Module]:

@@ -14,6 +14,13 @@ def make_ema(G: nn.Module) -> nn.Module:
     return ema
 
 
+def ema_beta_at(step: int, beta: float) -> float:
+    """Warm-up: early on average over about `step` steps, so the random init fades out quickly.
+
+    Without it, beta=0.999 still gives the initial weights 37% of the average after 1,000 steps."""
+    return min(beta, (1 + step) / (10 + step))
+
+
 @torch.no_grad()
 def update_ema(ema: nn.Module, G: nn.Module, beta: float) -> None:
     """ema <- beta * ema + (1 - beta) * G for parameters; buffers (BN statistics) are copied."""

@@ -26,13 +26,15 @@ from ganforge.images import save_grid
 from ganforge.models import create_model
 from ganforge.models.layers import apply_spectral_norm
 from ganforge.recipes.gan import GANStep
+from ganforge.report import write_report
 from ganforge.runtime import resolve_device, resolve_precision
 from ganforge.train import plots2d
-from ganforge.train.ema import make_ema, update_ema
+from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.events import emit
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 from ganforge.train.remedies import Remedies, resolve_augment
+from ganforge.train.tensorboard import TensorBoardLog
 
 NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "stacked-digits": 16}
 NATURAL_CHANNELS = {"digits": 1}
@@ -137,6 +139,8 @@ class Trainer:
         if state is not None:
             self._load_state(state)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
+        self.tensorboard = (TensorBoardLog(self.out_dir / "tensorboard", resume_step=self.step if state else None)
+                            if cfg.tensorboard else None)
         (self.out_dir / "config.json").write_text(cfg.to_json() + "\n")
 
     # --- run directory and checkpoints -------------------------------------------------------------
@@ -204,6 +208,8 @@ class Trainer:
             plots2d.save_scatter(path, self.dataset.points, images, self.remedies.d_input, self.step)
             return path
         save_grid(path, images, nrow=int(math.sqrt(len(images))) or None)
+        if self.tensorboard is not None:
+            self.tensorboard.samples(self.step, images, {"G": self.G, "D": self.D})
         return path
 
     # --- the loop --------------------------------------------------------------------------------------
@@ -229,7 +235,7 @@ class Trainer:
                     self.step_fn(*self._next_batch(), train_g=False)
                 stats = self.step_fn(*self._next_batch(), train_d=decision.train_d, train_g=decision.train_g)
                 if self.G_ema is not None:
-                    update_ema(self.G_ema, self.G, cfg.ema_beta)
+                    update_ema(self.G_ema, self.G, ema_beta_at(self.step, cfg.ema_beta))
                 self.step += 1
                 emit(self.remedies.after_step(self.step, stats, decision, self.G), self.log, self.quiet)
                 bar.update(1)
@@ -262,6 +268,9 @@ class Trainer:
         plot_losses(self.log.records, self.out_dir / "loss.png")
         if self.points:
             plots2d.save_evolution_gif(self.out_dir / "samples", self.out_dir / "evolution.gif")
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        write_report(self.out_dir)
         return TrainResult(self.step, status, self.out_dir, path)
 
     def _log(self, sums: dict[str, torch.Tensor], count: int, img_per_s: float) -> dict[str, Any]:
@@ -271,6 +280,8 @@ class Trainer:
         events = self.remedies.examine(record, self.G, self.doctor_z, self.doctor_real)  # the training doctor
         self.log.write(record)
         emit(events, self.log, self.quiet)
+        if self.tensorboard is not None:
+            self.tensorboard.scalars(record)
         return record
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,28 @@
+"""`ganforge serve`: a local web page for one or more runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("serve", help="open a local web page to generate from and monitor runs",
+                       description="Generate (seed, count, truncation, EMA, interpolation), watch a training run, "
+                                   "and probe the discriminator, in the browser. Needs: pip install 'ganforge[serve]'.")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; other values warn)")
+    p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ganforge.errors import GanforgeError
+    from ganforge.serve.app import start
+    from ganforge.serve.runs import open_runs
+
+    if not 1 <= args.port <= 65535:
+        raise GanforgeError(f"--port must be from 1 to 65535, got {args.port}")
+    start(open_runs(args.runs), args.host, args.port, block=True)
+    return 0

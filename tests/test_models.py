@@ -1,0 +1,56 @@
+"""Contract tests over every registered model: shapes, output range, gradients, no NaN."""
+
+import pytest
+import torch
+
+from ganforge.models import POINT_MODELS, create_model, model_names
+
+
+@pytest.mark.parametrize("name", [n for n in model_names() if n not in POINT_MODELS])
+@pytest.mark.parametrize("resolution,channels", [(16, 1), (32, 3), (64, 3)])
+def test_generator_and_discriminator_contract(name, resolution, channels):
+    torch.manual_seed(0)
+    G, D = create_model(name, resolution=resolution, channels=channels, latent_dim=8, g_width=4, d_width=4)
+    z = torch.randn(3, 8)
+    fake = G(z)
+    assert fake.shape == (3, channels, resolution, resolution)
+    assert fake.min() >= -1 and fake.max() <= 1
+    logits = D(fake)
+    assert logits.shape == (3,)
+    assert torch.isfinite(logits).all()
+    (logits.sum()).backward()
+    for label, net in (("G", G), ("D", D)):
+        for pname, p in net.named_parameters():
+            assert p.grad is not None, f"{label}.{pname} got no gradient"
+            assert torch.isfinite(p.grad).all(), f"{label}.{pname} has a non-finite gradient"
+
+
+def test_dcgan_init_follows_the_paper():
+    G, D = create_model("dcgan", resolution=32, channels=3, g_width=32, d_width=32)
+    conv = G.net[0].weight
+    assert abs(conv.mean().item()) < 0.002 and abs(conv.std().item() - 0.02) < 0.002
+
+
+def test_nearest_upsampling_variant_keeps_the_shape():
+    G, _ = create_model("dcgan", resolution=32, channels=1, latent_dim=8, g_width=4, upsample="nearest")
+    assert G(torch.randn(2, 8)).shape == (2, 1, 32, 32)
+
+
+@pytest.mark.parametrize("resolution", [128, 256])
+def test_high_resolutions_build(resolution):
+    G, D = create_model("dcgan", resolution=resolution, channels=3, latent_dim=4, g_width=2, d_width=2)
+    x = G(torch.randn(1, 4))
+    assert x.shape[-1] == resolution and D(x).shape == (1,)
+
+
+@pytest.mark.parametrize("name", POINT_MODELS)
+def test_point_model_contract(name):
+    torch.manual_seed(0)
+    G, D = create_model(name, latent_dim=3, g_width=8, d_width=8)
+    fake = G(torch.randn(5, 3))
+    logits = D(fake)
+    assert fake.shape == (5, 2) and logits.shape == (5,) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    for label, net in (("G", G), ("D", D)):
+        for pname, p in net.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all(), f"{label}.{pname}"
