@@ -37,6 +37,10 @@ def test_skip_events_explain_why_and_count_the_skips():
         events += policy.observe(step, _stats(loss))
     assert events[0].step == 1 and "0.200 < 0.3" in events[0].message and "D is winning" in events[0].message
     assert events[1].step == 4 and "after 3 skipped" in events[1].message
+    assert [e.console for e in events] == [True, True]  # first of each kind shown on the console
+    policy.decide()
+    later = policy.observe(5, _stats(0.1))
+    assert [(e.kind, e.console) for e in later] == [("balance/skip_d", False)]  # later ones: metrics.jsonl only
 
 
 def test_skip_thresholds_default_per_loss_and_refuse_unbounded_losses():

@@ -63,9 +63,11 @@ def _score(benchmark: str, run_dir: Path) -> dict:
     return dict(modes=score.modes_captured, modes_total=score.modes_total, high_quality=score.high_quality)
 
 
-def run_one(benchmark: str, recipe: str, seed: int, minutes: float, out_dir: Path, quiet: bool = True) -> BenchRun:
-    """Train one run (in out_dir, which must not exist yet) and score it."""
-    config = make_config({"data": benchmark, "preset": recipe, "seed": seed, "max_minutes": minutes})
+def run_one(benchmark: str, recipe: str, seed: int, minutes: float, out_dir: Path, quiet: bool = True,
+            overrides: dict | None = None) -> BenchRun:
+    """Train one run (in out_dir, which must not exist yet) and score it; `overrides` change the recipe."""
+    config = make_config({"data": benchmark, "preset": recipe, "seed": seed, "max_minutes": minutes,
+                          **(overrides or {})})
     with torch_threads(1):  # most work per CPU second for these small models (and fair under a CPU budget)
         wall, cpu = time.monotonic(), time.process_time()
         trainer = Trainer(config, out_dir, quiet=quiet)

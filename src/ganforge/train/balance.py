@@ -66,6 +66,7 @@ class SkipBalance(BalancePolicy):
         self.d_below, self.g_above = d_below, g_above
         self.last_d_loss: float | None = None
         self.skipped = {"D": 0, "G": 0}  # length of the current run of skips
+        self.announced: set[str] = set()  # event kinds already shown on the console (later ones: metrics.jsonl)
 
     def decide(self) -> Decision:
         if self.last_d_loss is None or not math.isfinite(self.last_d_loss):
@@ -82,11 +83,18 @@ class SkipBalance(BalancePolicy):
                "G": f"D's loss {loss:.3f} > {self.g_above} (D is hopeless): skipping G's updates until D recovers"}
         for who, before, after in (("D", was.train_d, now.train_d), ("G", was.train_g, now.train_g)):
             if before and not after:
-                events.append(Event(step, f"balance/skip_{who.lower()}", why[who]))
+                events.append(self._event(step, f"balance/skip_{who.lower()}", why[who]))
             elif after and not before:
-                events.append(Event(step, f"balance/resume_{who.lower()}", f"{who}'s updates resume after "
-                                    f"{self.skipped[who]} skipped step(s) (D's loss {loss:.3f})"))
+                events.append(self._event(step, f"balance/resume_{who.lower()}", f"{who}'s updates resume after "
+                                          f"{self.skipped[who]} skipped step(s) (D's loss {loss:.3f})"))
         return events
+
+    def _event(self, step: int, kind: str, message: str) -> Event:
+        """Every skip goes to metrics.jsonl; only the first of each kind to the console, so it stays readable."""
+        if kind in self.announced:
+            return Event(step, kind, message, console=False)
+        self.announced.add(kind)
+        return Event(step, kind, message + " (further skips: metrics.jsonl and balance/*_skipped)")
 
     def metrics(self, decision: Decision) -> dict[str, torch.Tensor]:
         return {"balance/D_skipped": torch.tensor(float(not decision.train_d)),

@@ -47,9 +47,10 @@ class TrainingDoctor:
                                  "--spectral-norm or --r1-gamma also make D's gradients tamer.")
         real, fake = record.get("D/real_prob"), record.get("D/fake_prob")
         if self.check_imbalance and real is not None and fake is not None and real - fake > IMBALANCE_GAP:
-            grad = f", G's gradient norm {record['grad/G']:.2g}" if "grad/G" in record else ""
-            found["imbalance"] = (f"D is overpowering G: D(x) {real:.2f} vs D(G(z)) {fake:.2f}{grad}; G learns "
-                                  "little. Try --balance skip (skip D while its loss is low), --balance ttur or a "
+            loss = f" (D's loss {record['loss/D']:.3g})" if "loss/D" in record else ""
+            found["imbalance"] = (f"D is overpowering G: D(x) {real:.2f} vs D(G(z)) {fake:.2f}{loss}. D tells real "
+                                  "from generated almost every time, so its feedback no longer shows G how to "
+                                  "improve. Try --balance skip (skip D while its loss is low), --balance ttur or a "
                                   "lower --lr-d, --label-smoothing 0.1, --instance-noise 0.1, or --spectral-norm.")
         if diversity is not None and step >= self.warmup_steps and diversity < COLLAPSE_RATIO:
             found["collapse"] = (f"G's samples are collapsing: a fixed batch of them spreads only {diversity:.2f}x "

@@ -17,10 +17,11 @@ class Event:
     step: int
     kind: str  # slash-namespaced: "balance/skip_d", "doctor/collapse", ...
     message: str  # plain words, with a suggested remedy where there is one
+    console: bool = True  # False: metrics.jsonl only (for frequent, routine events)
 
 
 def emit(events: list[Event], log: MetricsLog, quiet: bool = False) -> None:
     for event in events:
         log.write({"step": event.step, "event": event.kind, "message": event.message})
-        if not quiet:
+        if event.console and not quiet:
             tqdm.write(f"[step {event.step}] {event.message}")
