@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -45,28 +46,33 @@ def test_skip_events_explain_why_and_count_the_skips():
 
 def test_skip_thresholds_default_per_loss_and_refuse_unbounded_losses():
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-    assert (make_balance("skip", "hinge", opt, 0.1).d_below, make_balance("skip", "hinge", opt, 0.1).g_above) == (
+    assert (make_balance("skip", "hinge", opt).d_below, make_balance("skip", "hinge", opt).g_above) == (
         0.3, 2.5)
-    assert make_balance("skip", "nonsat", opt, 0.1, skip_d_below=0.5).d_below == 0.5
+    assert make_balance("skip", "nonsat", opt, skip_d_below=0.5).d_below == 0.5
     with pytest.raises(GanforgeError, match="skip-d-below"):
-        make_balance("skip", "wgan-gp", opt, 0.1)
+        make_balance("skip", "wgan-gp", opt)
     with pytest.raises(GanforgeError, match="lower than"):
-        make_balance("skip", "nonsat", opt, 0.1, skip_d_below=3.0)
-    assert make_balance("fixed", "nonsat", opt, 0.1, d_steps=3).d_steps == 3
+        make_balance("skip", "nonsat", opt, skip_d_below=3.0)
+    assert make_balance("fixed", "nonsat", opt, d_steps=3).d_steps == 3
 
 
 def test_adaptive_policy_slows_a_winning_d_and_speeds_a_losing_one():
     weight = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([weight], lr=0.1)
-    policy = AdaptiveBalance(opt, lr_d=0.1, target=0.3)
+    policy = AdaptiveBalance(opt, target=0.3)
     events = []
     for step in range(1, 201):
         events += policy.observe(step, _stats(0.1, real=0.95, fake=0.05))  # gap 0.9, target 0.3
     assert opt.param_groups[0]["lr"] < 0.1 * math.exp(-0.01 * 0.6 * 199)
     assert events and events[0].kind == "balance/lr_d" and "slowed down" in events[0].message
-    state = policy.state_dict()
+    state, opt_state = policy.state_dict(), copy.deepcopy(opt.state_dict())
     for step in range(201, 2001):
         policy.observe(step, _stats(1.3, real=0.5, fake=0.5))  # gap 0: D behind
     assert opt.param_groups[0]["lr"] > 0.1
-    policy.load_state_dict(state)  # resume restores the scale and re-applies it
-    assert opt.param_groups[0]["lr"] < 0.1
+    opt.load_state_dict(opt_state)  # resume: the optimiser brings its scaled rate back, the policy its scale
+    policy.load_state_dict(state)
+    assert opt.param_groups[0]["lr"] < 0.1 and policy.scale < 1
+    opt.param_groups[0]["lr"] /= 2  # a NaN rollback halves the rate: the policy's next change keeps the halving
+    before = opt.param_groups[0]["lr"]
+    policy.observe(2001, _stats(1.3, real=0.5, fake=0.5))
+    assert opt.param_groups[0]["lr"] == pytest.approx(before * math.exp(0.01 * 0.3))

@@ -144,7 +144,9 @@ def test_builtin_digits_are_bright_on_dark_with_labels():
 
 
 def test_builtin_shapes_any_resolution_with_labels():
-    data = load_dataset("shapes", 64, 3)
+    from ganforge.data.builtin import shapes
+
+    data = shapes(resolution=64, channels=3, count=100)
     assert data.images.shape[1:] == (64, 64, 3) and data.num_classes == 5
     assert data.images.float().std() > 30  # varied, not blank
 

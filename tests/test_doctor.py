@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 import torch
 from torch import nn
 
 from ganforge.models import create_model
 from ganforge.train.d_input import DiscriminatorInput
 from ganforge.train.doctor import TrainingDoctor, diversity_ratio, grad_norm, mean_pairwise_distance
+from ganforge.train.loop import Trainer
+from ganforge.train.metrics_log import read_metrics
 
 
 def _record(step: int, real: float = 0.6, fake: float = 0.4, d_loss: float = 1.2) -> dict:
@@ -41,11 +46,26 @@ def test_a_brief_spike_is_not_reported():
     assert _kinds(doctor, records) == []
 
 
-def test_flags_divergence_at_once():
-    doctor = TrainingDoctor()
-    events = doctor.check({**_record(300), "loss/D": float("nan"), "grad/G": float("inf")})
-    assert [e.kind for e in events] == ["doctor/diverged"]
-    assert "loss/D, grad/G" in events[0].message and "lower the learning rates" in events[0].message
+def test_divergence_is_left_to_the_rollback_which_keeps_the_balance_in_step(tiny_config, tmp_path):
+    """NaN/inf is train/rollback.py's: one mechanism, whose halved learning rate the adaptive policy keeps."""
+    assert TrainingDoctor(patience=1).check({**_record(300), "loss/D": float("nan")}) == []
+    config = replace(tiny_config, total_steps=8, sample_every=1000, balance="adaptive", augment="off")
+    trainer = Trainer(config, tmp_path / "run", quiet=True)
+    step_fn = trainer.step_fn
+
+    def poison_after_step_5(*args, **kwargs):
+        stats = step_fn(*args, **kwargs)
+        if trainer.step == 4 and not trainer.rollback.retries:
+            with torch.no_grad():
+                next(trainer.D.parameters()).fill_(float("nan"))
+        return stats
+
+    trainer.step_fn = poison_after_step_5
+    assert trainer.run().step == 8
+    events = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "event" in r]
+    assert [(e["event"], e["step"]) for e in events] == [("rollback", 4)]
+    lr_d = trainer.opt_D.param_groups[0]["lr"]
+    assert lr_d == pytest.approx(config.lr_d / 2 * trainer.remedies.balance.scale, rel=0.01)  # halved, then steered
 
 
 def test_collapse_needs_low_diversity_after_warmup():
@@ -78,16 +98,21 @@ class _ConstantG(nn.Module):
         return self.point.expand(z.shape[0], -1) + 0.0 * z[:, :1]
 
 
+class _Recipe:
+    def doctor_fakes(self, G, inputs):
+        return G(inputs["z"])
+
+
 def test_diversity_ratio_separates_a_collapsed_generator_from_a_diverse_one():
     torch.manual_seed(0)
     _, D = create_model("mlp", d_width=32)
     d_input = DiscriminatorInput(D)
     real = torch.randn(128, 2)
-    z = torch.randn(128, 2)
+    inputs = {"z": torch.randn(128, 2)}
     identity_g = nn.Identity()
     identity_g.register_parameter("unused", nn.Parameter(torch.zeros(1)))
-    assert diversity_ratio(identity_g, d_input, z, real) > 0.7
-    collapsed = diversity_ratio(_ConstantG(torch.tensor([0.3, -0.2])), d_input, z, real)
+    assert diversity_ratio(_Recipe(), identity_g, d_input, inputs, real) > 0.7
+    collapsed = diversity_ratio(_Recipe(), _ConstantG(torch.tensor([0.3, -0.2])), d_input, inputs, real)
     assert collapsed < 1e-3
     assert D.training  # restored after the eval-mode measurement
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from ganforge.errors import GanforgeError
 from ganforge.losses import LOSSES, d_loss_bce, g_loss_minimax, g_loss_nonsat, gradient_penalty, r1_penalty
-from ganforge.train.penalties import DiscriminatorPenalty
+from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
 from ganforge.train.remedies import make_loss
 
 REAL, FAKE = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
@@ -112,6 +112,17 @@ def test_lazy_r1_runs_every_kth_update_scaled_by_k():
         D.weight.fill_(1.0)  # |w|^2 = 2
     penalty = DiscriminatorPenalty(r1_gamma=1.0, r1_every=4)
     real = torch.randn(5, 2)
-    values = [penalty(lambda x: D(x).flatten(), real, real) for _ in range(8)]
+    values = [penalty(lambda x: D(x).flatten(), real, real, update=k) for k in range(8)]
     assert [v is not None for v in values] == [True, False, False, False] * 2
     assert values[0].item() == pytest.approx(0.5 * 4 * 2.0)  # gamma/2 * k * |grad|^2
+
+
+def test_d_updates_are_counted_by_the_optimiser():
+    """The lazy R1 schedule needs no state of its own: D's optimiser counts the updates (resume, rollback)."""
+    weight = nn.Parameter(torch.ones(2))
+    opt = torch.optim.Adam([weight], lr=0.1)
+    assert optimizer_steps(opt) == 0
+    for _ in range(3):
+        weight.sum().backward()
+        opt.step()
+    assert optimizer_steps(opt) == 3

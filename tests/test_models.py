@@ -6,16 +6,31 @@ import torch
 from ganforge.models import POINT_MODELS, create_model, model_names
 
 
+def _build(name, resolution, channels):
+    """G, D, a batch of 3 fakes, and D's per-sample score, whatever the model's inputs are."""
+    z = torch.randn(3, 8)
+    if name == "pix2pix":  # image -> image; D judges cat(input, output), one logit per patch
+        G, D = create_model(name, resolution=resolution, in_channels=channels, out_channels=channels, g_width=4,
+                            d_width=4, patch_size=16)
+        source = torch.rand(3, channels, resolution, resolution) * 2 - 1
+        return G, D, G(source), lambda fake: D(torch.cat([source, fake], 1)).flatten(1).mean(1)
+    kwargs = dict(resolution=resolution, channels=channels, latent_dim=8, g_width=4, d_width=4)
+    if name.startswith("conditional-"):  # (z, class) -> image; D(image, class)
+        labels = torch.tensor([0, 1, 2])
+        G, D = create_model(name, num_classes=3, **kwargs)
+        return G, D, G(z, labels), lambda fake: D(fake, labels)
+    G, D = create_model(name, **kwargs)
+    return G, D, G(z), D
+
+
 @pytest.mark.parametrize("name", [n for n in model_names() if n not in POINT_MODELS])
 @pytest.mark.parametrize("resolution,channels", [(16, 1), (32, 3), (64, 3)])
 def test_generator_and_discriminator_contract(name, resolution, channels):
     torch.manual_seed(0)
-    G, D = create_model(name, resolution=resolution, channels=channels, latent_dim=8, g_width=4, d_width=4)
-    z = torch.randn(3, 8)
-    fake = G(z)
+    G, D, fake, score = _build(name, resolution, channels)
     assert fake.shape == (3, channels, resolution, resolution)
     assert fake.min() >= -1 and fake.max() <= 1
-    logits = D(fake)
+    logits = score(fake)
     assert logits.shape == (3,)
     assert torch.isfinite(logits).all()
     (logits.sum()).backward()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
 import torch
 
+from ganforge.errors import GanforgeError
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics
 
@@ -64,3 +66,26 @@ def test_every_stabiliser_at_once_trains_and_resumes_exactly(tiny_config, tmp_pa
 def test_small_image_sets_get_adaptive_augmentation_by_default(tiny_config, tmp_path):
     trainer = Trainer(replace(tiny_config, total_steps=1), tmp_path / "run", quiet=True)
     assert trainer.config.augment == "ada" and trainer.remedies.d_input.augment is not None  # digits: 1,797 images
+
+
+CONDITIONAL_ON = dict(conditional=True, spectral_norm=True, minibatch_std=True, augment="ada", augment_p=0.3,
+                      r1_gamma=1.0, r1_every=1, instance_noise=0.1, label_smoothing=0.1, balance="skip")
+
+
+def test_class_conditional_runs_take_the_stabilisers_and_the_doctor(tiny_config, tmp_path):
+    trainer = Trainer(replace(tiny_config, **CONDITIONAL_ON, total_steps=2, sample_count=10), tmp_path / "run",
+                      quiet=True)
+    trainer.run()
+    assert trainer.recipe.name == "conditional" and trainer.D.mbstd is not None
+    logged = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "loss/D" in r][-1]
+    assert logged["loss/D_penalty"] > 0 and "augment/p" in logged and 0 < logged["doctor/diversity"] < 10
+
+
+def test_stabilisers_without_meaning_for_a_recipe_are_refused_in_one_line(tiny_config, tmp_path):
+    with pytest.raises(GanforgeError, match="^--pack: a class-conditional D judges each sample with its own label"):
+        replace(tiny_config, conditional=True, pack=2).validate()
+    pix2pix = replace(tiny_config, model="pix2pix", data="tiny-pairs", patch_size=16)
+    with pytest.raises(GanforgeError, match=r"^--r1-gamma, --loss wgan-gp: not available for pix2pix"):
+        replace(pix2pix, r1_gamma=1.0, loss="wgan-gp").validate()
+    with pytest.raises(GanforgeError, match="^--model mlp is for 2D point data"):
+        replace(tiny_config, model="mlp").validate()

@@ -115,6 +115,7 @@ def test_networks_reload_when_the_checkpoint_changes(trained_run, tmp_path):
     assert run.generator().step == 4
     latest = run_dir / "checkpoints" / "latest.pt"
     shutil.copy(run_dir / "checkpoints" / "step-0000002.pt", latest)
+    shutil.copy(run_dir / "checkpoints" / "step-0000002.pt.sha256", latest.with_name("latest.pt.sha256"))
     os.utime(latest, ns=(1, 1))  # a different modification time, as a new save would give
     assert run.generator().step == 2
 

@@ -120,3 +120,16 @@ def test_instance_noise_anneals_linearly_to_zero():
         d_input.update(step, {})
         stds.append(d_input.noise_std)
     assert stds == pytest.approx([0.2, 0.1, 0.0, 0.0])
+
+
+def test_ada_resumed_mid_window_adjusts_on_time():
+    straight = AdaptiveAugment(p=0.0, adaptive=True, target=0.6, batch_size=2000)
+    first = AdaptiveAugment(p=0.0, adaptive=True, target=0.6, batch_size=2000)
+    for ada in (straight, first):
+        for _ in range(ADA_ADJUST_EVERY - 1):
+            ada.observe(torch.tensor(1.0))
+    resumed = AdaptiveAugment(p=0.0, adaptive=True, target=0.6, batch_size=2000)
+    resumed.load_state_dict(first.state_dict())
+    for ada in (straight, resumed):
+        ada.observe(torch.tensor(1.0))
+    assert resumed.p == straight.p > 0

@@ -37,6 +37,7 @@ def test_resume_continues_the_event_history_without_repeats(tiny_config, tmp_pat
     train(dataclasses.replace(tiny_config, tensorboard=True, total_steps=6), out, quiet=True)
     # as if the run had crashed after the step-4 checkpoint: roll back to it, then resume to step 6
     (out / "checkpoints" / "step-0000004.pt").replace(out / "checkpoints" / "latest.pt")
+    (out / "checkpoints" / "step-0000004.pt.sha256").replace(out / "checkpoints" / "latest.pt.sha256")
     train(dataclasses.replace(tiny_config, total_steps=6), out, resume=True, quiet=True)
     events = EventAccumulator(str(out / "tensorboard"), size_guidance={"scalars": 0}).Reload()
     logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

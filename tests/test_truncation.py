@@ -31,4 +31,4 @@ def test_sample_cli_truncation(trained_run, tmp_path, capsys):
     assert not np.array_equal(images[0], images[1])
     assert np.array_equal(collapsed[0], collapsed[1]) and np.array_equal(collapsed[1], collapsed[2])
     assert main(["sample", str(trained_run), "-n", "3", "-o", str(none), "--truncation", "2"]) == 2
-    assert "--truncation must be between 0 and 1" in capsys.readouterr().err
+    assert "--truncation must be a number at least 0 and at most 1" in capsys.readouterr().err

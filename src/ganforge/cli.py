@@ -9,15 +9,24 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from ganforge import __version__
 from ganforge.errors import GanforgeError
 
-COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "bench"]
+COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation", "stylize",
+            "eval", "bench"]
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Flag errors on one line, like every other ganforge error (argparse would print the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganforge", description=__doc__.splitlines()[0])
+    parser = OneLineErrorParser(prog="ganforge", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -11,6 +11,12 @@ from typing import Any
 from ganforge.errors import GanforgeError
 
 DEFAULT_STEPS = 5000  # used when none of steps / epochs / max_minutes is given
+FLAG_NAMES = {"total_steps": "--steps"}  # fields whose CLI flag is not simply their kebab-case name
+
+
+def flag_name(field: str) -> str:
+    """The CLI flag of a TrainConfig field: `batch_size` -> `--batch-size`."""
+    return FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
 
 
 @dataclass
@@ -50,6 +56,22 @@ class TrainConfig:
     checkpoint_every: int = 1000
     sample_count: int = 64
     tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (optional extra)
+    # reliability
+    nan_retries: int = 3  # NaN/inf -> roll back to the last good checkpoint with halved learning rates, this often
+    # class-conditional GAN and pix2pix
+    conditional: bool = False  # class-conditional G + projection D; labels from sub-folders or a built-in set
+    direction: str = "AtoB"  # pix2pix: AtoB turns each pair's A side into its B side; BtoA the reverse
+    l1_weight: float = 100.0  # pix2pix: weight of L1(G(input), target) beside the cGAN loss; 0: cGAN only
+    adversarial_weight: float = 1.0  # pix2pix: weight of the cGAN loss; 0: a plain L1-trained U-Net
+    patch_size: int = 70  # pix2pix: PatchGAN receptive field in pixels: 16, 34, 70, 142 or 286
+    dropout: float = 0.5  # pix2pix: U-Net decoder dropout (G's noise source)
+    random_crop: bool = False  # pix2pix: store pairs 1/8 larger, crop both sides at the same random place
+    # evaluation during training: score G every eval_every steps (0 = never) and keep checkpoints/best.pt
+    eval_every: int = 0
+    eval_metric: str = "fid"  # the score that picks best.pt: fid, kid, precision, recall, density, coverage, is
+    eval_samples: int = 2000
+    eval_extractor: str = "auto"  # digits for the built-in digits, inception-v3 otherwise
+    eval_weights: str | None = None  # a local FID Inception weights file
     # recipe preset, G/D balance and stabilisers (docs/stabilising.md)
     preset: str = "plain"  # what the unset values came from: plain (DCGAN defaults) or recommended
     balance: str = "fixed"  # fixed | ttur | skip | adaptive
@@ -71,32 +93,19 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
+        from ganforge.numeric_flags import TRAIN_RANGES, check_number
 
-        def flag(name: str) -> str:
-            return "--" + name.replace("_", "-")
-
-        positive_ints = ["latent_dim", "g_width", "d_width", "batch_size", "log_every", "sample_every",
-                         "checkpoint_every", "sample_count"]
-        for name in positive_ints:
+        for f in fields(self):  # a JSON config can hold anything: text and yes/no settings get checked too
+            value = getattr(self, f.name)
+            if f.type == "str" and not isinstance(value, str):
+                raise GanforgeError(f"{flag_name(f.name)} must be text, got {value!r}")
+            if f.type == "bool" and not isinstance(value, bool):
+                raise GanforgeError(f"{flag_name(f.name)} must be true or false, got {value!r}")
+        optional = {f.name for f in fields(self) if f.default is None}
+        for name, allowed in TRAIN_RANGES.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise GanforgeError(f"{flag(name)} must be a positive whole number, got {value!r}")
-        for name in ["lr_g", "lr_d"]:
-            value = getattr(self, name)
-            if not (0 < value < 1):
-                raise GanforgeError(f"{flag(name)} must be between 0 and 1 (e.g. 2e-4), got {value!r}")
-        for name in ["beta1", "beta2"]:
-            value = getattr(self, name)
-            if not (0 <= value < 1):
-                raise GanforgeError(f"{flag(name)} must be in [0, 1), got {value!r}")
-        if not (0 <= self.ema_beta < 1):
-            raise GanforgeError(f"--ema-beta must be in [0, 1), got {self.ema_beta!r}")
-        if self.total_steps is not None and self.total_steps < 1:
-            raise GanforgeError(f"--steps must be a positive whole number, got {self.total_steps!r}")
-        if self.epochs is not None and not self.epochs > 0:
-            raise GanforgeError(f"--epochs must be positive, got {self.epochs!r}")
-        if self.max_minutes is not None and not self.max_minutes > 0:
-            raise GanforgeError(f"--max-minutes must be positive, got {self.max_minutes!r}")
+            if not (value is None and name in optional):
+                check_number(flag_name(name), value, allowed)
         if self.resolution is not None:
             from ganforge.data.dataset import check_resolution
 
@@ -109,6 +118,8 @@ class TrainConfig:
             raise GanforgeError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.upsample not in ("transpose", "nearest"):
             raise GanforgeError(f"--upsample must be transpose or nearest, got {self.upsample!r}")
+        self._validate_pix2pix()
+        self._validate_eval()
         from ganforge.losses import LOSSES
         from ganforge.models import model_names
 
@@ -121,6 +132,27 @@ class TrainConfig:
 
         check_config(self)
         return self
+
+    def _validate_pix2pix(self) -> None:
+        from ganforge.data.paired import check_direction
+        from ganforge.models.patchgan import strided_layers_for
+
+        check_direction(self.direction)
+        strided_layers_for(self.patch_size)  # numeric ranges are checked with the others (numeric_flags.py)
+        if self.l1_weight == 0 and self.adversarial_weight == 0:
+            raise GanforgeError("--l1-weight and --adversarial-weight are both 0: G would have nothing to learn")
+
+    def _validate_eval(self) -> None:
+        if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < 0:
+            raise GanforgeError(f"--eval-every must be a whole number of steps (0 = off), got {self.eval_every!r}")
+        if not isinstance(self.eval_samples, int) or self.eval_samples < 10:
+            raise GanforgeError(f"--eval-samples must be a whole number >= 10, got {self.eval_samples!r}")
+        if self.eval_every and self.model == "pix2pix":
+            raise GanforgeError("--eval-every scores noise-to-image generators; a pix2pix run is scored on held-out "
+                                "pairs at the end of training (and by ganforge eval-translation)")
+        from ganforge.metrics.evaluate import group_of
+
+        group_of(self.eval_metric)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -59,6 +59,9 @@ def export_generator(run: str | os.PathLike, out: str | os.PathLike, fmt: str | 
     from ganforge.sampling import latents, load_generator
 
     loaded = load_generator(run, use_ema=use_ema)
+    if loaded.conditional:
+        raise GanforgeError(f"{run}: exporting a class-conditional generator (inputs z and a class) is not supported "
+                            "yet; only noise-to-image runs can be exported")
     return export_module(loaded.G, latents(2, loaded.latent_dim, seed=0), out, fmt, "z", "images")
 
 

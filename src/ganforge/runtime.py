@@ -54,6 +54,28 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
         yield
 
 
+OUT_OF_MEMORY_SIGNS = ("out of memory", "can't allocate memory", "not enough memory")
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """CUDA, MPS and CPU allocators all report running out differently; recognise each."""
+    if isinstance(err, MemoryError | torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(err, RuntimeError) and any(sign in str(err).lower() for sign in OUT_OF_MEMORY_SIGNS)
+
+
+def out_of_memory_message(device: torch.device | str, batch_size: int | None, step: int | None) -> str:
+    """What to do instead of a raw allocator traceback: a smaller batch first, then cheaper settings."""
+    where = "GPU" if str(device).startswith(("cuda", "mps")) else str(device).upper()
+    if batch_size is None or step is None:  # while setting up: the data set or the networks do not fit
+        return (f"out of {where} memory while putting the data set and networks on {device}; use fewer images, "
+                "a smaller --resolution or --g-width/--d-width, or --device cpu")
+    smaller = max(1, batch_size // 2)
+    hint = f"try --batch-size {smaller}" if batch_size > 1 else "try a smaller --resolution or --g-width/--d-width"
+    return (f"out of {where} memory at step {step} with batch size {batch_size}; {hint} in a new run "
+            "(--precision bf16 also saves memory); checkpoints already written are kept")
+
+
 @contextlib.contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
     """Run a block with `count` intra-op threads (None: unchanged), then restore the previous number.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +23,25 @@ class LoadedGenerator:
     step: int
     source: Path
     ema: bool = False  # True when these are the EMA weights
+    class_names: list[str] = field(default_factory=list)  # non-empty for class-conditional generators
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.class_names)
 
 
 def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = "cpu") -> LoadedGenerator:
-    """Rebuild G from the arguments stored in the checkpoint; the EMA copy when there is one."""
+    """Rebuild a noise-to-image G from the arguments stored in the checkpoint; the EMA copy when there is one."""
     state = load_checkpoint(path)
+    if state.get("recipe") == "pix2pix":
+        raise GanforgeError(f"{path}: a pix2pix run turns images into images and has no noise to sample from; "
+                            "use: ganforge translate RUN INPUT... -o OUT")
+    return generator_from_state(state, path, use_ema, device)
+
+
+def generator_from_state(state: dict, path: str | os.PathLike, use_ema: bool = True,
+                         device: str = "cpu") -> LoadedGenerator:
+    """G from an already loaded checkpoint (`path` only names it in errors)."""
     try:
         G, _ = create_model(state["model"], **state["model_args"])
         ema = use_ema and state.get("G_ema") is not None
@@ -35,7 +49,23 @@ def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = 
     except (KeyError, RuntimeError, TypeError) as err:
         raise GanforgeError(f"{path}: checkpoint does not match its model ({str(err).splitlines()[0][:120]})") from None
     G.to(device).eval()
-    return LoadedGenerator(G, int(state["model_args"]["latent_dim"]), int(state["step"]), Path(path), ema)
+    return LoadedGenerator(G, int(state["model_args"].get("latent_dim", 0)), int(state["step"]), Path(path), ema,
+                           list(state.get("class_names") or []))
+
+
+def class_index(name_or_index: str, class_names: list[str]) -> int:
+    """A class given by name, or by index when no class has that name."""
+    if name_or_index in class_names:
+        return class_names.index(name_or_index)
+    if name_or_index.strip().isdigit() and int(name_or_index) < len(class_names):
+        return int(name_or_index)
+    shown = ", ".join(f"{i}={n}" for i, n in enumerate(class_names))
+    raise GanforgeError(f"--class {name_or_index}: no such class; this model has: {shown}")
+
+
+def class_rows(classes: list[int], per_class: int) -> torch.Tensor:
+    """Labels for `per_class` samples of each class, class by class (one grid row each)."""
+    return torch.tensor(classes).repeat_interleave(per_class)
 
 
 def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
@@ -54,10 +84,30 @@ def truncate(z: torch.Tensor, truncation: float, center: torch.Tensor | None = N
 
 
 @torch.no_grad()
-def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Images in [-1, 1], (N, C, H, W), in batches so any N fits in memory."""
+def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Images in [-1, 1], (N, C, H, W), in batches so any N fits in memory; labels for conditional G."""
     device = next(G.parameters()).device
-    return torch.cat([G(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)])
+    if labels is None:
+        return torch.cat([G(chunk.to(device)).float().cpu() for chunk in z.split(batch_size)])
+    return torch.cat([G(chunk.to(device), y.to(device)).float().cpu()
+                      for chunk, y in zip(z.split(batch_size), labels.split(batch_size))])
+
+
+def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: list[str] | None = None,
+                  truncation: float = 1.0) -> tuple[torch.Tensor, int | None]:
+    """`num` samples (`num` of each class named), and the grid's row length: one row per class when conditional."""
+    if not loaded.conditional:
+        if classes:
+            raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
+        return generate(loaded.G, truncate(latents(num, loaded.latent_dim, seed), truncation)), None
+    if classes:
+        labels = class_rows([class_index(c, loaded.class_names) for c in classes], num)
+        per_row = num
+    else:  # every class in turn, `num` in all
+        per_row = -(-num // len(loaded.class_names))
+        labels = class_rows(list(range(len(loaded.class_names))), per_row)[:num]
+    z = truncate(latents(len(labels), loaded.latent_dim, seed), truncation)
+    return generate(loaded.G, z, labels=labels), per_row
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -68,8 +118,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
 
 
-def write_samples(images: torch.Tensor, out: str | os.PathLike) -> Path:
-    """.png -> one grid; .npy -> uint8 (N, H, W, C); anything else -> a folder of PNGs.
+def write_samples(images: torch.Tensor, out: str | os.PathLike, nrow: int | None = None) -> Path:
+    """.png -> one grid (`nrow` per row); .npy -> uint8 (N, H, W, C); anything else -> a folder of PNGs.
 
     2D points (N, 2) -> .npy float32 (N, 2), or .png a scatter plot."""
     out = Path(out)
@@ -77,7 +127,7 @@ def write_samples(images: torch.Tensor, out: str | os.PathLike) -> Path:
         return write_points(images, out)
     arr = to_uint8(images)
     if out.suffix.lower() == ".png":
-        save_png(out, grid(images))
+        save_png(out, grid(images, nrow))
     elif out.suffix.lower() == ".npy":
         out.parent.mkdir(parents=True, exist_ok=True)
         np.save(out, arr)
@@ -105,14 +155,17 @@ def write_points(points: torch.Tensor, out: Path) -> Path:
 
 
 def interpolation_frames(G: nn.Module, latent_dim: int, walks: int, points: int, frames_per_leg: int,
-                         seed: int) -> list[np.ndarray]:
-    """`walks` parallel latent walks through `points` random points (looping back), one grid per frame."""
+                         seed: int, num_classes: int = 0) -> list[np.ndarray]:
+    """`walks` parallel latent walks through `points` random points (looping back), one grid per frame.
+
+    For a conditional G (num_classes > 0) walk w keeps class w % num_classes."""
     keys = latents(walks * points, latent_dim, seed).view(points, walks, latent_dim)
+    labels = torch.arange(walks) % num_classes if num_classes else None
     frames = []
     for p in range(points):
         a, b = keys[p], keys[(p + 1) % points]
         for f in range(frames_per_leg):
-            images = generate(G, slerp(a, b, f / frames_per_leg))
+            images = generate(G, slerp(a, b, f / frames_per_leg), labels=labels)
             frames.append(grid(images, nrow=walks))
     return frames
 

@@ -73,6 +73,8 @@ def run_one(benchmark: str, recipe: str, seed: int, minutes: float, out_dir: Pat
         trainer = Trainer(config, out_dir, quiet=quiet)
         trainer.clock = time.process_time  # the budget is CPU time: fair on a machine shared with other work
         result = trainer.run()
+        if result.status == "interrupted":  # Ctrl-C / SIGTERM stops the whole benchmark, not just this run
+            raise KeyboardInterrupt
         wall, cpu = time.monotonic() - wall, time.process_time() - cpu
         scores = _score(benchmark, out_dir)
     events = [f"{r['step']}:{r['event']}" for r in read_metrics(out_dir / "metrics.jsonl")

@@ -6,6 +6,10 @@ import argparse
 from pathlib import Path
 
 from ganforge.errors import GanforgeError
+from ganforge.numeric_flags import SEED, Range, check_number
+
+INTERPOLATE_RANGES = {"walks": Range(1, 64), "points": Range(2, 64), "frames": Range(1, 1000), "fps": Range(1, 100),
+                      "seed": SEED}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,16 +29,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() != ".gif":
         raise GanforgeError(f"-o {args.out}: interpolation writes an animated .gif")
-    for name in ("walks", "points", "frames", "fps"):
-        if getattr(args, name) < 1 or (name == "points" and args.points < 2):
-            raise GanforgeError(f"--{name} is too small: {getattr(args, name)}")
+    for name, allowed in INTERPOLATE_RANGES.items():
+        check_number(f"--{name}", getattr(args, name), allowed)
     loaded = load_generator(args.run)
     from ganforge.models.mlp import MLPGenerator
 
     if isinstance(loaded.G, MLPGenerator):
         raise GanforgeError(f"{args.run}: a 2D point run has no images to interpolate; its evolution.gif shows "
                             "the generated points moving during training")
-    frames = interpolation_frames(loaded.G, loaded.latent_dim, args.walks, args.points, args.frames, args.seed)
+    frames = interpolation_frames(loaded.G, loaded.latent_dim, args.walks, args.points, args.frames, args.seed,
+                                  num_classes=len(loaded.class_names))
     save_gif(frames, args.out, args.fps)
     print(f"wrote {len(frames)} frames to {args.out}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.errors import GanforgeError
+from ganforge.numeric_flags import SAMPLE_COUNT, SEED, TRUNCATION, check_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -13,7 +13,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        description="OUT ending in .png writes a grid, .npy a uint8 (N, H, W, C) array, "
                                    "anything else a folder with one PNG per sample.")
     p.add_argument("run", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
-    p.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-n", "--num", type=int, default=64,
+                   help="number of samples (default 64); with --class, samples per class")
+    p.add_argument("--class", dest="classes", action="append", metavar="NAME|INDEX",
+                   help="class-conditional runs: the class to draw (repeat for several; default: every class, "
+                        "one grid row each)")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0,
@@ -25,12 +29,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ganforge.runtime import resolve_device
-    from ganforge.sampling import generate, latents, load_generator, truncate, write_samples
+    from ganforge.sampling import load_generator, sample_images, write_samples
 
-    if args.num < 1:
-        raise GanforgeError(f"-n must be a positive whole number, got {args.num}")
+    check_number("-n", args.num, SAMPLE_COUNT)
+    check_number("--seed", args.seed, SEED)
+    check_number("--truncation", args.truncation, TRUNCATION)
     loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))
-    images = generate(loaded.G, truncate(latents(args.num, loaded.latent_dim, args.seed), args.truncation))
-    out = write_samples(images, args.out)
-    print(f"wrote {args.num} samples from step {loaded.step} to {out}")
+    images, per_row = sample_images(loaded, args.num, args.seed, args.classes, args.truncation)
+    out = write_samples(images, args.out, nrow=per_row)
+    print(f"wrote {len(images)} samples from step {loaded.step} to {out}")
     return 0

@@ -18,11 +18,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.errors import GanforgeError
+    from ganforge.numeric_flags import PORT, check_number
+
+    check_number("--port", args.port, PORT)  # before importing the web stack, which takes seconds
     from ganforge.serve.app import start
     from ganforge.serve.runs import open_runs
 
-    if not 1 <= args.port <= 65535:
-        raise GanforgeError(f"--port must be from 1 to 65535, got {args.port}")
     start(open_runs(args.runs), args.host, args.port, block=True)
     return 0

@@ -7,18 +7,28 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, flag_name
 from ganforge.errors import GanforgeError
 
-FLAG_NAMES = {"total_steps": "--steps"}
 LENGTH_FIELDS = {"total_steps", "epochs", "max_minutes"}
 HELP = {
-    "data": "a folder of images (searched recursively) or a built-in data set: digits, shapes",
+    "data": "a folder of images (searched recursively) or a built-in data set: digits, shapes; for pix2pix, "
+            "a folder of pairs or a built-in task: edges2digits, masks2shapes, edges2photo, gray2color",
     "total_steps": "number of training steps (one D update + one G update each)",
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
     "tensorboard": "also write scalars, sample grids and weight histograms to RUN/tensorboard",
+    "nan_retries": "on NaN/inf, roll back to the last good checkpoint with halved learning rates, at most "
+                   "this many times in a row",
+    "conditional": "class-conditional GAN: labels from class sub-folders or a labelled built-in set",
+    "direction": "pix2pix: AtoB or BtoA (which side of each pair is the input)",
+    "l1_weight": "pix2pix: weight of the L1 loss (0: cGAN only)",
+    "adversarial_weight": "pix2pix: weight of the cGAN loss (0: plain L1 U-Net)",
+    "patch_size": "pix2pix: PatchGAN receptive field in px: 16, 34, 70, 142, 286",
+    "random_crop": "pix2pix: random crops from pairs stored 1/8 larger, same place on both sides",
+    "eval_every": "score G every N steps (FID, KID, ...) and keep checkpoints/best.pt; 0 = never",
+    "eval_metric": "the score that picks best.pt: fid, kid, precision, recall, density, coverage, is",
     "preset": "where unset values come from: auto (recommended for 2D points and stacked-digits, plain "
               "otherwise), plain or recommended",
     "balance": "G/D balance policy: fixed, ttur, skip (skip D while its loss is low) or adaptive",
@@ -26,7 +36,7 @@ HELP = {
 
 
 def _flag(name: str) -> str:
-    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+    return flag_name(name)
 
 
 def _type_of(field: dataclasses.Field) -> type:
@@ -89,4 +99,24 @@ def run(args: argparse.Namespace) -> int:
     why = " (time budget spent)" if result.status == "time budget" else ""
     print(f"stopped at step {result.step}{why}. Run folder: {out_dir}  "
           "(samples/, loss.png, report.html, checkpoints/latest.pt)")
+    _report_heldout(out_dir, result.checkpoint)
     return 0
+
+
+def _report_heldout(out_dir: Path, checkpoint: Path) -> None:
+    """pix2pix runs end with their held-out scores (heldout.json), when their data has a held-out split."""
+    import json
+
+    from ganforge.checkpoint import load_checkpoint
+    from ganforge.metrics.paired import evaluate_run, format_scores
+
+    if load_checkpoint(checkpoint).get("recipe") != "pix2pix":
+        return
+    try:
+        scores = evaluate_run(checkpoint)
+    except GanforgeError as err:
+        print(f"no held-out scores: {err}")
+        return
+    (Path(out_dir) / "heldout.json").write_text(json.dumps(scores, indent=2) + "\n")
+    print(f"held-out scores on {scores['pairs']} pairs (also in heldout.json):")
+    print(format_scores({"output": scores}))

@@ -83,13 +83,15 @@ class AdaptiveAugment:
             return
         self._signs.append(real_sign.detach())
         if len(self._signs) >= ADA_ADJUST_EVERY:
-            r_t = float(torch.stack(self._signs).mean())
+            r_t = float(torch.stack([s.to(real_sign.device) for s in self._signs]).mean())
             self._signs.clear()
             direction = 1.0 if r_t > self.target else -1.0
             self.p = min(ADA_MAX_P, max(0.0, self.p + direction * self.step_size))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"p": self.p}
+        """p and the signs of the adjustment window in progress (a resume mid-window must adjust on time)."""
+        return {"p": self.p, "signs": [float(s) for s in self._signs]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.p = float(state["p"])
+        self._signs = [torch.tensor(s) for s in state.get("signs", [])]

@@ -14,11 +14,12 @@ from ganforge.images import from_uint8
 
 class BatchStream:
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int, flip: bool = False,
-                 labels: torch.Tensor | None = None, position: int = 0,
+                 labels: torch.Tensor | None = None, position: int = 0, crop: int | None = None,
                  decode: Callable[[torch.Tensor], torch.Tensor] = from_uint8) -> None:
         self.images = images  # uint8 (N, H, W, C) (or any items `decode` understands), on the training device
         self.decode = decode  # stored items -> training tensors: uint8 images -> [-1, 1] floats by default
         self.labels = labels
+        self.crop = crop  # random crops of this size when the images are stored larger
         self.batch_size = batch_size
         self.seed = seed
         self.flip = flip
@@ -58,5 +59,14 @@ class BatchStream:
             g = torch.Generator().manual_seed(self.seed * 7919 + self.position)
             mask = (torch.rand(len(idx), generator=g) < 0.5).to(batch.device)
             batch = torch.where(mask[:, None, None, None], batch.flip(3), batch)
+        if self.crop is not None and self.crop < batch.shape[2]:
+            batch = self._random_crop(batch, self.crop)
         labels = None if self.labels is None else self.labels[idx.to(self.labels.device)]
         return batch, labels
+
+    def _random_crop(self, batch: torch.Tensor, size: int) -> torch.Tensor:
+        """One random size x size window per image (all channels alike), reproducible from the position."""
+        g = torch.Generator().manual_seed(self.seed * 104_729 + self.position)
+        top = torch.randint(0, batch.shape[2] - size + 1, (len(batch),), generator=g).tolist()
+        left = torch.randint(0, batch.shape[3] - size + 1, (len(batch),), generator=g).tolist()
+        return torch.stack([image[:, y : y + size, x : x + size] for image, y, x in zip(batch, top, left)])

@@ -22,6 +22,9 @@ from ganforge.errors import GanforgeError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MAX_PIXELS = 64_000_000  # larger images are refused as possible decompression bombs
+# The decoders PIL may use. Any other content is refused whatever the file is called: PIL would
+# otherwise sniff the bytes and, for example, hand an EPS file named .png to Ghostscript.
+DECODERS = ["PNG", "JPEG", "BMP", "GIF", "WEBP", "TIFF"]  # JPEG includes multi-picture (MPO) files
 
 
 class BadImage(Exception):
@@ -67,16 +70,28 @@ def resize_center_crop(image: Image.Image, resolution: int) -> Image.Image:
     return image.crop((left, top, left + resolution, top + resolution))
 
 
-def decode_image(path: Path, resolution: int, channels: int) -> np.ndarray:
-    """One file -> uint8 (R, R, C). Raises BadImage with a short reason for anything unusable."""
+def decode_image(path: Path, resolution: int | None, channels: int) -> np.ndarray:
+    """One file -> uint8 (R, R, C), or (H, W, C) at its own size when resolution is None.
+
+    Raises BadImage with a short reason for anything unusable."""
+    image = open_image(path, channels)
+    if resolution is not None:
+        image = resize_center_crop(image, resolution)
+    arr = np.asarray(image, dtype=np.uint8)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def open_image(path: Path, channels: int) -> Image.Image:
+    """One file -> an upright 'L' or 'RGB' PIL image. Raises BadImage with a short reason for anything unusable."""
     if path.is_symlink() and not path.exists():
         raise BadImage("dangling symbolic link")
     try:
         if path.stat().st_size == 0:
             raise BadImage("empty file")
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # PIL's notes on damaged metadata: the outcome says enough
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(path, formats=DECODERS) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise BadImage(f"too large ({image.width}x{image.height} pixels)")
                 if image.width < 1 or image.height < 1:
@@ -84,18 +99,17 @@ def decode_image(path: Path, resolution: int, channels: int) -> np.ndarray:
                 image.seek(0)  # first frame of animations
                 image.load()
                 image = ImageOps.exif_transpose(image)
-                image = resize_center_crop(to_mode(image, channels), resolution)
+                image = to_mode(image, channels)
     except BadImage:
         raise
     except UnidentifiedImageError:
-        raise BadImage("not an image (unrecognised format)") from None
+        raise BadImage("not an image in a format ganforge reads (PNG, JPEG, BMP, GIF, WebP, TIFF)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadImage("refused as a possible decompression bomb (too many pixels)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise BadImage(f"unreadable ({reason})") from None
-    arr = np.asarray(image, dtype=np.uint8)
-    return arr[..., None] if arr.ndim == 2 else arr
+    return image
 
 
 def _label_of(path: Path, root: Path) -> str | None:

@@ -1,1 +1,134 @@
-"""Recipes: small step objects that say what one D update and one G update are."""
+"""Recipes: what differs between a noise-to-image GAN, a class-conditional GAN and pix2pix.
+
+The generic loop (train/loop.py) owns iteration, EMA, logging, samples, checkpoints and resume. A
+recipe says which data and networks to build, what one training step is (its step object), what
+the fixed sample grid shows, and what it adds to the checkpoint beside the loop's own keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.config import TrainConfig
+from ganforge.data import ImageDataset
+from ganforge.data.batches import BatchStream
+from ganforge.errors import GanforgeError
+from ganforge.images import save_grid
+from ganforge.registry import Registry
+
+# A step object: step(real, z, labels=None, train_d=True, train_g=True) -> {"loss/D": tensor, ...}
+Step = Callable[..., dict[str, torch.Tensor]]
+
+
+class Recipe:
+    """The default (noise-to-image) behaviour; subclasses override what they change."""
+
+    name = ""
+
+    def __init__(self, config: TrainConfig, dataset: ImageDataset) -> None:
+        self.config = config
+        self.dataset = dataset
+
+    @staticmethod
+    def load_data(config: TrainConfig, quiet: bool = False) -> ImageDataset:
+        from ganforge.data import load_dataset
+
+        return load_dataset(config.data, config.resolution, config.channels, quiet=quiet)
+
+    def check_data(self) -> None:
+        """Fail early when the data cannot train these networks."""
+        d, cfg = self.dataset, self.config
+        if cfg.random_crop:
+            raise GanforgeError("--random-crop is for pix2pix pairs (--model pix2pix); use --flip for other data")
+        if (d.resolution, d.channels) != (cfg.resolution, cfg.channels):
+            raise GanforgeError(f"the data set is {d.resolution} px with {d.channels} channel(s) but the config "
+                                f"says {cfg.resolution} px with {cfg.channels}")
+
+    def model_name(self) -> str:
+        """The models registry key stored in the checkpoint as "model"."""
+        return self.config.model
+
+    def model_args(self) -> dict[str, Any]:
+        """Keyword arguments for create_model, stored as "model_args" so a checkpoint rebuilds its networks."""
+        raise NotImplementedError
+
+    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                  device: torch.device, precision: str) -> Step:
+        raise NotImplementedError
+
+    def noise(self, batch_size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor | None:
+        """The latent batch for one step (None for recipes without a latent)."""
+        return torch.randn(batch_size, self.config.latent_dim, device=device, generator=generator)
+
+    def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
+        """The fixed inputs of the sample grid, the same at every step and after a resume."""
+        z = torch.randn(self.config.sample_count, self.config.latent_dim,
+                        generator=torch.Generator().manual_seed(self.config.seed + 2))
+        return {"z": z.to(device)}
+
+    def sample_grid(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        """(images for the grid, images per row); G is already in eval mode."""
+        images = G(inputs["z"])
+        return images, int(len(images) ** 0.5) or 1
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        """Plain data added to every checkpoint (class names, channels, ...)."""
+        return {}
+
+    # --- what differs for 2D point data and the training doctor (issue 3) --------------------------------
+    memory_format = torch.channels_last  # how networks and batches are laid out on the device
+
+    def batches(self, device: torch.device, batch_size: int, seed: int) -> BatchStream:
+        """The endless, resumable stream of training batches (a second one, with its own seed, feeds the doctor)."""
+        d = self.dataset
+        labels = None if d.labels is None else d.labels.to(device)
+        return BatchStream(d.images.to(device), batch_size, seed, self.config.flip, labels=labels,
+                           crop=self.config.resolution)
+
+    def save_samples(self, path: Path, images: torch.Tensor, per_row: int, D: nn.Module) -> None:
+        """Write the sample grid of one step (D: what a plot of D's decision surface would use)."""
+        save_grid(path, images, nrow=per_row)
+
+    def finish(self, out_dir: Path) -> None:
+        """Anything written once at the end of training."""
+
+    def doctor_fakes(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Generated samples whose spread the training doctor compares with real batches (None: not judged)."""
+        return self.sample_grid(G, inputs)[0]
+
+
+RECIPES: Registry[type[Recipe]] = Registry("recipe")
+
+
+def recipe_name(config: TrainConfig) -> str:
+    """pix2pix for --model pix2pix, conditional for --conditional, points for 2D point data, else the GAN."""
+    from ganforge.data.points import is_point_data
+    from ganforge.models import POINT_MODELS
+
+    if is_point_data(config.data) or config.model in POINT_MODELS:
+        if not is_point_data(config.data):
+            raise GanforgeError(f"--model {config.model} is for 2D point data: --data ring, grid or an (N, 2) .npy "
+                                "file")
+        if config.conditional:
+            raise GanforgeError("--conditional needs class labels; 2D point data has none")
+        return "points"
+    if config.model == "pix2pix":
+        if config.conditional:
+            raise GanforgeError("--conditional is for noise-to-image models; pix2pix is conditioned on its "
+                                "input image already")
+        return "pix2pix"
+    if config.model.startswith("conditional-"):
+        raise GanforgeError(f"--model {config.model}: use --model {config.model.removeprefix('conditional-')} "
+                            "--conditional")
+    return "conditional" if config.conditional else "gan"
+
+
+def recipe_for(config: TrainConfig) -> type[Recipe]:
+    from ganforge.recipes import gan, pix2pix, points  # noqa: F401  (register their recipes)
+
+    return RECIPES.get(recipe_name(config))

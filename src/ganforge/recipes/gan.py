@@ -1,40 +1,52 @@
-"""The unconditional GAN step: the two stages of adversarial training, made explicit."""
+"""The GAN step (unconditional, or class-conditional when labels are given): the two stages of
+adversarial training, made explicit; and the recipes that plug it into the training loop."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
 
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
 from ganforge.losses import AdversarialLoss
+from ganforge.recipes import RECIPES, Recipe, Step
 from ganforge.runtime import autocast
-from ganforge.train.penalties import DiscriminatorPenalty
+from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
 
 
 class GANStep:
-    """Stage 1: D learns real=1 / fake=0. Stage 2: G learns to make D say "real", D frozen."""
+    """Stage 1: D learns real=1 / fake=0. Stage 2: G learns to make D say "real", D frozen.
+
+    Conditional: G(z, labels) and D(x, labels); the fakes get the real batch's labels, so generated
+    classes follow the data's class frequencies."""
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  loss: AdversarialLoss, device: torch.device, precision: str = "fp32",
-                 d_penalty: DiscriminatorPenalty | None = None) -> None:
+                 conditional: bool = False, d_penalty: DiscriminatorPenalty | None = None) -> None:
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.loss, self.device, self.precision = loss, device, precision
+        self.conditional = conditional
         self.d_penalty = d_penalty if d_penalty is not None and d_penalty.active else None  # GP / R1
 
-    def __call__(self, real: torch.Tensor, z: torch.Tensor, train_d: bool = True,
-                 train_g: bool = True) -> dict[str, torch.Tensor]:
+    def __call__(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
+                 train_d: bool = True, train_g: bool = True) -> dict[str, torch.Tensor]:
         G, D = self.G, self.D
+        cond = (labels,) if self.conditional else ()  # an unconditional G ignores the data's labels
         with autocast(self.device, self.precision):
-            fake = G(z)  # (B, C, H, W); reused by both stages
+            fake = G(z, *cond)  # (B, C, H, W); reused by both stages
 
         # Stage 1: the discriminator, a binary classifier of real (1) vs fake (0).
         D.requires_grad_(True)
         with autocast(self.device, self.precision):
-            real_logits = D(real)
-            fake_logits = D(fake.detach())
+            real_logits = D(real, *cond)
+            fake_logits = D(fake.detach(), *cond)
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
         penalty = None
         if train_d:
-            penalty = self.d_penalty(D, real, fake.detach()) if self.d_penalty is not None else None
+            if self.d_penalty is not None:
+                penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.opt_D))
             self.opt_D.zero_grad(set_to_none=True)
             (d_loss if penalty is None else d_loss + penalty).backward()
             self.opt_D.step()
@@ -42,7 +54,7 @@ class GANStep:
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
         D.requires_grad_(False)
         with autocast(self.device, self.precision):
-            g_logits = D(fake)
+            g_logits = D(fake, *cond)
         g_loss = self.loss.g_loss(g_logits.float())
         if train_g:
             self.opt_G.zero_grad(set_to_none=True)
@@ -60,3 +72,83 @@ class GANStep:
         if penalty is not None:
             stats["loss/D_penalty"] = penalty.detach()
         return stats
+
+
+def model_args(config: TrainConfig) -> dict[str, Any]:
+    return dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
+                g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
+                upsample=config.upsample, **d_options(config))
+
+
+def d_options(config: TrainConfig) -> dict[str, Any]:
+    """D's architectural stabilisers, only when on (so checkpoints without them keep their keys)."""
+    options: dict[str, Any] = {}
+    if config.minibatch_std:
+        options["minibatch_std"] = True
+    if config.pack > 1:
+        options["pack"] = config.pack  # PacGAN: D's input has pack x the channels
+    return options
+
+
+def make_gan_step(config: TrainConfig, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer,
+                  opt_D: torch.optim.Optimizer, device: torch.device, precision: str,
+                  conditional: bool = False) -> GANStep:
+    """The GAN step with the config's loss (label smoothing included) and D penalties (WGAN-GP, lazy R1)."""
+    from ganforge.train.remedies import make_loss
+
+    loss = make_loss(config.loss, config.label_smoothing)
+    penalty = DiscriminatorPenalty(loss.gradient_penalty, config.r1_gamma, config.r1_every)
+    return GANStep(G, D, opt_G, opt_D, loss, device, precision, conditional=conditional, d_penalty=penalty)
+
+
+@RECIPES.register("gan")
+class GANRecipe(Recipe):
+    """Noise -> image; labels, if the data has them, are ignored."""
+
+    name = "gan"
+
+    def model_args(self) -> dict[str, Any]:
+        return model_args(self.config)
+
+    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                  device: torch.device, precision: str) -> Step:
+        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision)
+
+
+@RECIPES.register("conditional")
+class ConditionalGANRecipe(Recipe):
+    """(noise, class) -> image of that class; the sample grid has one row per class."""
+
+    name = "conditional"
+
+    def check_data(self) -> None:
+        super().check_data()
+        if self.dataset.labels is None or self.dataset.num_classes < 2:
+            raise GanforgeError(f"--conditional needs class labels, and {self.config.data} has none: use a built-in "
+                                "labelled set (digits, shapes) or a folder with one sub-folder per class (at least 2)")
+
+    def model_name(self) -> str:
+        return f"conditional-{self.config.model}"
+
+    def model_args(self) -> dict[str, Any]:
+        return {**model_args(self.config), "num_classes": self.dataset.num_classes}
+
+    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
+                  device: torch.device, precision: str) -> Step:
+        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision, conditional=True)
+
+    def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
+        classes = self.dataset.num_classes
+        per_class = max(1, self.config.sample_count // classes)
+        g = torch.Generator().manual_seed(self.config.seed + 2)
+        z = torch.randn(per_class, self.config.latent_dim, generator=g)
+        # row c: class c; column j: the same z in every row, so a column shows one "style" across classes
+        return {"z": z.repeat(classes, 1).to(device),
+                "labels": torch.arange(classes).repeat_interleave(per_class).to(device)}
+
+    def sample_grid(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        images = G(inputs["z"], inputs["labels"])
+        return images, len(images) // self.dataset.num_classes
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"class_names": list(self.dataset.class_names)}

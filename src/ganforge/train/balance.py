@@ -6,6 +6,8 @@ skip      the D-skipping remedy: skip D's update while its loss is below `--skip
           winning, and more D training would starve G of gradient); skip G's while D's loss is
           above `--skip-g-above` (D is hopeless, G's updates would follow noise).
 adaptive  steer the gap D(x) - D(G(z)) towards `--balance-target` by scaling D's learning rate.
+          The scale is applied as a change to the optimiser's rate, so a NaN rollback's halving
+          (train/rollback.py) stays in force, and the rate is saved with the optimiser's state.
 """
 
 from __future__ import annotations
@@ -113,9 +115,9 @@ class SkipBalance(BalancePolicy):
 class AdaptiveBalance(BalancePolicy):
     """An integral controller on D's learning rate: a gap above the target slows D, below speeds it up."""
 
-    def __init__(self, opt_D: torch.optim.Optimizer, lr_d: float, target: float) -> None:
+    def __init__(self, opt_D: torch.optim.Optimizer, target: float) -> None:
         super().__init__()
-        self.opt_D, self.lr_d, self.target = opt_D, lr_d, target
+        self.opt_D, self.target = opt_D, target
         self.log_scale = 0.0
         self._reported = 0  # the last power of two of the scale that was reported
 
@@ -123,16 +125,16 @@ class AdaptiveBalance(BalancePolicy):
     def scale(self) -> float:
         return math.exp(self.log_scale)
 
-    def _apply(self) -> None:
+    def _rescale(self, log_scale: float) -> None:
         for group in self.opt_D.param_groups:
-            group["lr"] = self.lr_d * self.scale
+            group["lr"] *= math.exp(log_scale - self.log_scale)
+        self.log_scale = log_scale
 
     def observe(self, step: int, stats: dict[str, torch.Tensor]) -> list[Event]:
         gap = float(stats["D/real_prob"]) - float(stats["D/fake_prob"])
         if not math.isfinite(gap):
             return []
-        self.log_scale = min(ADAPTIVE_LIMIT, max(-ADAPTIVE_LIMIT, self.log_scale - ADAPTIVE_GAIN * (gap - self.target)))
-        self._apply()
+        self._rescale(min(ADAPTIVE_LIMIT, max(-ADAPTIVE_LIMIT, self.log_scale - ADAPTIVE_GAIN * (gap - self.target))))
         octave = int(self.log_scale / math.log(2))  # report each halving / doubling once
         if octave == self._reported:
             return []
@@ -148,11 +150,11 @@ class AdaptiveBalance(BalancePolicy):
         return {"log_scale": self.log_scale, "reported": self._reported}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """The scaled rate itself comes back with the optimiser's state."""
         self.log_scale, self._reported = float(state["log_scale"]), int(state["reported"])
-        self._apply()
 
 
-def make_balance(name: str, loss: str, opt_D: torch.optim.Optimizer, lr_d: float, d_steps: int = 1,
+def make_balance(name: str, loss: str, opt_D: torch.optim.Optimizer, d_steps: int = 1,
                  skip_d_below: float | None = None, skip_g_above: float | None = None,
                  target: float = 0.3) -> BalancePolicy:
     """The policy named by --balance, with per-loss default thresholds for `skip`."""
@@ -166,5 +168,5 @@ def make_balance(name: str, loss: str, opt_D: torch.optim.Optimizer, lr_d: float
         return SkipBalance(default_low if skip_d_below is None else skip_d_below,
                            default_high if skip_g_above is None else skip_g_above)
     if name == "adaptive":
-        return AdaptiveBalance(opt_D, lr_d, target)
+        return AdaptiveBalance(opt_D, target)
     raise GanforgeError(f"--balance must be one of {', '.join(POLICIES)}, got {name!r}")

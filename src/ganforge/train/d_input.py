@@ -37,6 +37,7 @@ class DiscriminatorInput(nn.Module):
         body = getattr(self.D, "features", None)
         if not callable(body):
             return None
+        x = x[: len(x) - len(x) % self.pack_size]  # whole packs only
         return body(pack(x, self.pack_size)).flatten(1)
 
     def judge_each(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,28 +1,29 @@
 """The training doctor: cheap checks on every log record that explain, in plain words, what is
 going wrong and what to try.
 
-It looks at three things:
+It looks at two things:
 - imbalance: D(x) near 1 and D(G(z)) near 0 for several log windows: D has won, G gets no signal;
-- collapse: the spread of G's samples for a fixed batch of latents, measured in D's feature space,
-  is a small fraction of the spread of real batches (all samples look the same to D);
-- divergence: a loss or gradient norm that is NaN or infinite.
-Each problem is reported once, then again only if it persists after a cool-down.
+- collapse: the spread of G's samples for the fixed sample-grid inputs, measured in D's feature
+  space, is a small fraction of the spread of a fixed real batch (all samples look the same to D).
+Each problem is reported once, then again only if it persists after a cool-down. Divergence (NaN or
+inf in a loss, a gradient norm or a weight) is train/rollback.py's job: it rolls the run back to the
+last good checkpoint with lower learning rates and logs a `rollback` event.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from ganforge.recipes import Recipe
 from ganforge.train.events import Event
 
 IMBALANCE_GAP = 0.8  # D(x) - D(G(z)) above this (e.g. 0.9 vs 0.1) counts as "D overpowering G"
+DOCTOR_BATCH = 128  # samples compared by the collapse check
 COLLAPSE_RATIO = 0.25  # fake spread below this fraction of the real spread counts as collapse
-WATCHED = ("loss/D", "loss/G", "grad/D", "grad/G")
 
 
 @dataclass
@@ -40,11 +41,6 @@ class TrainingDoctor:
         self.checks += 1
         step = int(record["step"])
         found: dict[str, str] = {}
-        bad = [key for key in WATCHED if key in record and not math.isfinite(record[key])]
-        if bad:
-            found["diverged"] = (f"training diverged: {', '.join(bad)} became NaN/infinite. Roll back to the last "
-                                 "good checkpoint and lower the learning rates (e.g. halve --lr-d and --lr-g); "
-                                 "--spectral-norm or --r1-gamma also make D's gradients tamer.")
         real, fake = record.get("D/real_prob"), record.get("D/fake_prob")
         if self.check_imbalance and real is not None and fake is not None and real - fake > IMBALANCE_GAP:
             loss = f" (D's loss {record['loss/D']:.3g})" if "loss/D" in record else ""
@@ -57,13 +53,12 @@ class TrainingDoctor:
                                  "as widely as real batches in D's eyes. Try --pack 2 (PacGAN), --minibatch-std, "
                                  "--ema-beta 0.999, or --loss hinge with --spectral-norm.")
         events = []
-        for problem in ("diverged", "imbalance", "collapse"):
+        for problem in ("imbalance", "collapse"):
             if problem not in found:
                 self.streaks[problem] = 0
                 continue
             self.streaks[problem] = self.streaks.get(problem, 0) + 1
-            needed = 1 if problem == "diverged" else self.patience
-            if self.streaks[problem] >= needed and self.checks >= self.quiet_until.get(problem, 0):
+            if self.streaks[problem] >= self.patience and self.checks >= self.quiet_until.get(problem, 0):
                 events.append(Event(step, f"doctor/{problem}", found[problem]))
                 self.quiet_until[problem] = self.checks + self.cooldown
         return events
@@ -84,22 +79,32 @@ def mean_pairwise_distance(features: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def diversity_ratio(G: nn.Module, D_input: nn.Module, z: torch.Tensor, real: torch.Tensor) -> float | None:
-    """Spread of G(z) over spread of a real batch, both in D's feature space (eval mode: no side effects).
+def diversity_ratio(recipe: Recipe, G: nn.Module, D_input: nn.Module, inputs: dict[str, torch.Tensor],
+                    real: torch.Tensor) -> float | None:
+    """Spread of G's samples for `inputs` over spread of a real batch, both in D's feature space (eval mode:
+    no side effects). None when the recipe's samples are not judged or D exposes no features.
 
     Near 1: G's samples vary as much as real ones; near 0: they all look alike to D."""
     modes = G.training, D_input.training
     G.eval()
     D_input.eval()
     try:
-        fake_features = D_input.features(G(z).float())
+        fakes = recipe.doctor_fakes(G, inputs)
+        fake_features = None if fakes is None or len(fakes) < 2 else D_input.features(_spread_out(fakes.float()))
         if fake_features is None:
             return None
-        real_spread = mean_pairwise_distance(D_input.features(real))
+        real_spread = mean_pairwise_distance(D_input.features(_spread_out(real)))
         return mean_pairwise_distance(fake_features) / max(real_spread, 1e-12)
     finally:
         G.train(modes[0])
         D_input.train(modes[1])
+
+
+def _spread_out(batch: torch.Tensor) -> torch.Tensor:
+    """At most DOCTOR_BATCH rows, evenly spaced (every class of a conditional grid): keeps the check cheap."""
+    if len(batch) <= DOCTOR_BATCH:
+        return batch
+    return batch[torch.linspace(0, len(batch) - 1, DOCTOR_BATCH).long().to(batch.device)]
 
 
 def grad_norm(module: nn.Module) -> torch.Tensor:

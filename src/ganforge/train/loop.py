@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -16,28 +15,27 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ganforge.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from ganforge.checkpoint import LATEST, save_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
-from ganforge.data import ImageDataset, load_dataset
-from ganforge.data.batches import BatchStream
-from ganforge.data.points import is_point_data, load_points
+from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
-from ganforge.images import save_grid
 from ganforge.models import create_model
 from ganforge.models.layers import apply_spectral_norm
-from ganforge.recipes.gan import GANStep
+from ganforge.recipes import recipe_for, recipe_name
 from ganforge.report import write_report
-from ganforge.runtime import resolve_device, resolve_precision
-from ganforge.train import plots2d
+from ganforge.runtime import is_out_of_memory, out_of_memory_message, resolve_device, resolve_precision
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.events import emit
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 from ganforge.train.remedies import Remedies, resolve_augment
+from ganforge.train.resume import is_unstarted, resume_state
+from ganforge.train.rollback import Rollback, find_fault
+from ganforge.train.signals import StopSignals
 from ganforge.train.tensorboard import TensorBoardLog
 
-NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "stacked-digits": 16}
-NATURAL_CHANNELS = {"digits": 1}
+NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32, "stacked-digits": 16}
+NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1}
 
 
 @dataclass
@@ -48,24 +46,13 @@ class TrainResult:
     checkpoint: Path
 
 
-class _Stop(Exception):
-    """Raised from a signal handler (SIGTERM) to stop like Ctrl-C does."""
-
-
 def fill_defaults(config: TrainConfig) -> TrainConfig:
     """Resolve data-dependent defaults so the saved config says exactly what ran."""
-    if is_point_data(config.data):
+    if recipe_name(config) == "points":
         return config  # 2D points have no resolution or channels
     resolution = config.resolution or NATURAL_RESOLUTION.get(config.data, 64)
     channels = config.channels or NATURAL_CHANNELS.get(config.data, 3)
     return replace(config, resolution=resolution, channels=channels)
-
-
-def model_args(config: TrainConfig) -> dict[str, Any]:
-    """The config values the model's builder takes (matched by name), stored so a checkpoint rebuilds it."""
-    from ganforge.models import model_parameters
-
-    return {name: getattr(config, name) for name in model_parameters(config.model) if hasattr(config, name)}
 
 
 def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
@@ -87,56 +74,49 @@ class Trainer:
                  dataset: ImageDataset | None = None, quiet: bool = False) -> None:
         self.out_dir = Path(out_dir)
         self.quiet = quiet
+        config.validate()  # before the run folder is touched: a bad flag must not leave a half-made run behind
         state = self._prepare_run_dir(resume)
         if state is not None:
-            saved = TrainConfig.from_dict(json.loads(state["config"]), "checkpoint config")
+            saved_values = {"augment": "off", **json.loads(state["config"])}  # runs from before --augment: none
+            saved = TrainConfig.from_dict(saved_values, "checkpoint config")
             lengths = {k: getattr(config, k) for k in ("total_steps", "epochs", "max_minutes")}
             config = replace(saved, **{k: v for k, v in lengths.items() if v is not None})
         self.config = fill_defaults(config).validate()
         cfg = self.config
         self.device = resolve_device(cfg.device)
         self.precision = resolve_precision(cfg.precision, self.device)
-        self.points = is_point_data(cfg.data)  # 2D points: MLPs, scatter plots, no image handling
-        if self.points:
-            self.dataset = dataset or load_points(cfg.data)
-            if cfg.model != "mlp":
-                raise GanforgeError(f"--data {cfg.data} is 2D point data: it needs --model mlp "
-                                    "(`ganforge train` picks it, via the recommended preset)")
-        else:
-            self.dataset = dataset or load_dataset(cfg.data, cfg.resolution, cfg.channels, quiet=quiet)
-            if (self.dataset.resolution, self.dataset.channels) != (cfg.resolution, cfg.channels):
-                raise GanforgeError("the data set's resolution/channels differ from the config")
-        self.config = cfg = replace(cfg, augment=resolve_augment(cfg, len(self.dataset), self.points))
+        recipe = recipe_for(cfg)
+        self.dataset = dataset or recipe.load_data(cfg, quiet=quiet)
+        points = recipe.name == "points"
+        self.config = cfg = replace(cfg, augment=resolve_augment(cfg, len(self.dataset), points))  # "auto" resolved
+        self.recipe = recipe(cfg, self.dataset)
+        self.recipe.check_data()
         torch.manual_seed(cfg.seed)
-        self.G, self.D = create_model(cfg.model, **model_args(cfg))
+        self.G, self.D = create_model(self.recipe.model_name(), **self.recipe.model_args())
         if cfg.spectral_norm:
             apply_spectral_norm(self.D)
-        layout = torch.preserve_format if self.points else torch.channels_last
-        self.G.to(self.device).to(memory_format=layout)
-        self.D.to(self.device).to(memory_format=layout)
+        self.G.to(self.device).to(memory_format=self.recipe.memory_format)
+        self.D.to(self.device).to(memory_format=self.recipe.memory_format)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         self.G_ema = make_ema(self.G) if cfg.ema_beta > 0 else None
-        self.remedies = Remedies(cfg, self.D, self.opt_D)  # loss, penalties, D's input, balance, doctor
-        self.step_fn = GANStep(self.G, self.remedies.d_input, self.opt_G, self.opt_D, self.remedies.loss,
-                               self.device, self.precision, d_penalty=self.remedies.penalty)
-        if self.points:
-            self.batches = BatchStream(self.dataset.points.to(self.device), cfg.batch_size, cfg.seed,
-                                       decode=torch.Tensor.float)
-        else:
-            self.batches = BatchStream(self.dataset.images.to(self.device), cfg.batch_size, cfg.seed, cfg.flip,
-                                       labels=self.dataset.labels)
-        # the doctor compares a fixed latent batch with a fixed real batch, drawn without touching the data order
-        pick = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(cfg.seed + 3))
-        self.doctor_real = self.batches.decode(self.batches.images[pick[: Remedies.DOCTOR_BATCH].to(self.device)])
-        self.doctor_z = torch.randn(Remedies.DOCTOR_BATCH, cfg.latent_dim,
-                                    generator=torch.Generator().manual_seed(cfg.seed + 4)).to(self.device)
+        # issue 3: D's input (augmentation, instance noise, packing), the balance policy and the training doctor
+        self.remedies = Remedies(cfg, self.D, self.opt_D)
+        self.step_fn = self.recipe.make_step(self.G, self.remedies.d_input, self.opt_G, self.opt_D, self.device,
+                                             self.precision)
+        self.batches = self.recipe.batches(self.device, cfg.batch_size, cfg.seed)
+        self.doctor_real = self.recipe.batches(self.device, cfg.sample_count, cfg.seed + 3).next()[0]  # fixed
         self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
-        self.fixed_z = torch.randn(cfg.sample_count, cfg.latent_dim,
-                                   generator=torch.Generator().manual_seed(cfg.seed + 2)).to(self.device)
+        self.sample_inputs = self.recipe.sample_inputs(self.device)
         self.step = 0
         self.total_steps = planned_steps(cfg, len(self.dataset))
-        if state is not None:
+        self.rollback = Rollback(cfg.nan_retries, warn=_warn)
+        self.evaluator = None
+        if cfg.eval_every:  # scores every eval_every steps; keeps checkpoints/best.pt (see train/evaluation.py)
+            from ganforge.train.evaluation import TrainingEvaluator
+
+            self.evaluator = TrainingEvaluator(cfg, self.dataset, self.device, self.out_dir, quiet)
+        if state is not None and "G" in state:  # without "G": killed before its first checkpoint, start at 0
             self._load_state(state)
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
         self.tensorboard = (TensorBoardLog(self.out_dir / "tensorboard", resume_step=self.step if state else None)
@@ -145,12 +125,9 @@ class Trainer:
 
     # --- run directory and checkpoints -------------------------------------------------------------
     def _prepare_run_dir(self, resume: bool) -> dict[str, Any] | None:
-        ckpt = self.out_dir / "checkpoints" / LATEST
         if resume:
-            if not ckpt.is_file():
-                raise GanforgeError(f"{self.out_dir}: nothing to resume (no {ckpt.relative_to(self.out_dir)})")
-            return load_checkpoint(ckpt)
-        if self.out_dir.exists() and any(self.out_dir.iterdir()):
+            return resume_state(self.out_dir, warn=_warn)
+        if self.out_dir.exists() and any(self.out_dir.iterdir()) and not is_unstarted(self.out_dir):
             raise GanforgeError(f"{self.out_dir}: already holds files; resume it with --resume {self.out_dir} "
                                 "or choose a new --out")
         (self.out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -159,10 +136,11 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "recipe": "gan",
+            "recipe": self.recipe.name,
+            **self.recipe.checkpoint_extras(),
             "config": self.config.to_json(),
-            "model": self.config.model,
-            "model_args": model_args(self.config),
+            "model": self.recipe.model_name(),
+            "model_args": self.recipe.model_args(),
             "step": self.step,
             "data_position": self.batches.position,
             "G": self.G.state_dict(),
@@ -171,6 +149,8 @@ class Trainer:
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
+            "rollback": self.rollback.state_dict(),
+            "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
             "remedies": self.remedies.state_dict(),
         }
 
@@ -185,7 +165,23 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         self.step = int(state["step"])
         self.batches.position = int(state["data_position"])
-        self.remedies.load_state_dict(state["remedies"], self.step)
+        self.rollback.load_state_dict(state.get("rollback"))
+        if self.evaluator is not None and state.get("eval"):
+            self.evaluator.load_state_dict(state["eval"])
+        self.remedies.load_state_dict(state.get("remedies"), self.step)
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.opt_G, self.opt_D]
+
+    def _healthy_or_rolled_back(self, sums: dict[str, torch.Tensor]) -> bool:
+        """True if losses and weights are finite; otherwise roll back (see train/rollback.py) and say False."""
+        fault = find_fault(sums, (self.G, self.D))
+        if fault is None:
+            return True
+        step = self.rollback.roll_back(self, fault)
+        if self.tensorboard is not None:
+            self.tensorboard.rewind(step)
+        return False
 
     def save(self) -> Path:
         ckpt_dir = self.out_dir / "checkpoints"
@@ -201,16 +197,21 @@ class Trainer:
         G = self.G_ema if self.G_ema is not None else self.G
         was_training = G.training
         G.eval()
-        images = G(self.fixed_z)
+        images, per_row = self.recipe.sample_grid(G, self.sample_inputs)
         G.train(was_training)
         path = self.out_dir / "samples" / f"{self.step:07d}.png"
-        if self.points:
-            plots2d.save_scatter(path, self.dataset.points, images, self.remedies.d_input, self.step)
-            return path
-        save_grid(path, images, nrow=int(math.sqrt(len(images))) or None)
-        if self.tensorboard is not None:
+        self.recipe.save_samples(path, images, per_row, self.remedies.d_input)
+        if self.tensorboard is not None and images.ndim == 4:
             self.tensorboard.samples(self.step, images, {"G": self.G, "D": self.D})
         return path
+
+    def evaluate(self) -> None:
+        """Score G (the EMA copy when there is one); a new best score saves checkpoints/best.pt."""
+        record, is_best = self.evaluator(self.G_ema if self.G_ema is not None else self.G, self.step)
+        self.log.write(record)
+        self.evaluator.write_table()
+        if is_best:
+            save_checkpoint(self.out_dir / "checkpoints" / "best.pt", self.state_dict())
 
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -220,17 +221,21 @@ class Trainer:
         status = "done"
         sums: dict[str, torch.Tensor] = {}
         count, window_start, window_images = 0, time.monotonic(), 0
-        previous = signal.signal(signal.SIGTERM, _raise_stop) if _main_thread() else None
         bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
                    disable=self.quiet or None, file=sys.stderr)
         if self.step == 0:
             self.write_samples()
+            self.save()  # so a crash or a NaN before the first periodic checkpoint has something to return to
+        stop = StopSignals().install()  # Ctrl-C / SIGTERM: finish the step, then save (train/signals.py)
         try:
             while self.total_steps is None or self.step < self.total_steps:
+                if stop.requested:
+                    status = "interrupted"
+                    break
                 if self.clock() >= deadline:
                     status = "time budget"
                     break
-                decision = self.remedies.balance.decide()
+                decision = self.remedies.balance.decide()  # --balance: who is updated this step
                 for _ in range(self.remedies.balance.d_steps - 1):  # --d-steps: extra D-only updates
                     self.step_fn(*self._next_batch(), train_g=False)
                 stats = self.step_fn(*self._next_batch(), train_d=decision.train_d, train_g=decision.train_g)
@@ -243,31 +248,34 @@ class Trainer:
                     sums[key] = sums[key] + value if key in sums else value.clone()
                 count += 1
                 window_images += cfg.batch_size
+                check = self.step % cfg.log_every == 0 or self.step % cfg.checkpoint_every == 0
+                if (check or self.step == self.total_steps) and not self._healthy_or_rolled_back(sums):
+                    sums, count, window_start, window_images = {}, 0, time.monotonic(), 0
+                    bar.n = self.step
+                    continue
                 if self.step % cfg.log_every == 0:
                     record = self._log(sums, count, window_images / (time.monotonic() - window_start))
-                    bar.set_postfix_str(f"D {record['loss/D']:.3f} G {record['loss/G']:.3f} "
-                                        f"D(x) {record['D/real_prob']:.2f} D(G(z)) {record['D/fake_prob']:.2f} "
-                                        f"{record['time/img_per_s']:.0f} img/s")
+                    bar.set_postfix_str(_progress(record))
                     sums, count, window_start, window_images = {}, 0, time.monotonic(), 0
                 if self.step % cfg.sample_every == 0:
                     self.write_samples()
                     plot_losses(self.log.records, self.out_dir / "loss.png")
+                if self.evaluator is not None and self.step % cfg.eval_every == 0:
+                    self.evaluate()
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
-        except (KeyboardInterrupt, _Stop):
-            status = "interrupted"
         finally:
             bar.close()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            stop.restore()
+        if not self._healthy_or_rolled_back(sums):
+            count = 0
         if count:
             self._log(sums, count, window_images / max(time.monotonic() - window_start, 1e-9))
         path = self.save()
         if self.step % cfg.sample_every:
             self.write_samples()
         plot_losses(self.log.records, self.out_dir / "loss.png")
-        if self.points:
-            plots2d.save_evolution_gif(self.out_dir / "samples", self.out_dir / "evolution.gif")
+        self.recipe.finish(self.out_dir)
         if self.tensorboard is not None:
             self.tensorboard.close()
         write_report(self.out_dir)
@@ -277,31 +285,40 @@ class Trainer:
         record: dict[str, Any] = {"step": self.step, "epoch": round(self.batches.epoch, 3)}
         record.update({key: float(value) / count for key, value in sums.items()})
         record["time/img_per_s"] = img_per_s
-        events = self.remedies.examine(record, self.G, self.doctor_z, self.doctor_real)  # the training doctor
+        events = self.remedies.examine(record, self.recipe, self.G, self.sample_inputs, self.doctor_real)
         self.log.write(record)
         emit(events, self.log, self.quiet)
         if self.tensorboard is not None:
             self.tensorboard.scalars(record)
         return record
 
-    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        real, _ = self.batches.next()
-        if real.ndim == 4:
-            real = real.contiguous(memory_format=torch.channels_last)
-        z = torch.randn(self.config.batch_size, self.config.latent_dim, device=self.device, generator=self.noise)
-        return real, z
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(real, z, labels) for one step."""
+        real, labels = self.batches.next()
+        real = real.contiguous(memory_format=self.recipe.memory_format)
+        return real, self.recipe.noise(self.config.batch_size, self.noise, self.device), labels
 
 
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise _Stop()
+def _progress(record: dict[str, Any]) -> str:
+    """The progress bar's summary of one log record (recipes log different keys)."""
+    shown = [("loss/D", "D", ".3f"), ("loss/G", "G", ".3f"), ("loss/L1", "L1", ".3f"), ("D/real_prob", "D(x)", ".2f"),
+             ("D/fake_prob", "D(G(z))", ".2f"), ("time/img_per_s", "img/s", ".0f")]
+    return " ".join(f"{label} {record[key]:{spec}}" for key, label, spec in shown if key in record)
 
 
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+def _warn(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
 
 
 def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> TrainResult:
     """Train (or resume) a run in out_dir; returns where it stopped and why."""
-    return Trainer(config, Path(out_dir), resume=resume, quiet=quiet).run()
+    trainer = None
+    try:
+        trainer = Trainer(config, Path(out_dir), resume=resume, quiet=quiet)
+        return trainer.run()
+    except (RuntimeError, MemoryError) as err:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        if not is_out_of_memory(err):
+            raise
+        device = trainer.device if trainer else config.device
+        batch, step = (trainer.config.batch_size, trainer.step) if trainer else (None, None)
+        raise GanforgeError(out_of_memory_message(device, batch, step)) from None

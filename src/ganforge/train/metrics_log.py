@@ -25,11 +25,15 @@ class MetricsLog:
         self.path = path
         self.records: list[dict[str, Any]] = []
         if resume_step is not None:
-            # keep what the checkpoint covers; later lines are re-run after the resume
-            self.records = [r for r in read_metrics(path) if r.get("step", 0) <= resume_step]
-            self._rewrite()
+            self.records = read_metrics(path)
+            self.truncate_after(resume_step)
         else:
             path.write_text("")
+
+    def truncate_after(self, step: int) -> None:
+        """Keep what a checkpoint at `step` covers; later records belong to steps that will be re-run."""
+        self.records = [r for r in self.records if r.get("step", 0) <= step]
+        self._rewrite()
 
     def _rewrite(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")

@@ -30,6 +30,14 @@ class TensorBoardLog:
         purge_step = None if resume_step is None else resume_step + 1
         self.writer = SummaryWriter(str(log_dir), purge_step=purge_step, flush_secs=10)
 
+    def rewind(self, step: int) -> None:
+        """Hide events after `step`, as a resume does: a NaN rollback re-runs those steps."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        log_dir = self.writer.log_dir
+        self.writer.close()
+        self.writer = SummaryWriter(log_dir, purge_step=step + 1, flush_secs=10)
+
     def scalars(self, record: dict[str, Any]) -> None:
         """Every numeric field of a metrics.jsonl record, under its slash-namespaced key."""
         step = int(record["step"])

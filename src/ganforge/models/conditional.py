@@ -1,0 +1,62 @@
+"""Class-conditional DCGAN: G gets a learned class embedding beside z, D is a projection discriminator.
+
+Projection (Miyato & Koyama 2018): D's logit is psi(phi(x)) + <embed(y), phi(x)>, so the label enters
+as an inner product with D's features instead of being concatenated to the image; it is the form
+that makes D judge "is this a good example *of this class*" rather than "is this a good image".
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganforge.models import MODELS
+from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
+
+
+class ConditionalDCGANGenerator(nn.Module):
+    """z (B, latent_dim) and labels (B,) -> images: the DCGAN generator fed cat(z, embed(labels))."""
+
+    def __init__(self, resolution: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 64,
+                 num_classes: int = 10, embed_dim: int = 32, upsample: str = "transpose") -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"a conditional model needs at least 2 classes, got {num_classes}")
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes, embed_dim)
+        nn.init.normal_(self.embed.weight, 0.0, 1.0)  # same scale as z, so the label is not drowned out
+        self.body = DCGANGenerator(resolution, channels, latent_dim + embed_dim, width, upsample)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([z, self.embed(labels).to(z.dtype)], dim=1))
+
+
+class ProjectionDiscriminator(nn.Module):
+    """images (B, C, H, W) and labels (B,) -> logits (B,): DCGAN features, a linear head plus a projection."""
+
+    def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, num_classes: int = 10,
+                 batchnorm: bool = True, minibatch_std: bool = False) -> None:
+        super().__init__()
+        dcgan = DCGANDiscriminator(resolution, channels, width, batchnorm, minibatch_std)
+        self.features = dcgan.features  # -> (B, w, 4, 4)
+        self.mbstd = dcgan.mbstd  # --minibatch-std: one more feature map for psi (the projection ignores it)
+        self.head = dcgan.head  # psi: the unconditional "is it real" logit
+        feature_dim = (self.head.in_channels - int(minibatch_std)) * 4 * 4
+        self.embed = nn.Embedding(num_classes, feature_dim)  # one projection vector per class
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)  # (B, w, 4, 4)
+        projection = (h.flatten(1) * self.embed(labels).to(h.dtype)).sum(dim=1)  # (B,)
+        return self.head(self.mbstd(h)).flatten() + projection
+
+
+@MODELS.register("conditional-dcgan")
+def build_conditional_dcgan(
+    resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
+    d_batchnorm: bool = True, upsample: str = "transpose", num_classes: int = 10, minibatch_std: bool = False,
+) -> tuple[nn.Module, nn.Module]:
+    G = ConditionalDCGANGenerator(resolution, channels, latent_dim, g_width, num_classes, upsample=upsample)
+    D = ProjectionDiscriminator(resolution, channels, d_width, num_classes, d_batchnorm, minibatch_std)
+    return G, D

@@ -1,0 +1,41 @@
+"""The recipe interface: chosen from the config, and the unconditional checkpoint format unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from ganforge.checkpoint import load_checkpoint
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+from ganforge.recipes import recipe_name
+from ganforge.sampling import load_generator
+from ganforge.train.loop import train
+
+
+def test_recipe_follows_model_and_conditional_flag() -> None:
+    assert recipe_name(TrainConfig()) == "gan"
+    assert recipe_name(TrainConfig(conditional=True)) == "conditional"
+    assert recipe_name(TrainConfig(model="pix2pix")) == "pix2pix"
+    with pytest.raises(GanforgeError, match="use --model dcgan --conditional"):
+        recipe_name(TrainConfig(model="conditional-dcgan"))
+
+
+def test_unconditional_checkpoint_keeps_its_keys(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    config = dataclasses.replace(tiny_config, total_steps=1, ema_beta=0.9, log_every=50, sample_every=50)
+    result = train(config, tmp_path / "run", quiet=True)
+    state = load_checkpoint(result.checkpoint)
+    assert state["recipe"] == "gan" and state["model"] == "dcgan"
+    assert set(state["model_args"]) == {"resolution", "channels", "latent_dim", "g_width", "d_width", "d_batchnorm",
+                                        "upsample"}
+    assert {"G", "D", "G_ema", "opt_G", "opt_D", "step", "data_position", "rng", "config"} <= set(state)
+    assert "class_names" not in state
+    loaded = load_generator(tmp_path / "run")
+    assert loaded.latent_dim == 8 and not loaded.conditional
+
+
+def test_random_crop_outside_pix2pix_is_refused(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    with pytest.raises(GanforgeError, match="--random-crop is for pix2pix"):
+        train(dataclasses.replace(tiny_config, random_crop=True), tmp_path / "run", quiet=True)
