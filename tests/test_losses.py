@@ -1,12 +1,17 @@
-"""Adversarial losses against their closed forms on logits."""
+"""Adversarial losses against their closed forms on logits, the direction each pushes, and D's penalties."""
 
 import math
 
 import pytest
 import torch
+from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.losses import LOSSES, d_loss_bce, g_loss_minimax, g_loss_nonsat
+from ganforge.losses import LOSSES, d_loss_bce, g_loss_minimax, g_loss_nonsat, gradient_penalty, r1_penalty
+from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
+from ganforge.train.remedies import make_loss
+
+REAL, FAKE = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
 
 
 def test_bce_at_even_odds_is_two_log_two():
@@ -47,3 +52,77 @@ def test_minimax_gradient_vanishes_when_d_is_confident():
 def test_unknown_loss_suggests_a_name():
     with pytest.raises(GanforgeError, match="Did you mean 'nonsat'"):
         LOSSES.get("nonsatt")
+
+
+def test_hinge_lsgan_wgan_closed_forms():
+    hinge = LOSSES.get("hinge")
+    # relu(1 - [2, -1]) = [0, 2]; relu(1 + [0.5, -3]) = [1.5, 0]
+    assert hinge.d_loss(REAL, FAKE).item() == pytest.approx(1.0 + 0.75)
+    assert hinge.g_loss(FAKE).item() == pytest.approx(1.25)
+    ls = LOSSES.get("lsgan")
+    # 0.5 * mean([1, 4]) + 0.5 * mean([0.25, 9])
+    assert ls.d_loss(REAL, FAKE).item() == pytest.approx(1.25 + 2.3125)
+    assert ls.g_loss(FAKE).item() == pytest.approx(0.5 * (0.25 + 16) / 2)
+    wgan = LOSSES.get("wgan-gp")
+    assert wgan.d_loss(REAL, FAKE).item() == pytest.approx(-1.25 - 0.5)
+    assert wgan.g_loss(FAKE).item() == pytest.approx(1.25)
+    assert wgan.gradient_penalty == 10.0
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_gradient_signs(name):
+    """Undecided (logit 0.5): D's descent raises real logits and lowers fake ones; G's raises fake logits."""
+    loss = LOSSES.get(name)
+    real, fake = torch.full((4,), 0.5, requires_grad=True), torch.full((4,), 0.5, requires_grad=True)
+    loss.d_loss(real, fake).backward()
+    assert (real.grad < 0).all() and (fake.grad > 0).all()
+    fake_g = torch.full((4,), 0.5, requires_grad=True)
+    loss.g_loss(fake_g).backward()
+    assert (fake_g.grad < 0).all()
+
+
+def test_one_sided_label_smoothing_targets_reals_only():
+    smoothed = make_loss("nonsat", label_smoothing=0.1)
+    # with real logit log(0.9/0.1), D's real term is at its minimum: gradient 0
+    real = torch.full((3,), math.log(9.0), requires_grad=True)
+    smoothed.d_loss(real, torch.zeros(3)).backward()
+    assert real.grad.abs().max().item() < 1e-6
+    # fakes still aim for 0: same fake term as without smoothing
+    plain = make_loss("nonsat")
+    assert (smoothed.d_loss(torch.zeros(2), FAKE) - plain.d_loss(torch.zeros(2), FAKE)).item() == pytest.approx(
+        float(torch.nn.functional.binary_cross_entropy_with_logits(torch.zeros(2), torch.full((2,), 0.9))
+              - torch.nn.functional.softplus(-torch.zeros(2)).mean()), abs=1e-6)
+    with pytest.raises(GanforgeError, match="label-smoothing"):
+        make_loss("hinge", 0.1)
+
+
+def test_r1_and_gradient_penalty_on_a_linear_critic():
+    """For D(x) = w.x the input gradient is w everywhere: R1 = |w|^2, GP = (|w| - 1)^2."""
+    D = nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        D.weight.copy_(torch.tensor([[3.0, 0.0, 4.0]]))  # |w| = 5
+    x = torch.randn(6, 3, requires_grad=True)
+    assert r1_penalty(D(x).flatten(), x).item() == pytest.approx(25.0)
+    assert gradient_penalty(D(x).flatten(), x).item() == pytest.approx(16.0)
+
+
+def test_lazy_r1_runs_every_kth_update_scaled_by_k():
+    D = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        D.weight.fill_(1.0)  # |w|^2 = 2
+    penalty = DiscriminatorPenalty(r1_gamma=1.0, r1_every=4)
+    real = torch.randn(5, 2)
+    values = [penalty(lambda x: D(x).flatten(), real, real, update=k) for k in range(8)]
+    assert [v is not None for v in values] == [True, False, False, False] * 2
+    assert values[0].item() == pytest.approx(0.5 * 4 * 2.0)  # gamma/2 * k * |grad|^2
+
+
+def test_d_updates_are_counted_by_the_optimiser():
+    """The lazy R1 schedule needs no state of its own: D's optimiser counts the updates (resume, rollback)."""
+    weight = nn.Parameter(torch.ones(2))
+    opt = torch.optim.Adam([weight], lr=0.1)
+    assert optimizer_steps(opt) == 0
+    for _ in range(3):
+        weight.sum().backward()
+        opt.step()
+    assert optimizer_steps(opt) == 3

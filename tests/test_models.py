@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ganforge.models import create_model, model_names
+from ganforge.models import POINT_MODELS, create_model, model_names
 
 
 def _build(name, resolution, channels):
@@ -23,7 +23,7 @@ def _build(name, resolution, channels):
     return G, D, G(z), D
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", [n for n in model_names() if n not in POINT_MODELS])
 @pytest.mark.parametrize("resolution,channels", [(16, 1), (32, 3), (64, 3)])
 def test_generator_and_discriminator_contract(name, resolution, channels):
     torch.manual_seed(0)
@@ -56,3 +56,16 @@ def test_high_resolutions_build(resolution):
     G, D = create_model("dcgan", resolution=resolution, channels=3, latent_dim=4, g_width=2, d_width=2)
     x = G(torch.randn(1, 4))
     assert x.shape[-1] == resolution and D(x).shape == (1,)
+
+
+@pytest.mark.parametrize("name", POINT_MODELS)
+def test_point_model_contract(name):
+    torch.manual_seed(0)
+    G, D = create_model(name, latent_dim=3, g_width=8, d_width=8)
+    fake = G(torch.randn(5, 3))
+    logits = D(fake)
+    assert fake.shape == (5, 2) and logits.shape == (5,) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    for label, net in (("G", G), ("D", D)):
+        for pname, p in net.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all(), f"{label}.{pname}"

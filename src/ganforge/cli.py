@@ -15,7 +15,7 @@ from ganforge import __version__
 from ganforge.errors import GanforgeError
 
 COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation", "stylize",
-            "eval"]
+            "eval", "bench"]
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -74,6 +74,24 @@ class TrainConfig:
     eval_samples: int = 2000
     eval_extractor: str = "auto"  # digits for the built-in digits, inception-v3 otherwise
     eval_weights: str | None = None  # a local FID Inception weights file
+    # recipe preset, G/D balance and stabilisers (docs/stabilising.md)
+    preset: str = "plain"  # what the unset values came from: plain (DCGAN defaults) or recommended
+    balance: str = "fixed"  # fixed | ttur | skip | adaptive
+    d_steps: int = 1  # D updates per G update (fixed / ttur)
+    skip_d_below: float | None = None  # skip: D's update is skipped while its loss is below this
+    skip_g_above: float | None = None  # skip: G's update is skipped while D's loss is above this
+    balance_target: float = 0.3  # adaptive: the D(x) - D(G(z)) gap to steer towards
+    label_smoothing: float = 0.0  # one-sided: D aims for 1 - s on reals
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed to 0
+    noise_anneal_steps: int = 2000
+    spectral_norm: bool = False  # on every D layer
+    minibatch_std: bool = False  # a minibatch standard-deviation feature before D's last layer
+    pack: int = 1  # PacGAN: D judges this many samples at once
+    augment: str = "auto"  # auto (ada below 5,000 images) | off | ada | fixed (DiffAugment with --augment-p)
+    augment_p: float = 0.0  # fixed augmentation probability, or ada's starting one
+    ada_target: float = 0.6  # ada: target for r_t = E[sign(D(real))]
+    r1_gamma: float = 0.0  # R1 penalty weight on reals (0: off)
+    r1_every: int = 16  # lazy R1: every this many D updates
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
@@ -110,6 +128,11 @@ class TrainConfig:
         LOSSES.get(self.loss)
         if self.model not in model_names():
             raise GanforgeError(f"unknown model {self.model!r}; choose from: {', '.join(model_names())}")
+        if self.preset not in ("plain", "recommended"):
+            raise GanforgeError(f"--preset must be auto, plain or recommended, got {self.preset!r}")
+        from ganforge.train.remedies import check_config
+
+        check_config(self)
         return self
 
     def _validate_pix2pix(self) -> None:

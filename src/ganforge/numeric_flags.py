@@ -86,6 +86,19 @@ TRAIN_RANGES: dict[str, Range] = {
     "eval_every": Range(0, 10**9),  # 0 = never
     "eval_samples": Range(10, 1_000_000),
     "threads": Range(0, 1024),  # 0 = PyTorch's default
+    # G/D balance and stabilisers (train/remedies.py checks how they combine)
+    "d_steps": Range(1, 100),
+    "skip_d_below": Range(-100, 1000, whole=False, example="0.6"),  # in units of D's loss; None: per-loss default
+    "skip_g_above": Range(-100, 1000, whole=False, example="2"),
+    "balance_target": Range(0, 1, whole=False, low_open=True, high_open=True, example="0.3"),
+    "label_smoothing": Range(0, 0.5, whole=False, high_open=True, example="0.1"),
+    "instance_noise": Range(0, 10, whole=False, example="0.1"),
+    "noise_anneal_steps": STEPS,
+    "pack": Range(1, 16),
+    "augment_p": Range(0, 1, whole=False, example="0.2"),
+    "ada_target": Range(0, 1, whole=False, low_open=True, high_open=True, example="0.6"),
+    "r1_gamma": Range(0, 1e6, whole=False, example="10"),
+    "r1_every": Range(1, 10**6),
 }
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`

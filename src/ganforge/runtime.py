@@ -74,3 +74,17 @@ def out_of_memory_message(device: torch.device | str, batch_size: int | None, st
     hint = f"try --batch-size {smaller}" if batch_size > 1 else "try a smaller --resolution or --g-width/--d-width"
     return (f"out of {where} memory at step {step} with batch size {batch_size}; {hint} in a new run "
             "(--precision bf16 also saves memory); checkpoints already written are kept")
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run a block with `count` intra-op threads (None: unchanged), then restore the previous number.
+
+    Tiny models (the 2D MLPs) run faster on one thread than split across several."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -119,8 +119,12 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def write_samples(images: torch.Tensor, out: str | os.PathLike, nrow: int | None = None) -> Path:
-    """.png -> one grid (`nrow` per row); .npy -> uint8 (N, H, W, C); anything else -> a folder of PNGs."""
+    """.png -> one grid (`nrow` per row); .npy -> uint8 (N, H, W, C); anything else -> a folder of PNGs.
+
+    2D points (N, 2) -> .npy float32 (N, 2), or .png a scatter plot."""
     out = Path(out)
+    if images.ndim == 2:
+        return write_points(images, out)
     arr = to_uint8(images)
     if out.suffix.lower() == ".png":
         save_png(out, grid(images, nrow))
@@ -134,6 +138,19 @@ def write_samples(images: torch.Tensor, out: str | os.PathLike, nrow: int | None
         width = len(str(len(arr) - 1))
         for i, image in enumerate(arr):
             save_png(out / f"{i:0{width}d}.png", image)
+    return out
+
+
+def write_points(points: torch.Tensor, out: Path) -> Path:
+    if out.suffix.lower() == ".npy":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(out, points.detach().float().cpu().numpy().astype(np.float32))
+    elif out.suffix.lower() == ".png":
+        from ganforge.train.plots2d import save_points
+
+        save_points(out, points)
+    else:
+        raise GanforgeError(f"-o {out}: 2D samples are written as .npy (float32 (N, 2)) or .png (scatter plot)")
     return out
 
 

@@ -32,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
     for name, allowed in INTERPOLATE_RANGES.items():
         check_number(f"--{name}", getattr(args, name), allowed)
     loaded = load_generator(args.run)
+    from ganforge.models.mlp import MLPGenerator
+
+    if isinstance(loaded.G, MLPGenerator):
+        raise GanforgeError(f"{args.run}: a 2D point run has no images to interpolate; its evolution.gif shows "
+                            "the generated points moving during training")
     frames = interpolation_frames(loaded.G, loaded.latent_dim, args.walks, args.points, args.frames, args.seed,
                                   num_classes=len(loaded.class_names))
     save_gif(frames, args.out, args.fps)

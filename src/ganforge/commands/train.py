@@ -32,6 +32,9 @@ HELP = {
     "eval_metric": "the score that picks best.pt: fid, kid, precision, recall, density, coverage, is",
     "threads": "CPU threads per process; 0 = PyTorch's default (one per core)",
     "sync_bn": "with several processes (torchrun), batch-norm statistics over the global batch",
+    "preset": "where unset values come from: auto (recommended for 2D points and stacked-digits, plain "
+              "otherwise), plain or recommended",
+    "balance": "G/D balance policy: fixed, ttur, skip (skip D while its loss is low) or adaptive",
 }
 
 
@@ -58,7 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     for field in dataclasses.fields(TrainConfig):
         kind = _type_of(field)
         default = field.default
-        help_text = HELP.get(field.name, "") + (f" (default: {default})" if default is not None else "")
+        shown = default is not None and field.name != "preset"  # the preset's own default is "auto"
+        help_text = HELP.get(field.name, "") + (f" (default: {default})" if shown else "")
         if kind is bool:
             p.add_argument(_flag(field.name), dest=field.name, action=argparse.BooleanOptionalAction,
                            help=help_text)
@@ -81,13 +85,18 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError("--out DIR is required: the folder where this run's files go")
         out_dir = args.out
     base = TrainConfig.load(args.config).to_dict() if getattr(args, "config", None) else {}
-    config = TrainConfig.from_dict({**base, **given})
+    from ganforge.presets import make_config
 
+    config = make_config(given, base)
+
+    from ganforge.data.points import is_point_data
+    from ganforge.runtime import torch_threads
     from ganforge.train import distributed
     from ganforge.train.loop import train
 
     try:
-        result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
+        with torch_threads(1 if is_point_data(config.data) else None):  # 2D MLPs: one thread is faster
+            result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
     finally:
         distributed.stop()  # under torchrun: leave the process group before the interpreter exits
     if int(os.environ.get("RANK", "0")):  # under torchrun, rank 0 prints the summary

@@ -5,6 +5,8 @@ The order is a pure function of (seed, epoch), so resuming needs only the positi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ganforge.images import from_uint8
@@ -13,8 +15,10 @@ from ganforge.images import from_uint8
 class BatchStream:
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int, flip: bool = False,
                  labels: torch.Tensor | None = None, position: int = 0, crop: int | None = None,
-                 rank: int = 0, world_size: int = 1) -> None:
-        self.images = images  # uint8 (N, H, W, C), on the training device
+                 rank: int = 0, world_size: int = 1,
+                 decode: Callable[[torch.Tensor], torch.Tensor] = from_uint8) -> None:
+        self.images = images  # uint8 (N, H, W, C) (or any items `decode` understands), on the training device
+        self.decode = decode  # stored items -> training tensors: uint8 images -> [-1, 1] floats by default
         # several processes (train/distributed.py): batch_size is the global batch, this process decodes
         # its rank's slice; every random draw is made for the global batch, so any world size sees the same data
         self.shard = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
@@ -55,7 +59,7 @@ class BatchStream:
         """(B, C, H, W) floats in [-1, 1] on the images' device, and labels (or None)."""
         idx = self.next_indices()
         total, idx = len(idx), idx[self.shard]
-        batch = from_uint8(self.images[idx.to(self.images.device)])
+        batch = self.decode(self.images[idx.to(self.images.device)])
         if self.flip:
             g = torch.Generator().manual_seed(self.seed * 7919 + self.position)
             mask = (torch.rand(total, generator=g) < 0.5)[self.shard].to(batch.device)

@@ -1,4 +1,4 @@
-"""Built-in data sets that need no download: scikit-learn's digits and procedural shapes."""
+"""Built-in data sets that need no download: scikit-learn's digits, stacked digits and procedural shapes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.data.dataset import BUILTIN_DATASETS, ImageDataset
+from ganforge.errors import GanforgeError
 
 
 def _resize_uint8(images: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -88,3 +89,22 @@ def shapes(resolution: int = 32, channels: int = 3, count: int = 5000, seed: int
     images, labels = render_shapes(count, resolution, seed)
     tensor = _set_channels(torch.from_numpy(images), channels)
     return ImageDataset(tensor, torch.from_numpy(labels.astype(np.int64)), list(SHAPE_NAMES), name="shapes")
+
+
+STACKED_COUNT = 60_000
+
+
+@BUILTIN_DATASETS.register("stacked-digits")
+def stacked_digits(resolution: int = 16, channels: int = 3, count: int = STACKED_COUNT, seed: int = 0) -> ImageDataset:
+    """Stacked digits (the Stacked-MNIST test): three random digits as the R, G and B channels.
+
+    1,000 modes (one per digit triple); the label is 100 * red + 10 * green + blue."""
+    if channels != 3:
+        raise GanforgeError("--data stacked-digits is a 3-channel data set; drop --channels or use --channels 3")
+    source = digits(resolution=resolution, channels=1)
+    g = torch.Generator().manual_seed(seed)
+    picks = torch.randint(0, len(source), (count, 3), generator=g)  # (N, 3): one source digit per channel
+    images = source.images[picks].squeeze(-1).permute(0, 2, 3, 1).contiguous()  # (N, 3, R, R, 1) -> (N, R, R, 3)
+    digit = source.labels[picks]  # (N, 3)
+    labels = digit[:, 0] * 100 + digit[:, 1] * 10 + digit[:, 2]
+    return ImageDataset(images, labels, [f"{i:03d}" for i in range(1000)], name="stacked-digits")

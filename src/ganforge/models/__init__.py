@@ -14,15 +14,24 @@ from torch import nn
 from ganforge.registry import Registry
 
 MODELS: Registry = Registry("model")
+POINT_MODELS = ("mlp",)  # models of 2D points: no resolution or channels
 
 
 def create_model(name: str, **kwargs: Any) -> tuple[nn.Module, nn.Module]:
-    from ganforge.models import conditional, dcgan, pix2pix  # noqa: F401  (register their models)
+    from ganforge.models import conditional, dcgan, mlp, pix2pix  # noqa: F401  (register their models)
 
     return MODELS.get(name)(**kwargs)
 
 
 def model_names() -> list[str]:
-    from ganforge.models import conditional, dcgan, pix2pix  # noqa: F401
+    from ganforge.models import conditional, dcgan, mlp, pix2pix  # noqa: F401
 
     return MODELS.names()
+
+
+def model_parameters(name: str) -> list[str]:
+    """The keyword arguments a registered model's builder takes."""
+    import inspect
+
+    model_names()  # registers the built-in models
+    return list(inspect.signature(MODELS.get(name)).parameters)

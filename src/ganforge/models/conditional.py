@@ -36,26 +36,27 @@ class ProjectionDiscriminator(nn.Module):
     """images (B, C, H, W) and labels (B,) -> logits (B,): DCGAN features, a linear head plus a projection."""
 
     def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, num_classes: int = 10,
-                 batchnorm: bool = True) -> None:
+                 batchnorm: bool = True, minibatch_std: bool = False) -> None:
         super().__init__()
-        dcgan = DCGANDiscriminator(resolution, channels, width, batchnorm)
+        dcgan = DCGANDiscriminator(resolution, channels, width, batchnorm, minibatch_std)
         self.features = dcgan.features  # -> (B, w, 4, 4)
+        self.mbstd = dcgan.mbstd  # --minibatch-std: one more feature map for psi (the projection ignores it)
         self.head = dcgan.head  # psi: the unconditional "is it real" logit
-        feature_dim = self.head.in_channels * 4 * 4
+        feature_dim = (self.head.in_channels - int(minibatch_std)) * 4 * 4
         self.embed = nn.Embedding(num_classes, feature_dim)  # one projection vector per class
         nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = self.features(x)  # (B, w, 4, 4)
         projection = (h.flatten(1) * self.embed(labels).to(h.dtype)).sum(dim=1)  # (B,)
-        return self.head(h).flatten() + projection
+        return self.head(self.mbstd(h)).flatten() + projection
 
 
 @MODELS.register("conditional-dcgan")
 def build_conditional_dcgan(
     resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
-    d_batchnorm: bool = True, upsample: str = "transpose", num_classes: int = 10,
+    d_batchnorm: bool = True, upsample: str = "transpose", num_classes: int = 10, minibatch_std: bool = False,
 ) -> tuple[nn.Module, nn.Module]:
     G = ConditionalDCGANGenerator(resolution, channels, latent_dim, g_width, num_classes, upsample=upsample)
-    D = ProjectionDiscriminator(resolution, channels, d_width, num_classes, d_batchnorm)
+    D = ProjectionDiscriminator(resolution, channels, d_width, num_classes, d_batchnorm, minibatch_std)
     return G, D

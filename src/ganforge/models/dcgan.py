@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ganforge.models import MODELS
+from ganforge.models.layers import MinibatchStd
 
 
 def _widths(resolution: int, base: int, cap_multiplier: int = 8) -> list[int]:
@@ -64,7 +65,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, batchnorm: bool = True) -> None:
+    def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, batchnorm: bool = True,
+                 minibatch_std: bool = False) -> None:
         super().__init__()
         widths = _widths(resolution, width)[::-1]  # resolution/2 px first
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
@@ -74,18 +76,19 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, True))
         self.features = nn.Sequential(*layers)  # -> (B, w, 4, 4)
-        self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0)  # -> (B, 1, 1, 1)
+        self.mbstd = MinibatchStd() if minibatch_std else nn.Identity()  # -> (B, w + 1, 4, 4) when on
+        self.head = nn.Conv2d(widths[-1] + int(minibatch_std), 1, 4, 1, 0)  # -> (B, 1, 1, 1)
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).flatten()  # (B,) logits
+        return self.head(self.mbstd(self.features(x))).flatten()  # (B,) logits
 
 
 @MODELS.register("dcgan")
 def build_dcgan(
     resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
-    d_batchnorm: bool = True, upsample: str = "transpose",
+    d_batchnorm: bool = True, upsample: str = "transpose", minibatch_std: bool = False, pack: int = 1,
 ) -> tuple[nn.Module, nn.Module]:
     G = DCGANGenerator(resolution, channels, latent_dim, g_width, upsample)
-    D = DCGANDiscriminator(resolution, channels, d_width, d_batchnorm)
+    D = DCGANDiscriminator(resolution, channels * pack, d_width, d_batchnorm, minibatch_std)  # pack: PacGAN
     return G, D

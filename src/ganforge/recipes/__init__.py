@@ -8,6 +8,7 @@ the fixed sample grid shows, and what it adds to the checkpoint beside the loop'
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,7 +16,9 @@ from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.data import ImageDataset
+from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
+from ganforge.images import save_grid
 from ganforge.registry import Registry
 
 # A step object: step(real, z, labels=None, train_d=True, train_g=True) -> {"loss/D": tensor, ...}
@@ -77,12 +80,47 @@ class Recipe:
         """Plain data added to every checkpoint (class names, channels, ...)."""
         return {}
 
+    # --- what differs for 2D point data and the training doctor (issue 3) --------------------------------
+    memory_format = torch.channels_last  # how networks and batches are laid out on the device
+
+    def batches(self, device: torch.device, batch_size: int, seed: int, rank: int = 0,
+                world_size: int = 1) -> BatchStream:
+        """The endless, resumable stream of training batches (a second one, with its own seed, feeds the doctor).
+
+        With several processes batch_size is the global batch and this process gets its rank's slice.
+        """
+        d = self.dataset
+        labels = None if d.labels is None else d.labels.to(device)
+        return BatchStream(d.images.to(device), batch_size, seed, self.config.flip, labels=labels,
+                           crop=self.config.resolution, rank=rank, world_size=world_size)
+
+    def save_samples(self, path: Path, images: torch.Tensor, per_row: int, D: nn.Module) -> None:
+        """Write the sample grid of one step (D: what a plot of D's decision surface would use)."""
+        save_grid(path, images, nrow=per_row)
+
+    def finish(self, out_dir: Path) -> None:
+        """Anything written once at the end of training."""
+
+    def doctor_fakes(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Generated samples whose spread the training doctor compares with real batches (None: not judged)."""
+        return self.sample_grid(G, inputs)[0]
+
 
 RECIPES: Registry[type[Recipe]] = Registry("recipe")
 
 
 def recipe_name(config: TrainConfig) -> str:
-    """pix2pix for --model pix2pix, conditional for --conditional, else the unconditional GAN."""
+    """pix2pix for --model pix2pix, conditional for --conditional, points for 2D point data, else the GAN."""
+    from ganforge.data.points import is_point_data
+    from ganforge.models import POINT_MODELS
+
+    if is_point_data(config.data) or config.model in POINT_MODELS:
+        if not is_point_data(config.data):
+            raise GanforgeError(f"--model {config.model} is for 2D point data: --data ring, grid or an (N, 2) .npy "
+                                "file")
+        if config.conditional:
+            raise GanforgeError("--conditional needs class labels; 2D point data has none")
+        return "points"
     if config.model == "pix2pix":
         if config.conditional:
             raise GanforgeError("--conditional is for noise-to-image models; pix2pix is conditioned on its "
@@ -95,6 +133,6 @@ def recipe_name(config: TrainConfig) -> str:
 
 
 def recipe_for(config: TrainConfig) -> type[Recipe]:
-    from ganforge.recipes import gan, pix2pix  # noqa: F401  (register their recipes)
+    from ganforge.recipes import gan, pix2pix, points  # noqa: F401  (register their recipes)
 
     return RECIPES.get(recipe_name(config))

@@ -10,9 +10,10 @@ from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
-from ganforge.losses import LOSSES, AdversarialLoss
+from ganforge.losses import AdversarialLoss
 from ganforge.recipes import RECIPES, Recipe, Step
 from ganforge.runtime import autocast
+from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
 
 
 class GANStep:
@@ -23,10 +24,11 @@ class GANStep:
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  loss: AdversarialLoss, device: torch.device, precision: str = "fp32",
-                 conditional: bool = False) -> None:
+                 conditional: bool = False, d_penalty: DiscriminatorPenalty | None = None) -> None:
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.loss, self.device, self.precision = loss, device, precision
         self.conditional = conditional
+        self.d_penalty = d_penalty if d_penalty is not None and d_penalty.active else None  # GP / R1
 
     def __call__(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
                  train_d: bool = True, train_g: bool = True) -> dict[str, torch.Tensor]:
@@ -41,9 +43,12 @@ class GANStep:
             real_logits = D(real, *cond)
             fake_logits = D(fake.detach(), *cond)
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
+        penalty = None
         if train_d:
+            if self.d_penalty is not None:
+                penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.opt_D))
             self.opt_D.zero_grad(set_to_none=True)
-            d_loss.backward()
+            (d_loss if penalty is None else d_loss + penalty).backward()
             self.opt_D.step()
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
@@ -57,18 +62,43 @@ class GANStep:
             self.opt_G.step()
         D.requires_grad_(True)
 
-        return {
+        stats = {
             "loss/D": d_loss.detach(),
             "loss/G": g_loss.detach(),
             "D/real_prob": torch.sigmoid(real_logits.detach().float()).mean(),
             "D/fake_prob": torch.sigmoid(fake_logits.detach().float()).mean(),
+            "D/real_sign": real_logits.detach().float().sign().mean(),  # ADA's overfitting signal r_t
         }
+        if penalty is not None:
+            stats["loss/D_penalty"] = penalty.detach()
+        return stats
 
 
 def model_args(config: TrainConfig) -> dict[str, Any]:
     return dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
                 g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
-                upsample=config.upsample)
+                upsample=config.upsample, **d_options(config))
+
+
+def d_options(config: TrainConfig) -> dict[str, Any]:
+    """D's architectural stabilisers, only when on (so checkpoints without them keep their keys)."""
+    options: dict[str, Any] = {}
+    if config.minibatch_std:
+        options["minibatch_std"] = True
+    if config.pack > 1:
+        options["pack"] = config.pack  # PacGAN: D's input has pack x the channels
+    return options
+
+
+def make_gan_step(config: TrainConfig, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer,
+                  opt_D: torch.optim.Optimizer, device: torch.device, precision: str,
+                  conditional: bool = False) -> GANStep:
+    """The GAN step with the config's loss (label smoothing included) and D penalties (WGAN-GP, lazy R1)."""
+    from ganforge.train.remedies import make_loss
+
+    loss = make_loss(config.loss, config.label_smoothing)
+    penalty = DiscriminatorPenalty(loss.gradient_penalty, config.r1_gamma, config.r1_every)
+    return GANStep(G, D, opt_G, opt_D, loss, device, precision, conditional=conditional, d_penalty=penalty)
 
 
 @RECIPES.register("gan")
@@ -82,7 +112,7 @@ class GANRecipe(Recipe):
 
     def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                   device: torch.device, precision: str) -> Step:
-        return GANStep(G, D, opt_G, opt_D, LOSSES.get(self.config.loss), device, precision)
+        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision)
 
 
 @RECIPES.register("conditional")
@@ -105,7 +135,7 @@ class ConditionalGANRecipe(Recipe):
 
     def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                   device: torch.device, precision: str) -> Step:
-        return GANStep(G, D, opt_G, opt_D, LOSSES.get(self.config.loss), device, precision, conditional=True)
+        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision, conditional=True)
 
     def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
         classes = self.dataset.num_classes

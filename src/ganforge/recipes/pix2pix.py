@@ -17,10 +17,11 @@ from ganforge.config import TrainConfig
 from ganforge.data.paired import PairedDataset, load_pairs
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
-from ganforge.losses import LOSSES, AdversarialLoss
+from ganforge.losses import AdversarialLoss
 from ganforge.models.patchgan import patch_grid_size
 from ganforge.recipes import RECIPES, Recipe, Step
 from ganforge.runtime import autocast
+from ganforge.train.remedies import make_loss
 
 JITTER = 9 / 8  # --random-crop: pairs are stored this much larger (the paper's 286 -> 256)
 SAMPLE_COLUMNS = 8
@@ -132,8 +133,8 @@ class Pix2PixRecipe(Recipe):
     def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                   device: torch.device, precision: str) -> Step:
         cfg = self.config
-        return Pix2PixStep(G, D, opt_G, opt_D, LOSSES.get(cfg.loss), device, precision, self.dataset.input_channels,
-                           cfg.l1_weight, cfg.adversarial_weight)
+        return Pix2PixStep(G, D, opt_G, opt_D, make_loss(cfg.loss, cfg.label_smoothing), device, precision,
+                           self.dataset.input_channels, cfg.l1_weight, cfg.adversarial_weight)
 
     def noise(self, batch_size: int, generator: torch.Generator, device: torch.device) -> None:
         return None  # dropout is G's only source of randomness
@@ -151,3 +152,6 @@ class Pix2PixRecipe(Recipe):
 
     def checkpoint_extras(self) -> dict[str, Any]:
         return {"direction": self.config.direction}
+
+    def doctor_fakes(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> None:
+        return None  # translations are judged against their targets (heldout.json), not by their spread

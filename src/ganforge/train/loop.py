@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,17 +18,18 @@ from tqdm import tqdm
 from ganforge.checkpoint import LATEST, save_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.data import ImageDataset
-from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
-from ganforge.images import save_grid
 from ganforge.models import create_model
-from ganforge.recipes import recipe_for
+from ganforge.models.layers import apply_spectral_norm
+from ganforge.recipes import recipe_for, recipe_name
 from ganforge.report import write_report
 from ganforge.runtime import is_out_of_memory, out_of_memory_message, resolve_device, resolve_precision
 from ganforge.train import distributed
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
+from ganforge.train.events import emit
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
+from ganforge.train.remedies import Remedies, resolve_augment
 from ganforge.train.resume import is_unstarted, resume_state
 from ganforge.train.rollback import Rollback, find_fault
 from ganforge.train.signals import StopSignals
@@ -35,7 +37,7 @@ from ganforge.train.speed import adam, set_threads
 from ganforge.train.sync_bn import convert_sync_batchnorm
 from ganforge.train.tensorboard import TensorBoardLog
 
-NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32}
+NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32, "stacked-digits": 16}
 NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1}
 
 
@@ -49,6 +51,8 @@ class TrainResult:
 
 def fill_defaults(config: TrainConfig) -> TrainConfig:
     """Resolve data-dependent defaults so the saved config says exactly what ran."""
+    if recipe_name(config) == "points":
+        return config  # 2D points have no resolution or channels
     resolution = config.resolution or NATURAL_RESOLUTION.get(config.data, 64)
     channels = config.channels or NATURAL_CHANNELS.get(config.data, 3)
     return replace(config, resolution=resolution, channels=channels)
@@ -67,6 +71,8 @@ def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
 
 
 class Trainer:
+    clock: Callable[[], float] = staticmethod(time.monotonic)  # what --max-minutes counts (bench: CPU time)
+
     def __init__(self, config: TrainConfig, out_dir: Path, resume: bool = False,
                  dataset: ImageDataset | None = None, quiet: bool = False) -> None:
         self.out_dir = Path(out_dir)
@@ -76,7 +82,8 @@ class Trainer:
         with self.dist.main_first():
             state = self._prepare_run_dir(resume)
         if state is not None:
-            saved = TrainConfig.from_dict(json.loads(state["config"]), "checkpoint config")
+            saved_values = {"augment": "off", **json.loads(state["config"])}  # runs from before --augment: none
+            saved = TrainConfig.from_dict(saved_values, "checkpoint config")
             lengths = {k: getattr(config, k) for k in ("total_steps", "epochs", "max_minutes")}
             config = replace(saved, **{k: v for k, v in lengths.items() if v is not None})
         self.config = fill_defaults(config).validate()
@@ -86,24 +93,34 @@ class Trainer:
         self.precision = resolve_precision(cfg.precision, self.device)
         recipe = recipe_for(cfg)
         self.dataset = dataset or recipe.load_data(cfg, quiet=quiet)
+        points = recipe.name == "points"
+        self.config = cfg = replace(cfg, augment=resolve_augment(cfg, len(self.dataset), points))  # "auto" resolved
         self.recipe = recipe(cfg, self.dataset)
         self.recipe.check_data()
         torch.manual_seed(cfg.seed)
         self.G, self.D = create_model(self.recipe.model_name(), **self.recipe.model_args())
+        if cfg.spectral_norm:
+            apply_spectral_norm(self.D)
         if cfg.sync_bn and self.dist.enabled:
             self.G, self.D = convert_sync_batchnorm(self.G), convert_sync_batchnorm(self.D)
-        self.G.to(self.device).to(memory_format=torch.channels_last)
-        self.D.to(self.device).to(memory_format=torch.channels_last)
+        if self.dist.enabled and cfg.balance in ("skip", "adaptive"):
+            # each process would decide from its own losses: one could skip an update the others make
+            raise GanforgeError(f"--balance {cfg.balance} is not supported with several processes yet; "
+                                "use --balance fixed or ttur")
+        self.G.to(self.device).to(memory_format=self.recipe.memory_format)
+        self.D.to(self.device).to(memory_format=self.recipe.memory_format)
         self.opt_G = adam(self.G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), self.device)
         self.opt_D = adam(self.D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), self.device)
         self.dist.average_gradients(self.optimizers())
         self.G_ema = make_ema(self.G) if cfg.ema_beta > 0 else None
-        self.step_fn = self.recipe.make_step(self.G, self.D, self.opt_G, self.opt_D, self.device, self.precision)
-        labels = None if self.dataset.labels is None else self.dataset.labels.to(self.device)
-        self.batches = BatchStream(self.dataset.images.to(self.device), cfg.batch_size, cfg.seed, cfg.flip,
-                                   labels=labels, crop=cfg.resolution,
-                                   rank=self.dist.rank, world_size=self.dist.world_size)
+        # issue 3: D's input (augmentation, instance noise, packing), the balance policy and the training doctor
+        self.remedies = Remedies(cfg, self.D, self.opt_D)
+        self.step_fn = self.recipe.make_step(self.G, self.remedies.d_input, self.opt_G, self.opt_D, self.device,
+                                             self.precision)
+        self.batches = self.recipe.batches(self.device, cfg.batch_size, cfg.seed,
+                                           rank=self.dist.rank, world_size=self.dist.world_size)
         self.dist.local_batch_size(cfg.batch_size)  # a clear error when it does not divide over the processes
+        self.doctor_real = self.recipe.batches(self.device, cfg.sample_count, cfg.seed + 3).next()[0]  # fixed
         self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.sample_inputs = self.recipe.sample_inputs(self.device)
         self.step = 0
@@ -155,6 +172,7 @@ class Trainer:
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
             "rollback": self.rollback.state_dict(),
             "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
+            "remedies": self.remedies.state_dict(),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -171,6 +189,7 @@ class Trainer:
         self.rollback.load_state_dict(state.get("rollback"))
         if self.evaluator is not None and state.get("eval"):
             self.evaluator.load_state_dict(state["eval"])
+        self.remedies.load_state_dict(state.get("remedies"), self.step)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt_G, self.opt_D]
@@ -208,8 +227,8 @@ class Trainer:
         images, per_row = self.recipe.sample_grid(G, self.sample_inputs)
         G.train(was_training)
         path = self.out_dir / "samples" / f"{self.step:07d}.png"
-        save_grid(path, images, nrow=per_row)
-        if self.tensorboard is not None:
+        self.recipe.save_samples(path, images, per_row, self.remedies.d_input)
+        if self.tensorboard is not None and images.ndim == 4:
             self.tensorboard.samples(self.step, images, {"G": self.G, "D": self.D})
         return path
 
@@ -224,7 +243,7 @@ class Trainer:
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
         cfg = self.config
-        start = time.monotonic()
+        start = self.clock()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         status = "done"
         sums: dict[str, torch.Tensor] = {}
@@ -240,16 +259,17 @@ class Trainer:
                 if self.dist.any(stop.requested):
                     status = "interrupted"
                     break
-                if self.dist.any(time.monotonic() >= deadline):
+                if self.dist.any(self.clock() >= deadline):
                     status = "time budget"
                     break
-                real, labels = self.batches.next()
-                real = real.contiguous(memory_format=torch.channels_last)
-                z = self.dist.shard(self.recipe.noise(cfg.batch_size, self.noise, self.device))  # global batch's
-                stats = self.step_fn(real, z, labels)
+                decision = self.remedies.balance.decide()  # --balance: who is updated this step
+                for _ in range(self.remedies.balance.d_steps - 1):  # --d-steps: extra D-only updates
+                    self.step_fn(*self._next_batch(), train_g=False)
+                stats = self.step_fn(*self._next_batch(), train_d=decision.train_d, train_g=decision.train_g)
                 if self.G_ema is not None:
                     update_ema(self.G_ema, self.G, ema_beta_at(self.step, cfg.ema_beta))
                 self.step += 1
+                emit(self.remedies.after_step(self.step, stats, decision, self.G), self.log, self.quiet)
                 bar.update(1)
                 for key, value in stats.items():  # accumulate on device: no host sync per step
                     sums[key] = sums[key] + value if key in sums else value.clone()
@@ -283,6 +303,7 @@ class Trainer:
             if self.step % cfg.sample_every:
                 self.write_samples()
             plot_losses(self.log.records, self.out_dir / "loss.png")
+            self.recipe.finish(self.out_dir)
             if self.tensorboard is not None:
                 self.tensorboard.close()
             write_report(self.out_dir)
@@ -293,10 +314,19 @@ class Trainer:
         record: dict[str, Any] = {"step": self.step, "epoch": round(self.batches.epoch, 3)}
         record.update({key: float(value) / count for key, value in sums.items()})
         record["time/img_per_s"] = img_per_s
+        events = self.remedies.examine(record, self.recipe, self.G, self.sample_inputs, self.doctor_real)
         self.log.write(record)
+        emit(events, self.log, self.quiet)
         if self.tensorboard is not None:
             self.tensorboard.scalars(record)
         return record
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(real, z, labels) for one step."""
+        real, labels = self.batches.next()
+        real = real.contiguous(memory_format=self.recipe.memory_format)
+        z = self.dist.shard(self.recipe.noise(self.config.batch_size, self.noise, self.device))  # global batch's
+        return real, z, labels
 
 
 def _progress(record: dict[str, Any]) -> str:

@@ -1,0 +1,1 @@
+"""Quality benchmarks run from the CLI (`ganforge bench ...`)."""

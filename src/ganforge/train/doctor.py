@@ -1,0 +1,115 @@
+"""The training doctor: cheap checks on every log record that explain, in plain words, what is
+going wrong and what to try.
+
+It looks at two things:
+- imbalance: D(x) near 1 and D(G(z)) near 0 for several log windows: D has won, G gets no signal;
+- collapse: the spread of G's samples for the fixed sample-grid inputs, measured in D's feature
+  space, is a small fraction of the spread of a fixed real batch (all samples look the same to D).
+Each problem is reported once, then again only if it persists after a cool-down. Divergence (NaN or
+inf in a loss, a gradient norm or a weight) is train/rollback.py's job: it rolls the run back to the
+last good checkpoint with lower learning rates and logs a `rollback` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.recipes import Recipe
+from ganforge.train.events import Event
+
+IMBALANCE_GAP = 0.8  # D(x) - D(G(z)) above this (e.g. 0.9 vs 0.1) counts as "D overpowering G"
+DOCTOR_BATCH = 128  # samples compared by the collapse check
+COLLAPSE_RATIO = 0.25  # fake spread below this fraction of the real spread counts as collapse
+
+
+@dataclass
+class TrainingDoctor:
+    warmup_steps: int = 200  # G starts out near-constant; judge collapse only after this
+    patience: int = 3  # consecutive log windows a condition must hold before it is reported
+    cooldown: int = 20  # log windows before the same problem is reported again
+    check_imbalance: bool = True  # off for wgan-gp, whose critic outputs are not probabilities
+    streaks: dict[str, int] = field(default_factory=dict)
+    quiet_until: dict[str, int] = field(default_factory=dict)  # problem -> check index
+    checks: int = 0
+
+    def check(self, record: dict[str, Any], diversity: float | None = None) -> list[Event]:
+        """One log record (window averages) and, optionally, the fake/real spread ratio at that step."""
+        self.checks += 1
+        step = int(record["step"])
+        found: dict[str, str] = {}
+        real, fake = record.get("D/real_prob"), record.get("D/fake_prob")
+        if self.check_imbalance and real is not None and fake is not None and real - fake > IMBALANCE_GAP:
+            loss = f" (D's loss {record['loss/D']:.3g})" if "loss/D" in record else ""
+            found["imbalance"] = (f"D is overpowering G: D(x) {real:.2f} vs D(G(z)) {fake:.2f}{loss}. D tells real "
+                                  "from generated almost every time, so its feedback no longer shows G how to "
+                                  "improve. Try --balance skip (skip D while its loss is low), --balance ttur or a "
+                                  "lower --lr-d, --label-smoothing 0.1, --instance-noise 0.1, or --spectral-norm.")
+        if diversity is not None and step >= self.warmup_steps and diversity < COLLAPSE_RATIO:
+            found["collapse"] = (f"G's samples are collapsing: a fixed batch of them spreads only {diversity:.2f}x "
+                                 "as widely as real batches in D's eyes. Try --pack 2 (PacGAN), --minibatch-std, "
+                                 "--ema-beta 0.999, or --loss hinge with --spectral-norm.")
+        events = []
+        for problem in ("imbalance", "collapse"):
+            if problem not in found:
+                self.streaks[problem] = 0
+                continue
+            self.streaks[problem] = self.streaks.get(problem, 0) + 1
+            if self.streaks[problem] >= self.patience and self.checks >= self.quiet_until.get(problem, 0):
+                events.append(Event(step, f"doctor/{problem}", found[problem]))
+                self.quiet_until[problem] = self.checks + self.cooldown
+        return events
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"streaks": dict(self.streaks), "quiet_until": dict(self.quiet_until), "checks": self.checks}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.streaks, self.quiet_until = dict(state["streaks"]), dict(state["quiet_until"])
+        self.checks = int(state["checks"])
+
+
+def mean_pairwise_distance(features: torch.Tensor) -> float:
+    """Average Euclidean distance between distinct rows of (N, F) features."""
+    d = torch.cdist(features.float(), features.float())
+    n = d.shape[0]
+    return float(d.sum() / max(1, n * (n - 1)))
+
+
+@torch.no_grad()
+def diversity_ratio(recipe: Recipe, G: nn.Module, D_input: nn.Module, inputs: dict[str, torch.Tensor],
+                    real: torch.Tensor) -> float | None:
+    """Spread of G's samples for `inputs` over spread of a real batch, both in D's feature space (eval mode:
+    no side effects). None when the recipe's samples are not judged or D exposes no features.
+
+    Near 1: G's samples vary as much as real ones; near 0: they all look alike to D."""
+    modes = G.training, D_input.training
+    G.eval()
+    D_input.eval()
+    try:
+        fakes = recipe.doctor_fakes(G, inputs)
+        fake_features = None if fakes is None or len(fakes) < 2 else D_input.features(_spread_out(fakes.float()))
+        if fake_features is None:
+            return None
+        real_spread = mean_pairwise_distance(D_input.features(_spread_out(real)))
+        return mean_pairwise_distance(fake_features) / max(real_spread, 1e-12)
+    finally:
+        G.train(modes[0])
+        D_input.train(modes[1])
+
+
+def _spread_out(batch: torch.Tensor) -> torch.Tensor:
+    """At most DOCTOR_BATCH rows, evenly spaced (every class of a conditional grid): keeps the check cheap."""
+    if len(batch) <= DOCTOR_BATCH:
+        return batch
+    return batch[torch.linspace(0, len(batch) - 1, DOCTOR_BATCH).long().to(batch.device)]
+
+
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """L2 norm of all of a module's current gradients (0 when it has none)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
