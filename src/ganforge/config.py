@@ -72,6 +72,10 @@ class TrainConfig:
     eval_samples: int = 2000
     eval_extractor: str = "auto"  # digits for the built-in digits, inception-v3 otherwise
     eval_weights: str | None = None  # a local FID Inception weights file
+    # high resolution (docs/high-resolution.md): image shape and the progressive growing schedule
+    aspect: str = "1:1"  # WIDTH:HEIGHT; the shorter side is --resolution (dcgan, msg, progressive, fastgan)
+    stage_images: int = 10_000  # progressive: training images per stage at full weight
+    fade_images: int = 10_000  # progressive: training images over which a new stage fades in
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
@@ -102,12 +106,16 @@ class TrainConfig:
             raise GanforgeError(f"--upsample must be transpose or nearest, got {self.upsample!r}")
         self._validate_pix2pix()
         self._validate_eval()
+        from ganforge.highres import check_highres
         from ganforge.losses import LOSSES
         from ganforge.models import model_names
+        from ganforge.pair_losses import RELATIVISTIC_LOSSES
 
-        LOSSES.get(self.loss)
+        if self.loss not in RELATIVISTIC_LOSSES:
+            LOSSES.get(self.loss)
         if self.model not in model_names():
             raise GanforgeError(f"unknown model {self.model!r}; choose from: {', '.join(model_names())}")
+        check_highres(self)
         return self
 
     def _validate_pix2pix(self) -> None:

@@ -17,12 +17,12 @@ MODELS: Registry = Registry("model")
 
 
 def create_model(name: str, **kwargs: Any) -> tuple[nn.Module, nn.Module]:
-    from ganforge.models import conditional, dcgan, pix2pix  # noqa: F401  (register their models)
+    from ganforge.models import conditional, dcgan, fastgan, msg, pix2pix, progressive  # noqa: F401  (register them)
 
     return MODELS.get(name)(**kwargs)
 
 
 def model_names() -> list[str]:
-    from ganforge.models import conditional, dcgan, pix2pix  # noqa: F401
+    from ganforge.models import conditional, dcgan, fastgan, msg, pix2pix, progressive  # noqa: F401
 
     return MODELS.names()

@@ -92,7 +92,7 @@ class Trainer:
         self.step_fn = self.recipe.make_step(self.G, self.D, self.opt_G, self.opt_D, self.device, self.precision)
         labels = None if self.dataset.labels is None else self.dataset.labels.to(self.device)
         self.batches = BatchStream(self.dataset.images.to(self.device), cfg.batch_size, cfg.seed, cfg.flip,
-                                   labels=labels, crop=cfg.resolution)
+                                   labels=labels, crop=cfg.resolution if cfg.aspect == "1:1" else None)
         self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.sample_inputs = self.recipe.sample_inputs(self.device)
         self.step = 0
@@ -138,6 +138,7 @@ class Trainer:
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
             "rollback": self.rollback.state_dict(),
             "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
+            "recipe_state": self.recipe.state_dict(),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -154,6 +155,7 @@ class Trainer:
         self.rollback.load_state_dict(state.get("rollback"))
         if self.evaluator is not None and state.get("eval"):
             self.evaluator.load_state_dict(state["eval"])
+        self.recipe.load_state_dict(state.get("recipe_state"))
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt_G, self.opt_D]
