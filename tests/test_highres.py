@@ -228,3 +228,16 @@ def test_non_square_training_run(config, tmp_path, model):
     assert loaded.G(torch.randn(2, 8)).shape == (2, 1, 16, 32)
     assert Image.open(tmp_path / "run" / "samples" / "0000002.png").width > Image.open(
         tmp_path / "run" / "samples" / "0000002.png").height
+
+
+# --- metrics during training --------------------------------------------------------------------------------
+@pytest.mark.parametrize("model,aspect", [("progressive", "1:1"), ("msg", "2:1")])
+def test_scoring_during_training_keeps_the_best_checkpoint(config, tmp_path, model, aspect):
+    cfg = replace(config, model=model, aspect=aspect, data="shapes", channels=3, total_steps=4, eval_every=2,
+                  eval_samples=16, eval_extractor="random", eval_metric="kid", stage_images=8, fade_images=8)
+    train(cfg, tmp_path / "run", quiet=True)
+    scored = [r for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
+              if "eval/kid" in r]
+    assert [r["step"] for r in scored] == [2, 4] and all(np.isfinite(r["eval/kid"]) for r in scored)
+    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
+    assert best["step"] in (2, 4) and best["model"] == model

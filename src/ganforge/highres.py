@@ -63,6 +63,7 @@ def count_images(source: str) -> int | None:
 def small_data_choice(config: TrainConfig, given: set[str]) -> tuple[TrainConfig, str | None]:
     """With no --model, 128 px and up and fewer than 5,000 images: the FastGAN-style model.
     Returns the config and the one line announcing the choice (None when nothing was chosen)."""
+    config.validate()  # a bad flag is reported as itself, before any choice is announced
     if "model" in given or config.conditional or (config.resolution or 0) < SMALL_DATA_MIN_RESOLUTION:
         return config, None
     count = count_images(config.data)

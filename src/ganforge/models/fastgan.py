@@ -43,7 +43,7 @@ class FastGANGenerator(nn.Module):
                  aspect: str = "1:1") -> None:
         super().__init__()
         self.latent_dim = latent_dim
-        widths = scale_widths(resolution, width, cap_multiplier=16)  # at 4, 8, ..., R px
+        widths = scale_widths(resolution, width)  # at 4, 8, ..., R px
         self.grid = grid_sizes(resolution, aspect)[0]
         self.init = nn.Sequential(nn.ConvTranspose2d(latent_dim, 2 * widths[0], self.grid, bias=False),
                                   nn.BatchNorm2d(2 * widths[0]), nn.GLU(dim=1))  # (B, z, 1, 1) -> (B, w0, h0, w0)
@@ -84,7 +84,7 @@ class _DownBlock(nn.Module):
 class FastGANDiscriminator(nn.Module):
     def __init__(self, resolution: int = 128, channels: int = 3, width: int = 8, aspect: str = "1:1") -> None:
         super().__init__()
-        widths = scale_widths(resolution, width, cap_multiplier=16)[::-1]  # at R, R/2, ..., 4 px
+        widths = scale_widths(resolution, width)[::-1]  # at R, R/2, ..., 4 px
         self.stem = nn.Sequential(spectral_norm(nn.Conv2d(channels, widths[0], 3, 1, 1)), nn.LeakyReLU(0.2))
         self.blocks = nn.Sequential(*(_DownBlock(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:])))
         self.head = spectral_norm(nn.Conv2d(widths[-1], 1, grid_sizes(resolution, aspect)[0]))  # 4-px grid -> 1

@@ -18,7 +18,7 @@ def num_doublings(resolution: int) -> int:
     return int(math.log2(resolution // 4))
 
 
-def scale_widths(resolution: int, base: int, cap_multiplier: int = 8) -> list[int]:
+def scale_widths(resolution: int, base: int, cap_multiplier: int = 16) -> list[int]:
     """Channel widths at 4, 8, ..., resolution px: `base` at full size, doubling towards 4 px, capped."""
     steps = num_doublings(resolution)
     return [base * min(2 ** (steps - i), cap_multiplier) for i in range(steps + 1)]
