@@ -7,7 +7,7 @@ features come from a small shape classifier trained by this script on a third se
 held-out accuracy is printed): like the digits classifier, it shares nothing with any discriminator.
 The first row, training shapes vs held-out shapes, is the floor a perfect generator would reach.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/highres.py --minutes 5
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/highres.py --minutes 2 --grid docs/images/highres-shapes-128.png
     python benchmarks/highres.py --minutes 0.05 --images 64 --heldout 64    # smoke run, seconds
 """
 
@@ -36,7 +36,7 @@ from ganforge.train.loop import Trainer
 RESOLUTION = 128
 MODELS = {  # widths chosen so that every G and D has 0.1-0.3 M parameters
     "dcgan": dict(g_width=8, d_width=8),
-    "progressive": dict(g_width=4, d_width=4, stage_images=800, fade_images=800),
+    "progressive": dict(g_width=4, d_width=4, stage_images=400, fade_images=400),
     "msg": dict(g_width=4, d_width=4),
     "fastgan": dict(g_width=4, d_width=4),
 }

@@ -51,7 +51,12 @@ def count_images(source: str) -> int | None:
     from ganforge.data.dataset import BUILTIN_DATASETS, load_dataset
 
     if source in BUILTIN_DATASETS:
-        return len(load_dataset(source, 16, 3, quiet=True))  # built-ins are quick to make at 16 px
+        import inspect
+
+        count = inspect.signature(BUILTIN_DATASETS.get(source)).parameters.get("count")
+        if count is not None:  # shapes: its size is an argument; rendering 5,000 images to count them is slow
+            return int(count.default)
+        return len(load_dataset(source, 16, 3, quiet=True))
     path = Path(source).expanduser()
     if path.is_dir():
         from ganforge.data.folder import find_images

@@ -19,7 +19,7 @@ from ganforge.models import MODELS
 from ganforge.models.scaled import (
     DiscriminatorHead,
     EqualConv2d,
-    GeneratorStem,
+    ScaleGenerator,
     conv_act,
     grid_sizes,
     image_pyramid,
@@ -27,18 +27,10 @@ from ganforge.models.scaled import (
 )
 
 
-class MSGGenerator(nn.Module):
+class MSGGenerator(ScaleGenerator):
     def __init__(self, resolution: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 16,
                  aspect: str = "1:1") -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-        widths = scale_widths(resolution, width)  # at 4, 8, ..., R px
-        self.stem = GeneratorStem(latent_dim, widths[0], grid_sizes(resolution, aspect)[0])
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), *conv_act(c_in, c_out, pixel_norm=True),
-                          *conv_act(c_out, c_out, pixel_norm=True))
-            for c_in, c_out in zip(widths[:-1], widths[1:]))
-        self.to_rgb = nn.ModuleList(EqualConv2d(c, channels, 1) for c in widths)
+        super().__init__(resolution, channels, latent_dim, width, aspect)
 
     def scales(self, z: torch.Tensor) -> list[torch.Tensor]:
         """Images at every scale, smallest first: [(B, C, 4, 4), (B, C, 8, 8), ..., (B, C, R, R)]."""

@@ -20,7 +20,7 @@ from ganforge.models import MODELS
 from ganforge.models.scaled import (
     DiscriminatorHead,
     EqualConv2d,
-    GeneratorStem,
+    ScaleGenerator,
     conv_act,
     grid_sizes,
     num_doublings,
@@ -61,19 +61,13 @@ class _Staged(nn.Module):
         return kind == "blocks" and int(index) + 1 > stage  # blocks[k] makes / reads stage k + 1
 
 
-class ProgressiveGenerator(_Staged):
+class ProgressiveGenerator(_Staged, ScaleGenerator):
+    """MSG-GAN's generator body (ScaleGenerator), run only up to the current stage."""
+
     def __init__(self, resolution: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 16,
                  aspect: str = "1:1") -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
+        super().__init__(resolution, channels, latent_dim, width, aspect)
         self._init_stage(num_doublings(resolution))
-        widths = scale_widths(resolution, width)  # at 4, 8, ..., R px
-        self.stem = GeneratorStem(latent_dim, widths[0], grid_sizes(resolution, aspect)[0])
-        self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), *conv_act(c_in, c_out, pixel_norm=True),
-                          *conv_act(c_out, c_out, pixel_norm=True))
-            for c_in, c_out in zip(widths[:-1], widths[1:]))
-        self.to_rgb = nn.ModuleList(EqualConv2d(c, channels, 1) for c in widths)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         stage, alpha = self._stage_alpha()

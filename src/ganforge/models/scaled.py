@@ -106,3 +106,19 @@ class DiscriminatorHead(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.body(h).flatten()
+
+
+class ScaleGenerator(nn.Module):
+    """The generator body shared by MSG-GAN and progressive growing: a stem at the 4-pixel grid, one
+    [x2 nearest, two 3x3 convs] block per doubling, and a 1x1 `to_rgb` at every scale."""
+
+    def __init__(self, resolution: int, channels: int, latent_dim: int, width: int, aspect: str) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        widths = scale_widths(resolution, width)  # at 4, 8, ..., R px
+        self.stem = GeneratorStem(latent_dim, widths[0], grid_sizes(resolution, aspect)[0])
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), *conv_act(c_in, c_out, pixel_norm=True),
+                          *conv_act(c_out, c_out, pixel_norm=True))
+            for c_in, c_out in zip(widths[:-1], widths[1:]))
+        self.to_rgb = nn.ModuleList(EqualConv2d(c, channels, 1) for c in widths)
