@@ -121,6 +121,20 @@ def test_fade_in_weights_blend_the_new_stage_with_the_previous_one():
     assert "to_rgb.1.weight" not in G.inactive_parameters() and "blocks.1.1.weight" not in G.inactive_parameters()
 
 
+def test_a_loaded_progressive_generator_exports_at_its_own_stage(tmp_path):
+    pytest.importorskip("onnx")
+    from ganforge.export import export_module
+
+    torch.manual_seed(0)
+    G, _ = create_model("progressive", resolution=16, **TINY)
+    G.set_stage(1, 0.5)
+    fresh, _ = create_model("progressive", resolution=16, **TINY)  # built at stage 0
+    fresh.load_state_dict(G.state_dict())
+    # the export's parity check runs the eager module (reading the buffers) against the exported file
+    result = export_module(fresh, torch.randn(2, 8), tmp_path / "g.onnx")
+    assert result.max_abs_diff < 1e-4 and result.output_shape == (3, 16, 16)
+
+
 def _progressive(config):
     # batch 8, 16 images per stage, 16 to fade: stage 0 for steps 1-2, stage 1 fades in over steps 3-4, ...
     return replace(config, model="progressive", stage_images=16, fade_images=16,

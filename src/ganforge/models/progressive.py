@@ -28,6 +28,10 @@ from ganforge.models.scaled import (
 )
 
 
+def _read_stage_after_loading(module: _Staged, incompatible_keys: object) -> None:
+    module._stage_alpha()
+
+
 class _Staged(nn.Module):
     """The stage / alpha buffers and the parameters each stage leaves unused."""
 
@@ -37,15 +41,22 @@ class _Staged(nn.Module):
         self.last_stage = last_stage
         self.register_buffer("stage", torch.tensor(0))
         self.register_buffer("alpha", torch.tensor(1.0))
+        self._current = (0, 1.0)  # the buffers' values as Python numbers, for export (see _stage_alpha)
+        self.register_load_state_dict_post_hook(_read_stage_after_loading)
 
     def set_stage(self, stage: int, alpha: float = 1.0) -> None:
         if not 0 <= stage <= self.last_stage:
             raise ValueError(f"stage must be 0..{self.last_stage}, got {stage}")
         self.stage.fill_(stage)
         self.alpha.fill_(1.0 if stage == 0 else alpha)
+        self._stage_alpha()
 
     def _stage_alpha(self) -> tuple[int, float]:
-        return int(self.stage), float(self.alpha)
+        """The buffers' values; while torch.export / compile traces, the ones read last (buffers are symbolic
+        then), so an exported generator is the stage it was loaded or last run at."""
+        if not torch.compiler.is_compiling():
+            self._current = (int(self.stage), float(self.alpha))
+        return self._current
 
     def inactive_parameters(self) -> set[str]:
         """Names of parameters the current stage does not use (they get no gradient, by design)."""
