@@ -224,6 +224,17 @@ def test_non_square_shapes_through_generator_and_discriminator(model, aspect):
     assert D(fake).shape == (2,)
 
 
+@pytest.mark.parametrize("model", ["msg", "progressive", "fastgan"])
+def test_256px_builds_and_runs(model):
+    torch.manual_seed(0)
+    G, D = create_model(model, resolution=256, channels=3, latent_dim=4, g_width=1, d_width=1)
+    if model == "progressive":
+        G.set_stage(G.last_stage)
+        D.set_stage(D.last_stage)
+    fake = G(torch.randn(1, 4))
+    assert fake.shape == (1, 3, 256, 256) and D(fake).shape == (1,)
+
+
 def test_aspect_parsing_and_errors():
     assert parse_aspect("4:2") == (2, 1) and image_size(32, "2:1") == (32, 64) and image_size(32, "1:2") == (64, 32)
     for bad in ("2x1", "0:1", "5:1", "4:3"):
