@@ -142,12 +142,13 @@ def main() -> None:
             print(f"{name}: {trainer.step} steps in {cpu_s:.0f} CPU s, KID x1000 {result.mean * 1000:.2f}", flush=True)
 
     print(f"\nshapes at {RESOLUTION} px, {args.images} training images, {args.minutes:g} CPU min per model "
-          f"(1 thread), KID x1000 (mean ± std over subsets of {rows[0][4].subset_size}) against {args.heldout} "
-          "held-out shapes\n")
+          f"(1 thread), KID x1000 on subsets of {rows[0][4].subset_size} (± the spread over subsets when they are "
+          f"smaller than the sets) against {args.heldout} held-out shapes\n")
     print("| model | params G / D | steps | CPU s | KID x1000 |")
     print("|---|---|---|---|---|")
     for name, params, steps, cpu_s, result in rows:
-        print(f"| {name} | {params} | {steps} | {cpu_s} | {result.mean * 1000:.2f} ± {result.std * 1000:.2f} |")
+        spread = f" ± {result.std * 1000:.2f}" if result.subset_size < args.heldout else ""  # whole sets: no spread
+        print(f"| {name} | {params} | {steps} | {cpu_s} | {result.mean * 1000:.2f}{spread} |")
     if args.grid is not None and grid:
         save_grid(args.grid, torch.cat(grid), nrow=6)
         print(f"\nsamples (one row per model, in table order): {args.grid}")
