@@ -190,7 +190,7 @@ class CoarseToFineStepper:
         def work() -> None:
             self.go.acquire()
             try:
-                self.image = from_uint8(np.asarray(stylize(content_array, style_array, config, on_step=on_step))[None])
+                self.image = from_uint8(np.array(stylize(content_array, style_array, config, on_step=on_step))[None])
             finally:
                 self.finished = True
                 self.paused.release()

@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, default=Path("docs/images/stylize-example.png"))
     parser.add_argument("--pair", choices=PAIRS, default="chelsea-hubble")
     parser.add_argument("--size", type=int, default=384)
-    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--features", default="random")
     parser.add_argument("--style-strength", type=float, default=1.0)
     parser.add_argument("--no-colour", action="store_true", help="leave out the colour-preserving result")
@@ -56,7 +56,7 @@ def main() -> None:
         labels.append("--preserve-colour")
     print(f"stylized in {time.perf_counter() - started:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    strip(pictures, labels, height=200).save(args.out, optimize=True)
+    strip(pictures, labels, height=160).save(args.out, optimize=True)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
 
 
