@@ -37,6 +37,28 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def conditional_trained_run(tmp_path_factory: pytest.TempPathFactory):
+    """A finished 2-step tiny class-conditional run (digits, 10 classes) with an EMA generator."""
+    from ganforge.train.loop import train
+
+    config = TrainConfig(data="digits", resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4,
+                         batch_size=8, total_steps=2, log_every=1, sample_every=2, checkpoint_every=2,
+                         sample_count=10, precision="fp32", device="cpu", seed=0, ema_beta=0.9, conditional=True)
+    return train(config, tmp_path_factory.mktemp("runs") / "cond", quiet=True).out_dir
+
+
+@pytest.fixture(scope="session")
+def pix2pix_trained_run(tmp_path_factory: pytest.TempPathFactory):
+    """A finished 2-step tiny pix2pix run: edge maps -> digits, 16 px, one channel in and out."""
+    from ganforge.train.loop import train
+
+    config = TrainConfig(model="pix2pix", data="edges2digits", resolution=16, channels=1, g_width=4, d_width=4,
+                         patch_size=16, batch_size=4, total_steps=2, log_every=1, sample_every=2,
+                         checkpoint_every=2, sample_count=4, precision="fp32", device="cpu", seed=0)
+    return train(config, tmp_path_factory.mktemp("runs") / "edges", quiet=True).out_dir
+
+
+@pytest.fixture(scope="session")
 def chromium():
     """Headless Debian chromium (or $GANFORGE_CHROMIUM) driven by Playwright; skips when either is missing."""
     import os

@@ -14,6 +14,7 @@ from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.export import ExportResult, export_generator, export_module
 from ganforge.sampling import latents, load_generator
+from ganforge.translate import load_translator
 
 EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "onnx_generate.py"
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
@@ -28,6 +29,22 @@ def onnx_export(trained_run, tmp_path_factory) -> ExportResult:
 @pytest.fixture(scope="module")
 def torchscript_export(trained_run, tmp_path_factory) -> ExportResult:
     return export_generator(trained_run, tmp_path_factory.mktemp("export") / "g.pt")
+
+
+@pytest.fixture(scope="module")
+def exports(conditional_trained_run, pix2pix_trained_run, tmp_path_factory):
+    """(kind, format) -> ExportResult, each made once for the parity and docs-example tests."""
+    folder, made = tmp_path_factory.mktemp("export"), {}
+
+    def get(kind: str, fmt: str) -> ExportResult:
+        if (kind, fmt) not in made:
+            if fmt == "onnx":
+                pytest.importorskip("onnxruntime")
+            run = conditional_trained_run if kind == "conditional" else pix2pix_trained_run
+            made[kind, fmt] = export_generator(run, folder / f"{kind}{'.onnx' if fmt == 'onnx' else '.pt'}")
+        return made[kind, fmt]
+
+    return get
 
 
 def _reference(run: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +86,7 @@ def test_export_refuses_a_model_that_does_not_match(tmp_path):
 
     out = tmp_path / "drift.pt"
     with pytest.raises(GanforgeError, match="differs from PyTorch"):
-        export_module(Drifting(), torch.randn(2, 3), out)
+        export_module(Drifting(), lambda n, g: (torch.randn(n, 3, generator=g),), out)
     assert not list(tmp_path.iterdir())  # neither the file nor its temporary remains
 
 
@@ -84,14 +101,94 @@ def test_cli_reports_parity_and_rejects_bad_names(trained_run, tmp_path, capsys)
     assert "no such run" in capsys.readouterr().err
 
 
-def test_docs_example_runs_without_torch_or_ganforge(onnx_export, tmp_path):
-    out = tmp_path / "grid.png"
-    code = ("import runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:] + ['--num', '5'];"
+def test_cli_names_every_input_of_conditional_and_pix2pix_exports(conditional_trained_run, pix2pix_trained_run,
+                                                                   tmp_path, capsys):
+    assert main(["export", str(conditional_trained_run), "-o", str(tmp_path / "c.pt")]) == 0
+    assert "z float32 (batch, 8), labels int64 (batch,) -> images (batch, 1, 16, 16)" in capsys.readouterr().out
+    assert main(["export", str(pix2pix_trained_run), "-o", str(tmp_path / "p.pt")]) == 0
+    assert "input float32 (batch, 1, 16, 16) -> images (batch, 1, 16, 16)" in capsys.readouterr().out
+
+
+def _run_example(script: Path, *args: str) -> None:
+    """Run a docs example in a fresh interpreter and check that it never imported torch or ganforge."""
+    code = ("import runpy, sys; script = sys.argv[1]; sys.argv = sys.argv[1:];"
             "runpy.run_path(script, run_name='__main__');"
             "assert 'torch' not in sys.modules and 'ganforge' not in sys.modules, 'the example imported torch'")
-    done = subprocess.run([sys.executable, "-c", code, str(EXAMPLE), str(onnx_export.path), str(out)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code, str(script), *args], capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_docs_example_runs_without_torch_or_ganforge(onnx_export, tmp_path):
+    out = tmp_path / "grid.png"
+    _run_example(EXAMPLE, str(onnx_export.path), str(out), "--num", "5")
     from PIL import Image
 
     assert Image.open(out).size == (3 * 16, 2 * 16)  # 5 images on a 3-column grid
+
+
+def test_docs_examples_for_conditional_and_pix2pix_exports(exports, pix2pix_trained_run, tmp_path):
+    from PIL import Image
+
+    from ganforge.translate import translate_files
+
+    conditional = exports("conditional", "onnx")
+    _run_example(EXAMPLE, str(conditional.path), str(tmp_path / "class2.png"), "--num", "4", "--class", "2")
+    assert Image.open(tmp_path / "class2.png").size == (2 * 16, 2 * 16)  # (that labels matter: the parity test)
+
+    edges = exports("pix2pix", "onnx")
+    sketch = tmp_path / "sketch.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8)).save(sketch)
+    _run_example(EXAMPLE.with_name("onnx_translate.py"), str(edges.path), str(sketch), str(tmp_path / "out.png"))
+    expected = translate_files(pix2pix_trained_run, [sketch], tmp_path / "expected.png")[0]
+    got, want = (np.asarray(Image.open(f), dtype=int) for f in (tmp_path / "out.png", expected))
+    assert got.shape == want.shape == (16, 16) and np.abs(got - want).max() <= 1  # the same translation
+
+
+def _run_exported(path: Path, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Run an .onnx file with ONNX Runtime or a .pt file with torch.jit, feeding inputs by name / in order."""
+    if path.suffix == ".onnx":
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert [i.name for i in session.get_inputs()] == list(inputs)
+        return session.run(None, inputs)[0]
+    module = torch.jit.load(str(path))
+    with torch.no_grad():
+        return module(*map(torch.from_numpy, inputs.values())).numpy()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_pix2pix_generator_export_matches_pytorch(pix2pix_trained_run, exports, fmt):
+    result = exports("pix2pix", fmt)
+    assert result.inputs == [("input", "float32", (1, 16, 16))] and result.output_shape == (1, 16, 16)
+    assert result.max_abs_diff < 1e-4
+    G = load_translator(pix2pix_trained_run).G
+    for batch in (1, 5):
+        x = torch.rand(batch, 1, 16, 16, generator=torch.Generator().manual_seed(batch)) * 2 - 1
+        with torch.no_grad():
+            expected = G(x).numpy()
+        got = _run_exported(result.path, {"input": x.numpy()})
+        assert got.shape == expected.shape == (batch, 1, 16, 16)
+        assert np.abs(got - expected).max() < 1e-4
+        assert np.abs(expected).max() > 0  # a real output, not an all-zero network
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_conditional_generator_export_takes_labels_and_matches_pytorch(conditional_trained_run, exports, fmt):
+    result = exports("conditional", fmt)
+    assert result.inputs == [("z", "float32", (8,)), ("labels", "int64", ())]
+    assert result.max_abs_diff < 1e-4
+    loaded = load_generator(conditional_trained_run)
+    for batch in (1, 5):
+        z = latents(batch, 8, seed=200 + batch)
+        outputs = []
+        for label in (3, 7):
+            labels = torch.full((batch,), label, dtype=torch.int64)
+            with torch.no_grad():
+                expected = loaded.G(z, labels).numpy()
+            got = _run_exported(result.path, {"z": z.numpy(), "labels": labels.numpy()})
+            assert got.shape == expected.shape == (batch, 1, 16, 16)
+            assert np.abs(got - expected).max() < 1e-4
+            outputs.append(got)
+        assert np.abs(outputs[0] - outputs[1]).max() > 1e-3  # the file really uses the labels

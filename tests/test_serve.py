@@ -15,7 +15,18 @@ from PIL import Image
 from ganforge.errors import GanforgeError
 from ganforge.serve.app import check_host
 from ganforge.serve.monitor import snapshot
-from ganforge.serve.runs import interpolation_gif, judge, open_runs, pick, sample_grid
+from ganforge.serve.runs import (
+    ALL_CLASSES,
+    class_choices,
+    interpolation_gif,
+    judge,
+    judge_by_class,
+    open_runs,
+    pick,
+    sample_grid,
+)
+from ganforge.serve.stylize import check_request, feature_note, stylize_uploads
+from ganforge.serve.translate import sketch_picture, translate_picture
 from ganforge.serve.uploads import read_image_upload
 
 
@@ -145,3 +156,117 @@ def test_missing_gradio_is_a_clear_error(trained_run, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", None)  # as if the serve extra were not installed
     assert main(["serve", str(trained_run)]) == 2
     assert "pip install 'ganforge[serve]'" in capsys.readouterr().err
+
+
+# --- conditional and pix2pix runs, Translate and Stylize --------------------------------------------
+@pytest.fixture(scope="module")
+def mixed(trained_run, conditional_trained_run, pix2pix_trained_run):
+    return open_runs([trained_run, conditional_trained_run, pix2pix_trained_run])
+
+
+def test_each_run_knows_its_kind(mixed):
+    assert {name: run.kind for name, run in mixed.items()} == {"tiny": "unconditional", "cond": "conditional",
+                                                                "edges": "pix2pix"}
+    assert class_choices(mixed["cond"]) == [ALL_CLASSES, *map(str, range(10))]
+    assert class_choices(mixed["tiny"]) == class_choices(mixed["edges"]) == []
+    for name in ("cond", "edges"):  # the monitor reads any run's log and samples
+        view = snapshot(mixed[name])
+        assert "step 2 · D(x)" in view.status and view.latest_samples is not None and view.curves is not None
+
+
+def test_conditional_grid_by_class_with_ema_and_truncation(mixed):
+    run = mixed["cond"]
+    every, loaded = sample_grid(run, 0, 16, 1.0)
+    assert loaded.conditional and loaded.ema
+    assert every.shape == (10 * 18 + 2, 2 * 18 + 2, 1)  # a row for every class, ceil(16 / 10) = 2 each
+    three, _ = sample_grid(run, 0, 4, 1.0, class_name="3")
+    assert np.array_equal(three, sample_grid(run, 0, 4, 1.0, class_name="3")[0])  # deterministic
+    assert not np.array_equal(three, sample_grid(run, 0, 4, 1.0, class_name="7")[0])  # the class matters
+    raw, raw_loaded = sample_grid(run, 0, 4, 1.0, use_ema=False, class_name="3")
+    assert not raw_loaded.ema and not np.array_equal(three, raw)
+    a, _ = sample_grid(run, 1, 1, 0.0, class_name="3")  # full truncation: one image per class for every seed
+    assert np.array_equal(a, sample_grid(run, 2, 1, 0.0, class_name="3")[0])
+    assert not np.array_equal(a, sample_grid(run, 1, 1, 0.0, class_name="4")[0])
+    with pytest.raises(GanforgeError, match="no such class"):
+        sample_grid(run, 0, 4, 1.0, class_name="cat")
+
+
+def test_conditional_interpolation_for_one_class_and_for_every_class(mixed, tmp_path):
+    run = mixed["cond"]
+    with Image.open(interpolation_gif(run, 5, 6, 3, 1.0, True, tmp_path, class_name="2")) as gif:
+        assert gif.n_frames == 3 + 1 and gif.size == (16, 16)
+        first = np.asarray(gif.convert("L"))
+    single, _ = sample_grid(run, 5, 1, 1.0, class_name="2")
+    assert np.abs(first.astype(int) - single[2:-2, 2:-2, 0]).max() <= 2  # GIF palette rounding
+    with Image.open(interpolation_gif(run, 5, 6, 3, 1.0, False, tmp_path, class_name=ALL_CLASSES)) as gif:
+        assert gif.n_frames == 4 and gif.size == (10 * 18 + 2, 18 + 2)  # every class side by side
+
+
+def test_conditional_judge_scores_the_image_for_every_class(mixed):
+    import torch
+
+    from ganforge.images import from_uint8
+
+    image = np.random.default_rng(2).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    array, ranked = judge_by_class(mixed["cond"], image)
+    assert array.shape == (16, 16, 1) and sorted(name for name, _ in ranked) == [str(i) for i in range(10)]
+    probabilities = [p for _, p in ranked]
+    assert probabilities == sorted(probabilities, reverse=True) and len(set(probabilities)) == 10
+    D = mixed["cond"].discriminator()[0]
+    name, best = ranked[0]
+    with torch.no_grad():  # the same number as D asked about that one class alone
+        alone = torch.sigmoid(D(from_uint8(array[None]), torch.tensor([int(name)]))).item()
+    assert alone == pytest.approx(best, abs=1e-6)
+
+
+def test_translate_picture_scales_to_the_training_size_or_keeps_its_own(mixed):
+    run = mixed["edges"]
+    picture = Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 30, 3), dtype=np.uint8))
+    seen, output = translate_picture(run, picture)
+    assert seen.shape == (16, 12, 1) and output.shape == (16, 12, 1)  # longer side -> 16 px, grey as trained
+    again = translate_picture(run, picture)[1]
+    assert np.array_equal(output, again)
+    seen, output = translate_picture(run, picture, fit=False)
+    assert seen.shape == output.shape == (40, 30, 1)
+    with pytest.raises(GanforgeError, match="over 512 px per side"):
+        translate_picture(run, Image.new("RGB", (600, 20)), fit=False)
+    with pytest.raises(GanforgeError, match="not a pix2pix run"):
+        translate_picture(mixed["tiny"], picture)
+
+
+def test_sketch_becomes_a_picture_only_when_something_was_drawn():
+    canvas = np.zeros((8, 8, 4), np.uint8)
+    canvas[..., 3] = 255  # the opaque black canvas alone
+    assert sketch_picture({"composite": canvas}) is None and sketch_picture(None) is None
+    canvas[2, 3] = [255, 255, 255, 255]
+    picture = np.asarray(sketch_picture({"composite": canvas}))
+    assert picture.shape == (8, 8, 3) and picture[2, 3].tolist() == [255] * 3 and picture.sum() == 3 * 255
+    inverted = np.asarray(sketch_picture({"composite": canvas}, invert=True))
+    assert inverted[2, 3].tolist() == [0] * 3 and inverted[0, 0].tolist() == [255] * 3
+
+
+def test_stylize_settings_are_bounded():
+    assert check_request(16, 2, 1.0, True).size == 16
+    for args, message in [((8, 2, 1, False), "size"), ((1024, 2, 1, False), "size"), ((64, 0, 1, False), "steps"),
+                          ((64, 301, 1, False), "steps"), ((64, 2, 0, False), "style strength"),
+                          ((64, 2, 11, False), "style strength")]:
+        with pytest.raises(GanforgeError, match=message):
+            check_request(*args)
+
+
+def test_stylize_uploads_offline_uses_random_features_and_reports_progress(tmp_path):
+    rng = np.random.default_rng(0)
+    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
+    Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(content)
+    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(style)
+    assert "**random**" in feature_note() and "vgg19-dcbb9e9d.pth" in feature_note()
+    steps = []
+    image, summary = stylize_uploads(str(content), str(style), check_request(16, 2, 1.0, False), steps.append)
+    assert image.shape == (12, 16, 3) and image.dtype == np.uint8
+    assert summary.startswith("16x12 px") and "random features" in summary
+    assert [s.step for s in steps] == [1, 2] and steps[-1].total_steps == 2
+    with pytest.raises(GanforgeError, match="upload both"):
+        stylize_uploads(str(content), None, check_request(16, 2, 1.0, False))
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(GanforgeError, match="notes.png: not an image"):
+        stylize_uploads(str(content), str(tmp_path / "notes.png"), check_request(16, 2, 1.0, False))

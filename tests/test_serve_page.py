@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ganforge.errors import GanforgeError
@@ -118,3 +119,116 @@ def test_monitor_shows_the_run(page):
     page.get_by_text("step 4 · D(x)").wait_for()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "serve-monitor.png", full_page=True)
+
+
+# --- several runs of different kinds: tabs follow the picked run; Translate, Stylize, class selector ----
+@pytest.fixture(scope="module")
+def mixed_server(trained_run, conditional_trained_run, pix2pix_trained_run, tmp_path_factory):
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'ganforge[serve]')")
+    from ganforge.serve.app import start, stop
+    from ganforge.serve.runs import open_runs
+
+    port = _free_port()
+    with pytest.MonkeyPatch.context() as patch:  # an empty torch hub cache: Stylize must announce random features
+        patch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+        app = start(open_runs([trained_run, conditional_trained_run, pix2pix_trained_run]), "127.0.0.1", port,
+                    block=False)
+        yield f"http://127.0.0.1:{port}"
+        stop(app)
+
+
+@pytest.fixture
+def mixed_page(chromium, mixed_server):
+    page = chromium.new_page(viewport={"width": 1200, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(mixed_server)
+    page.get_by_role("tab", name="Generate").wait_for()  # the load event has shown the first run's tabs
+    yield page
+    page.close()
+
+
+def _pick_run(page, name: str, tabs: list[str], selected: str) -> None:
+    """Pick a run and wait until the page shows exactly `tabs`, with `selected` open."""
+    from playwright.sync_api import expect
+
+    page.locator("#run input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(page.get_by_role("tab")).to_have_text(tabs, timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name=selected, selected=True).wait_for()
+
+
+def _image_width(page, selector: str) -> int:
+    page.wait_for_function(f"document.querySelector('{selector} img')?.naturalWidth > 0")
+    return page.locator(f"{selector} img").evaluate("img => img.naturalWidth")
+
+
+def test_tabs_follow_the_run_and_conditional_runs_get_a_class_selector(mixed_page):
+    page = mixed_page
+    noise_tabs = ["Generate", "Training monitor", "Judge an image", "Stylize"]
+    assert page.get_by_role("tab").all_inner_texts() == noise_tabs
+    assert not page.locator("#class").is_visible()
+    page.locator("#run input").click()
+    page.get_by_role("option", name="cond", exact=True).click()
+    page.locator("#class").wait_for(state="visible")  # conditional and noise runs share their tabs
+    page.locator("#class input").click()
+    page.get_by_role("option", name="3", exact=True).click()
+    page.get_by_role("button", name="Generate").click()
+    page.get_by_text("step 2 · EMA generator · seed 0 · class 3").wait_for()
+    assert _image_width(page, "#samples") == 74  # 16 samples of class 3: 4 x 16 px + 5 x 2 px padding
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "serve-class-selector.png", full_page=True)
+    page.get_by_role("tab", name="Training monitor").click()
+    # a pix2pix run: Translate instead of Generate and Judge; the tab the user is on stays open
+    _pick_run(page, "edges", ["Translate", "Training monitor", "Stylize"], "Training monitor")
+
+
+def test_translate_shows_the_output_beside_the_input(mixed_page, tmp_path):
+    from PIL import Image
+
+    page = mixed_page
+    _pick_run(page, "edges", ["Translate", "Training monitor", "Stylize"], "Translate")
+    bad = tmp_path / "sketch.png"
+    bad.write_text("not a picture")
+    page.locator("#translate-upload input[type=file]").set_input_files(bad)
+    page.get_by_text("sketch.png: not an image ganforge can read").wait_for()
+
+    good = tmp_path / "edges.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(good)
+    page.locator("#translate-upload button[aria-label='Clear']").first.click()
+    page.locator("#translate-upload input[type=file]").set_input_files(good)
+    page.get_by_text("12x16 px · step 2").wait_for()
+    assert _image_width(page, "#translate-input") == _image_width(page, "#translate-output") == 12
+
+    page.get_by_role("button", name="Translate the sketch").click()
+    page.get_by_text("Nothing drawn yet").wait_for()
+    box = page.locator("#translate-sketch canvas").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+    page.get_by_role("button", name="Translate the sketch").click()
+    page.get_by_text("16x16 px · step 2").wait_for()  # the 256 px canvas, scaled to the training size
+    assert _image_width(page, "#translate-output") == 16
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "serve-translate.png", full_page=True)
+
+
+def test_stylize_shows_a_result(mixed_page, tmp_path):
+    from PIL import Image
+
+    page = mixed_page
+    page.get_by_role("tab", name="Stylize").click()
+    page.get_by_text("Features: random").wait_for()  # offline: announced before anything runs
+    rng = np.random.default_rng(0)
+    for name, shape in (("content", (24, 32, 3)), ("style", (20, 20, 3))):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(tmp_path / f"{name}.png")
+        page.locator(f"#stylize-{name} input[type=file]").set_input_files(tmp_path / f"{name}.png")
+    for name, value in (("size", "16"), ("steps", "2")):
+        field = page.locator(f"#stylize-{name} input[type=number]")
+        field.fill(value)
+        field.press("Enter")
+    page.get_by_role("button", name="Stylize", exact=True).click()
+    page.get_by_text("16x12 px · 2 steps per scale · random features").wait_for()
+    assert _image_width(page, "#stylize-result") == 16
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "serve-stylize.png", full_page=True)

@@ -2,6 +2,7 @@
 
     pip install onnxruntime numpy pillow
     python onnx_generate.py generator.onnx grid.png --num 16 --seed 0
+    python onnx_generate.py conditional.onnx grid.png --num 16 --class 3   # class-conditional exports
 """
 
 import argparse
@@ -16,12 +17,16 @@ parser.add_argument("model")
 parser.add_argument("out")
 parser.add_argument("--num", type=int, default=16)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--class", dest="label", type=int, default=0, help="class index, for class-conditional exports")
 args = parser.parse_args()
 
 session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
 z_input = session.get_inputs()[0]  # named "z", shape (batch, latent_dim); the batch size is free
 z = np.random.default_rng(args.seed).standard_normal((args.num, z_input.shape[1])).astype(np.float32)
-images = session.run(None, {z_input.name: z})[0]  # (N, C, H, W) floats in [-1, 1]
+feed = {z_input.name: z}
+if len(session.get_inputs()) == 2:  # class-conditional: a second input "labels", int64 class indices (batch,)
+    feed["labels"] = np.full(args.num, args.label, dtype=np.int64)
+images = session.run(None, feed)[0]  # (N, C, H, W) floats in [-1, 1]
 
 pixels = ((images.clip(-1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1)  # (N, H, W, C)
 n, h, w, c = pixels.shape

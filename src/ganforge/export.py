@@ -27,15 +27,23 @@ PARITY_BATCHES = (1, 5)
 ONNX_EXTRA = "ONNX export needs onnx, onnxruntime and onnxscript: pip install 'ganforge[export]'"
 
 
+# One batch of inputs for a generator: (batch size, random generator) -> its positional arguments
+InputSampler = Callable[[int, torch.Generator], tuple[torch.Tensor, ...]]
+
+
 @dataclass
 class ExportResult:
     path: Path
     format: str
     max_abs_diff: float  # worst over PARITY_BATCHES
     batches: tuple[int, ...]
-    input_name: str
-    input_shape: tuple[int, ...]  # without the batch dimension
+    inputs: list[tuple[str, str, tuple[int, ...]]]  # (name, dtype, shape without the batch dimension)
     output_shape: tuple[int, ...]
+
+    def describe(self) -> str:
+        """`z float32 (batch, 8), labels int64 (batch,)`: what a program feeding the file must pass."""
+        return ", ".join(f"{name} {dtype} (batch,{''.join(f' {d},' for d in shape).rstrip(',')})"
+                         for name, dtype, shape in self.inputs)
 
 
 def format_for(out: Path, fmt: str | None) -> str:
@@ -55,52 +63,69 @@ def format_for(out: Path, fmt: str | None) -> str:
 
 def export_generator(run: str | os.PathLike, out: str | os.PathLike, fmt: str | None = None,
                      use_ema: bool = True) -> ExportResult:
-    """Export the generator of a run directory or checkpoint; input `z` (B, latent_dim) -> images (B, C, H, W)."""
-    from ganforge.sampling import latents, load_generator
+    """Export the generator of a run directory or checkpoint, whichever kind it is:
 
-    loaded = load_generator(run, use_ema=use_ema)
+    noise-to-image: `z` (B, latent_dim) -> images (B, C, H, W); class-conditional: `z` and `labels` (B,)
+    int64 class indices -> images; pix2pix: `input` (B, C_in, R, R) in [-1, 1] -> images (B, C_out, R, R).
+    """
+    from ganforge.checkpoint import load_checkpoint
+    from ganforge.sampling import generator_from_state
+
+    state = load_checkpoint(run)
+    loaded = generator_from_state(state, run, use_ema)
+    if state.get("recipe") == "pix2pix":
+        args = state["model_args"]
+        shape = (int(args["in_channels"]), int(args["resolution"]), int(args["resolution"]))
+        return export_module(loaded.G, lambda n, g: (torch.rand(n, *shape, generator=g) * 2 - 1,), out, fmt,
+                             ("input",), "images")
     if loaded.conditional:
-        raise GanforgeError(f"{run}: exporting a class-conditional generator (inputs z and a class) is not supported "
-                            "yet; only noise-to-image runs can be exported")
-    return export_module(loaded.G, latents(2, loaded.latent_dim, seed=0), out, fmt, "z", "images")
+        classes = len(loaded.class_names)
+        return export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),
+                                                     torch.randint(0, classes, (n,), generator=g)),
+                             out, fmt, ("z", "labels"), "images")
+    return export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),), out, fmt,
+                         ("z",), "images")
 
 
-def export_module(module: nn.Module, example: torch.Tensor, out: str | os.PathLike, fmt: str | None = None,
-                  input_name: str = "input", output_name: str = "output") -> ExportResult:
-    """Export a one-input module (put in eval mode) with a dynamic batch dimension, then check parity."""
+def export_module(module: nn.Module, draw_inputs: InputSampler, out: str | os.PathLike, fmt: str | None = None,
+                  input_names: tuple[str, ...] = ("input",), output_name: str = "output") -> ExportResult:
+    """Export a module (put in eval mode) with a dynamic batch dimension on every input, then check parity.
+
+    `draw_inputs(batch, generator)` gives valid arguments: traced at batch 2, checked on fresh ones."""
     out = Path(out)
     fmt = format_for(out, fmt)
     module = module.float().cpu().eval()
-    example = example.float().cpu()
+    example = draw_inputs(2, torch.Generator().manual_seed(0))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         if fmt == "onnx":
-            _write_onnx(module, example, tmp, input_name, output_name)
-            run_file = _onnx_runner(tmp, input_name)
+            _write_onnx(module, example, tmp, input_names, output_name)
+            run_file = _onnx_runner(tmp, input_names)
         else:
             _write_torchscript(module, example, tmp)
             run_file = _torchscript_runner(tmp)
-        worst, output_shape = _parity(module, run_file, example.shape[1:])
+        worst, output_shape = _parity(module, run_file, draw_inputs)
         if not worst < PARITY_TOLERANCE:
             raise GanforgeError(f"-o {out}: the exported {fmt} model differs from PyTorch by {worst:.2e} "
                                 f"(limit {PARITY_TOLERANCE:.0e}); nothing was written")
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return ExportResult(out, fmt, worst, PARITY_BATCHES, input_name, tuple(example.shape[1:]), output_shape)
+    inputs = [(name, str(x.dtype).removeprefix("torch."), tuple(x.shape[1:])) for name, x in zip(input_names, example)]
+    return ExportResult(out, fmt, worst, PARITY_BATCHES, inputs, output_shape)
 
 
-def _parity(module: nn.Module, run_file: Callable[[np.ndarray], np.ndarray],
-            input_shape: torch.Size) -> tuple[float, tuple[int, ...]]:
+def _parity(module: nn.Module, run_file: Callable[[list[np.ndarray]], np.ndarray],
+            draw_inputs: InputSampler) -> tuple[float, tuple[int, ...]]:
     """Max |exported - PyTorch| over PARITY_BATCHES, on inputs the export never saw."""
     generator = torch.Generator().manual_seed(1234)
     worst, shape = 0.0, ()
     for batch in PARITY_BATCHES:
-        x = torch.randn(batch, *input_shape, generator=generator)
+        inputs = draw_inputs(batch, generator)
         with torch.no_grad():
-            expected = module(x).float().numpy()
-        got = run_file(x.numpy())
+            expected = module(*inputs).float().numpy()
+        got = run_file([x.numpy() for x in inputs])
         if got.shape != expected.shape:
             raise GanforgeError(f"exported model returned shape {got.shape} for batch {batch}, "
                                 f"PyTorch {expected.shape}")
@@ -123,7 +148,8 @@ def _quiet_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _write_onnx(module: nn.Module, example: torch.Tensor, path: Path, input_name: str, output_name: str) -> None:
+def _write_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path, input_names: tuple[str, ...],
+                output_name: str) -> None:
     try:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
@@ -132,32 +158,33 @@ def _write_onnx(module: nn.Module, example: torch.Tensor, path: Path, input_name
         raise GanforgeError(ONNX_EXTRA) from None
     batch = torch.export.Dim("batch")
     with _quiet_exporter():
-        torch.onnx.export(module, (example,), str(path), input_names=[input_name], output_names=[output_name],
-                          dynamic_shapes=({0: batch},), dynamo=True, external_data=False, verbose=False)
+        torch.onnx.export(module, example, str(path), input_names=list(input_names), output_names=[output_name],
+                          dynamic_shapes=tuple({0: batch} for _ in example), dynamo=True, external_data=False,
+                          verbose=False)
 
 
-def _onnx_runner(path: Path, input_name: str) -> Callable[[np.ndarray], np.ndarray]:
+def _onnx_runner(path: Path, input_names: tuple[str, ...]) -> Callable[[list[np.ndarray]], np.ndarray]:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {input_name: x})[0]
+    return lambda xs: session.run(None, dict(zip(input_names, xs)))[0]
 
 
-def _write_torchscript(module: nn.Module, example: torch.Tensor, path: Path) -> None:
+def _write_torchscript(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:
     # TorchScript is deprecated upstream but still the format C++ (libtorch) and older tools load.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        traced = torch.jit.trace(module, (example,), check_trace=False)  # _parity checks, on fresh inputs
+        traced = torch.jit.trace(module, example, check_trace=False)  # _parity checks, on fresh inputs
         torch.jit.save(traced, str(path))
 
 
-def _torchscript_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+def _torchscript_runner(path: Path) -> Callable[[list[np.ndarray]], np.ndarray]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         loaded = torch.jit.load(str(path), map_location="cpu")
 
-    def run(x: np.ndarray) -> np.ndarray:
+    def run(xs: list[np.ndarray]) -> np.ndarray:
         with torch.no_grad():
-            return loaded(torch.from_numpy(x)).float().numpy()
+            return loaded(*map(torch.from_numpy, xs)).float().numpy()
 
     return run

@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("export", help="export a run's generator to ONNX or TorchScript",
+    p = sub.add_parser("export",
+                       help="export a run's generator (noise, class-conditional or pix2pix) to ONNX or TorchScript",
                        description="Writes a file with a dynamic batch dimension, after checking that it "
                                    "reproduces PyTorch's output (max abs difference < 1e-4) for batches 1 and 5.")
     p.add_argument("run", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
@@ -22,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.export import export_generator
 
     result = export_generator(args.run, args.out, args.format, use_ema=not args.no_ema)
-    print(f"wrote {result.path} ({result.format}): input {result.input_name!r} (batch, "
-          f"{', '.join(map(str, result.input_shape))}) -> (batch, {', '.join(map(str, result.output_shape))}) "
+    print(f"wrote {result.path} ({result.format}): {result.describe()} -> images (batch, "
+          f"{', '.join(map(str, result.output_shape))}) "
           f"in [-1, 1]; max abs difference vs PyTorch {result.max_abs_diff:.2e} "
           f"(batches {', '.join(map(str, result.batches))})")
     return 0

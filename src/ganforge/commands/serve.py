@@ -8,8 +8,10 @@ from pathlib import Path
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="open a local web page to generate from and monitor runs",
-                       description="Generate (seed, count, truncation, EMA, interpolation), watch a training run, "
-                                   "and probe the discriminator, in the browser. Needs: pip install 'ganforge[serve]'.")
+                       description="Generate (seed, count, class, truncation, EMA, interpolation), translate with "
+                                   "pix2pix runs, stylise pictures, watch a training run and probe the "
+                                   "discriminator, in the browser; each run gets the tabs it supports. "
+                                   "Needs: pip install 'ganforge[serve]'.")
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; other values warn)")

@@ -1,9 +1,9 @@
 """The web page (Gradio): one run picker above a row of tabs.
 
-Each tab is a `Tab(title, build)`; `build(page)` lays out its components inside the tab and wires
-them to plain functions (serve/runs.py, serve/monitor.py) that do the work. Adding a tab (e.g.
-Translate for pix2pix runs, Stylize) means writing one builder and appending it to TABS, with
-`applies` saying for which runs it makes sense.
+Each tab is a `Tab(title, build, supports)`; `build(page)` lays out its components inside the tab and
+wires them to plain functions (serve/runs.py, monitor.py, translate.py, stylize.py) that do the work.
+`supports(run)` says for which runs the tab makes sense: the page shows the tabs the picked run
+supports (Generate for noise runs, Translate for pix2pix runs, ...) and switches them with the picker.
 """
 
 from __future__ import annotations
@@ -21,7 +21,21 @@ from typing import Any
 
 from ganforge.errors import GanforgeError
 from ganforge.serve.monitor import snapshot
-from ganforge.serve.runs import MAX_COUNT, MAX_FRAMES, MAX_SEED, ServedRun, interpolation_gif, judge, pick, sample_grid
+from ganforge.serve.runs import (
+    ALL_CLASSES,
+    MAX_COUNT,
+    MAX_FRAMES,
+    MAX_SEED,
+    ServedRun,
+    class_choices,
+    interpolation_gif,
+    judge,
+    judge_by_class,
+    pick,
+    sample_grid,
+)
+from ganforge.serve.stylize import MAX_STRENGTH, MAX_STYLE_SIZE, MAX_STYLE_STEPS, MIN_STYLE_SIZE
+from ganforge.serve.translate import MAX_TRANSLATE_SIDE
 from ganforge.serve.uploads import MAX_SIDE_PX, MAX_UPLOAD_BYTES, read_image_upload
 
 EXTRA = "ganforge serve needs Gradio: pip install 'ganforge[serve]'"
@@ -67,7 +81,11 @@ class Page:
 class Tab:
     title: str
     build: Callable[[Page], None]
-    applies: Callable[[dict[str, ServedRun]], bool] = lambda runs: True
+    supports: Callable[[ServedRun], bool] = lambda run: True
+
+
+def _makes_noise_images(run: ServedRun) -> bool:
+    return run.kind in ("unconditional", "conditional")
 
 
 def generate_tab(page: Page) -> None:
@@ -76,6 +94,9 @@ def generate_tab(page: Page) -> None:
         with gr.Column(scale=1):
             seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
             count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Number of images")
+            first_classes = class_choices(next(iter(runs.values())))
+            klass = gr.Dropdown(first_classes or [ALL_CLASSES], value=ALL_CLASSES, label="Class",
+                                visible=bool(first_classes), elem_id="class")
             truncation = gr.Slider(0, 1, value=1, step=0.05, label="Truncation (1 = off; lower = tamer)")
             ema = gr.Checkbox(True, label="Use the EMA generator (when the run has one)")
             button = gr.Button("Generate", variant="primary", elem_id="generate")
@@ -84,12 +105,24 @@ def generate_tab(page: Page) -> None:
                                buttons=["download", "fullscreen"], elem_id="samples", elem_classes="scaled")
             info = gr.Markdown()
 
-    def run_generate(name: str, seed: float, count: float, truncation: float, use_ema: bool) -> tuple:
-        image, loaded = sample_grid(pick(runs, name), seed, count, truncation, use_ema)
-        which = "EMA" if loaded.ema else "raw (this run keeps no EMA copy)" if use_ema else "raw"
-        return _shown(image), f"step {loaded.step} · {which} generator · seed {int(seed)}"
+    def show_classes(name: str) -> Any:
+        choices = class_choices(pick(runs, name))
+        return gr.Dropdown(choices=choices or [ALL_CLASSES], value=ALL_CLASSES, visible=bool(choices))
 
-    button.click(_user_errors(run_generate), [picker, seed, count, truncation, ema], [picture, info])
+    # Built for the first run, updated on change only: an answer to a page-load event could arrive after
+    # one for a run picked meanwhile, and hide the selector again.
+    picker.change(_user_errors(show_classes), picker, klass, show_progress="hidden")
+
+    def run_generate(name: str, seed: float, count: float, truncation: float, use_ema: bool, label: str) -> tuple:
+        run = pick(runs, name)
+        image, loaded = sample_grid(run, seed, count, truncation, use_ema, label)
+        which = "EMA" if loaded.ema else "raw (this run keeps no EMA copy)" if use_ema else "raw"
+        shown = ""
+        if loaded.conditional:
+            shown = " · every class" if label in (None, ALL_CLASSES) else f" · class {label}"
+        return _shown(image), f"step {loaded.step} · {which} generator · seed {int(seed)}{shown}"
+
+    button.click(_user_errors(run_generate), [picker, seed, count, truncation, ema, klass], [picture, info])
 
     gr.Markdown("### Interpolate between two seeds")
     with gr.Row():
@@ -102,10 +135,10 @@ def generate_tab(page: Page) -> None:
             animation = gr.Image(label="A -> B -> A (GIF)", type="filepath", interactive=False, height=300,
                                  buttons=["download"], elem_id="animation", elem_classes="scaled")
 
-    def run_animate(name: str, a: float, b: float, n: float, truncation: float, use_ema: bool) -> str:
-        return str(interpolation_gif(pick(runs, name), a, b, n, truncation, use_ema, page.scratch))
+    def run_animate(name: str, a: float, b: float, n: float, truncation: float, use_ema: bool, label: str) -> str:
+        return str(interpolation_gif(pick(runs, name), a, b, n, truncation, use_ema, page.scratch, class_name=label))
 
-    animate.click(_user_errors(run_animate), [picker, seed_a, seed_b, frames, truncation, ema], animation)
+    animate.click(_user_errors(run_animate), [picker, seed_a, seed_b, frames, truncation, ema, klass], animation)
 
 
 def monitor_tab(page: Page) -> None:
@@ -134,7 +167,8 @@ def monitor_tab(page: Page) -> None:
 def judge_tab(page: Page) -> None:
     gr, runs, picker = _gradio(), page.runs, page.picker
     gr.Markdown("Upload an image: the run's discriminator says how likely it thinks the image is a real "
-                "training image. A training signal, not a calibrated realism score. "
+                "training image (for a class-conditional run: a real image of each class, most likely first). "
+                "A training signal, not a calibrated realism score. "
                 f"Limits: {MAX_UPLOAD_BYTES // 2**20} MB, {MAX_SIDE_PX} px per side.")
     with gr.Row():
         upload = gr.File(label="Image (PNG, JPEG, WebP, BMP, GIF, TIFF)", type="filepath", elem_id="judge-upload")
@@ -150,10 +184,112 @@ def judge_tab(page: Page) -> None:
             picture = _rgb(read_image_upload(path))
         except GanforgeError as err:
             return None, f"**Refused:** {err}"
-        array, probability = judge(pick(runs, name), picture)
+        run = pick(runs, name)
+        if run.kind == "conditional":
+            array, ranked = judge_by_class(run, picture)
+            shown = " · ".join(f"{label}: {p:.3f}" for label, p in ranked[:5])
+            return _shown(array), f"D(x | class), most likely first: **{shown}** (1 = a real image of that class)"
+        array, probability = judge(run, picture)
         return _shown(array), f"D(x) = **{probability:.3f}** (1 = real)"
 
     upload.change(_user_errors(run_judge), [picker, upload], [seen, verdict])
+
+
+def translate_tab(page: Page) -> None:
+    from ganforge.serve.translate import sketch_picture, translate_picture
+
+    gr, runs, picker = _gradio(), page.runs, page.picker
+    gr.Markdown("Draw on the black canvas (white lines, like the edge maps pix2pix runs train on) or upload a "
+                "picture; the run's generator translates it. Pictures are scaled to the run's training size unless "
+                f"you untick that (then up to {MAX_TRANSLATE_SIDE} px per side). Upload limits: "
+                f"{MAX_UPLOAD_BYTES // 2**20} MB, {MAX_SIDE_PX} px per side.")
+    with gr.Row():
+        with gr.Column(scale=1):
+            sketch = gr.Sketchpad(value=_black_canvas(), canvas_size=(256, 256), fixed_canvas=True, type="numpy",
+                                  image_mode="RGBA", label="Sketch", layers=False, transforms=(),
+                                  brush=gr.Brush(default_size=8, colors=["#ffffff", "#000000"],
+                                                 default_color="#ffffff", color_mode="fixed"),
+                                  elem_id="translate-sketch")
+            invert = gr.Checkbox(False, label="Invert the sketch (for runs trained on dark lines on white)")
+            drawn = gr.Button("Translate the sketch", variant="primary", elem_id="translate-sketch-button")
+            upload = gr.File(label="...or upload a picture", type="filepath", elem_id="translate-upload")
+            fit = gr.Checkbox(True, label="Scale to the run's training size")
+        with gr.Column(scale=2):
+            with gr.Row():
+                seen = gr.Image(label="Input (as the generator sees it)", type="numpy", format="png",
+                                interactive=False, height=300, elem_id="translate-input", elem_classes="scaled")
+                result = gr.Image(label="Output", type="numpy", format="png", interactive=False, height=300,
+                                  buttons=["download", "fullscreen"], elem_id="translate-output",
+                                  elem_classes="scaled")
+            info = gr.Markdown(elem_id="translate-info")
+
+    def answer(name: str, picture: Any, scale: bool) -> tuple:
+        run = pick(runs, name)
+        source, output = translate_picture(run, picture, scale)
+        h, w = source.shape[:2]
+        return _shown(source), _shown(output), f"{w}x{h} px · step {run.translator().step}"
+
+    def run_sketch(name: str, value: Any, flip: bool, scale: bool) -> tuple:
+        picture = sketch_picture(value, flip)
+        if picture is None:
+            return None, None, "**Nothing drawn yet.** Draw on the canvas, then press the button."
+        return answer(name, picture, scale)
+
+    def run_upload(name: str, path: str | None, scale: bool) -> tuple:
+        if not path:
+            return None, None, ""
+        try:  # a refused upload is an answer, shown where the result would be
+            picture = read_image_upload(path)
+        except GanforgeError as err:
+            return None, None, f"**Refused:** {err}"
+        return answer(name, picture, scale)
+
+    outputs = [seen, result, info]
+    drawn.click(_user_errors(run_sketch), [picker, sketch, invert, fit], outputs)
+    upload.change(_user_errors(run_upload), [picker, upload, fit], outputs)
+
+
+def stylize_tab(page: Page) -> None:
+    from ganforge.serve.stylize import check_request, feature_note, stylize_uploads
+
+    gr = _gradio()
+    gr.Markdown("Paint a content picture in the style of another (Gatys et al.; not tied to a run). "
+                f"{feature_note()}", elem_id="stylize-note")
+    with gr.Row():
+        with gr.Column(scale=1):
+            content = gr.File(label="Content picture", type="filepath", elem_id="stylize-content")
+            style = gr.File(label="Style picture", type="filepath", elem_id="stylize-style")
+            strength = gr.Slider(0.1, MAX_STRENGTH, value=1, step=0.1, label="Style strength (1 = default)")
+            size = gr.Slider(MIN_STYLE_SIZE, MAX_STYLE_SIZE, value=256, step=16, label="Size (longer side, px)",
+                             elem_id="stylize-size")
+            steps = gr.Slider(1, MAX_STYLE_STEPS, value=100, step=1, label="Steps per scale", elem_id="stylize-steps")
+            colour = gr.Checkbox(False, label="Keep the content's colours")
+            button = gr.Button("Stylize", variant="primary", elem_id="stylize")
+        with gr.Column(scale=2):
+            result = gr.Image(label="Result", type="numpy", format="png", interactive=False, height=420,
+                              buttons=["download", "fullscreen"], elem_id="stylize-result")
+            info = gr.Markdown(elem_id="stylize-info")
+
+    tracker = gr.Progress()  # Gradio fills a parameter whose default is a Progress with the page's progress bar
+
+    def run_stylize(content_path: str | None, style_path: str | None, strength: float, size: float, steps: float,
+                    keep: bool, progress: Any = tracker) -> tuple:
+        request = check_request(size, steps, strength, keep)
+
+        def report(step: Any) -> None:
+            height, width = step.size
+            progress((step.step, step.total_steps), desc=f"{width}x{height}", unit="steps")
+
+        return stylize_uploads(content_path, style_path, request, report)
+
+    button.click(_user_errors(run_stylize), [content, style, strength, size, steps, colour], [result, info],
+                 concurrency_limit=1)  # one optimisation at a time: the other tabs stay responsive
+
+
+def _black_canvas() -> Any:
+    import numpy as np
+
+    return np.zeros((256, 256, 3), np.uint8)
 
 
 def _shown(image_hwc: Any) -> Any:
@@ -168,9 +304,11 @@ def _rgb(image: Any) -> Any:
 
 
 TABS = [
-    Tab("Generate", generate_tab),
+    Tab("Generate", generate_tab, _makes_noise_images),
+    Tab("Translate", translate_tab, lambda run: run.kind == "pix2pix"),
     Tab("Training monitor", monitor_tab),
-    Tab("Judge an image", judge_tab),
+    Tab("Judge an image", judge_tab, _makes_noise_images),
+    Tab("Stylize", stylize_tab),
 ]
 
 
@@ -182,11 +320,27 @@ def build_app(runs: dict[str, ServedRun], scratch: Path) -> Any:
         gr.Markdown("## ganforge")
         picker = gr.Dropdown(names, value=names[0], label="Run", interactive=len(names) > 1, elem_id="run")
         page = Page(runs, picker, scratch, app)
-        with gr.Tabs():
-            for tab in TABS:
-                if tab.applies(runs):
-                    with gr.Tab(tab.title):
-                        tab.build(page)
+        built = [tab for tab in TABS if any(tab.supports(run) for run in runs.values())]
+        current = gr.State(built[0].title)  # the tab the user is on, kept when another run supports it too
+        items = []
+        # Every tab starts hidden and the page's load event shows the picked run's tabs: Gradio hides a tab
+        # reliably only when it started hidden.
+        with gr.Tabs() as tabs:
+            for tab in built:
+                with gr.Tab(tab.title, visible=False, id=tab.title) as item:
+                    tab.build(page)
+                item.select(lambda title=tab.title: title, None, current)
+                items.append(item)
+
+        def show_tabs(name: str, on: str) -> list:
+            run = pick(runs, name)
+            shown = [tab.title for tab in built if tab.supports(run)]
+            return [gr.Tab(visible=tab.title in shown) for tab in built] + [
+                gr.Tabs(selected=on if on in shown else shown[0])]
+
+        wired = _user_errors(show_tabs)
+        picker.change(wired, [picker, current], [*items, tabs], show_progress="hidden")
+        app.load(wired, [picker, current], [*items, tabs], show_progress="hidden")
     return app
 
 

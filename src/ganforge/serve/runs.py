@@ -6,6 +6,7 @@ inside that run's directory, so no request can point the server at any other pat
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
@@ -20,11 +21,24 @@ from ganforge.checkpoint import LATEST, load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, grid, to_uint8
 from ganforge.models import create_model
-from ganforge.sampling import LoadedGenerator, generate, latents, load_generator, save_gif, slerp, truncate
+from ganforge.sampling import (
+    LoadedGenerator,
+    class_index,
+    generate,
+    latents,
+    load_generator,
+    sample_images,
+    save_gif,
+    slerp,
+    truncate,
+)
+from ganforge.translate import LoadedTranslator, load_translator
 
 MAX_COUNT = 64
 MAX_FRAMES = 60
 MAX_SEED = 2**31 - 1
+ALL_CLASSES = "every class (one row each)"
+KINDS = ("unconditional", "conditional", "pix2pix")  # what a run's generator takes: noise, noise + class, an image
 
 
 @dataclass
@@ -33,6 +47,7 @@ class ServedRun:
 
     name: str
     path: Path
+    kind: str = "unconditional"  # one of KINDS; decides which tabs of the page apply
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -54,6 +69,9 @@ class ServedRun:
     def generator(self, use_ema: bool = True) -> LoadedGenerator:
         return self._cached(f"G-{use_ema}", lambda: load_generator(self.checkpoint, use_ema=use_ema))
 
+    def translator(self) -> LoadedTranslator:
+        return self._cached("translator", lambda: load_translator(self.checkpoint))
+
     def discriminator(self) -> tuple[nn.Module, int, int]:
         """(D, resolution, channels)."""
         return self._cached("D", lambda: _load_discriminator(self.checkpoint))
@@ -69,10 +87,40 @@ def open_runs(paths: list[str | os.PathLike]) -> dict[str, ServedRun]:
         name, n = path.name, 2
         while name in runs:
             name, n = f"{path.name}-{n}", n + 1
-        runs[name] = ServedRun(name, path)
+        runs[name] = ServedRun(name, path, run_kind(path))
     if not runs:
         raise GanforgeError("give at least one run directory")
     return runs
+
+
+def run_kind(path: Path) -> str:
+    """From config.json, so it is known before the first checkpoint exists."""
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError) as err:
+        raise GanforgeError(f"{path / 'config.json'}: unreadable ({str(err)[:80]})") from None
+    if config.get("model") == "pix2pix":
+        return "pix2pix"
+    return "conditional" if config.get("conditional") else "unconditional"
+
+
+def class_choices(run: ServedRun) -> list[str]:
+    """The class picker's entries for a conditional run ([] for others, or before its first checkpoint)."""
+    if run.kind != "conditional":
+        return []
+    try:
+        return [ALL_CLASSES, *run.generator().class_names]
+    except GanforgeError:
+        return [ALL_CLASSES]
+
+
+def _labels(loaded: LoadedGenerator, class_name: str | None) -> list[int] | None:
+    """Class indices to draw: None (unconditional), the one chosen, or every class."""
+    if not loaded.conditional:
+        return None
+    if class_name in (None, "", ALL_CLASSES):
+        return list(range(len(loaded.class_names)))
+    return [class_index(str(class_name), loaded.class_names)]
 
 
 def pick(runs: dict[str, ServedRun], name: str) -> ServedRun:
@@ -81,33 +129,52 @@ def pick(runs: dict[str, ServedRun], name: str) -> ServedRun:
     return runs[name]
 
 
-def _whole(value: float, label: str, low: int, high: int) -> int:
+def whole_number(value: float, label: str, low: int, high: int) -> int:
     if value is None or not float(value).is_integer() or not low <= value <= high:
         raise GanforgeError(f"{label} must be a whole number from {low} to {high}, got {value}")
     return int(value)
 
 
-def sample_grid(run: ServedRun, seed: float, count: float, truncation: float,
-                use_ema: bool = True) -> tuple[np.ndarray, LoadedGenerator]:
-    """A uint8 (H, W, C) grid of `count` samples; the same inputs always give the same picture."""
-    seed = _whole(seed, "seed", 0, MAX_SEED)
-    count = _whole(count, "number of images", 1, MAX_COUNT)
+def sample_grid(run: ServedRun, seed: float, count: float, truncation: float, use_ema: bool = True,
+                class_name: str | None = None) -> tuple[np.ndarray, LoadedGenerator]:
+    """A uint8 (H, W, C) grid of `count` samples; the same inputs always give the same picture.
+
+    Conditional runs: `count` samples of the class named, or (ALL_CLASSES / None) a row for every class
+    with ceil(count / classes) samples each."""
+    seed = whole_number(seed, "seed", 0, MAX_SEED)
+    count = whole_number(count, "number of images", 1, MAX_COUNT)
     loaded = run.generator(use_ema)
-    z = truncate(latents(count, loaded.latent_dim, seed), float(truncation))
-    return grid(generate(loaded.G, z)), loaded
+    classes = _labels(loaded, class_name)
+    if classes is None or len(classes) == 1:
+        chosen = None if classes is None else [loaded.class_names[classes[0]]]
+        images, _ = sample_images(loaded, count, seed, chosen, float(truncation))
+        return grid(images), loaded
+    per_class = -(-count // len(classes))
+    images, per_row = sample_images(loaded, per_class, seed, loaded.class_names, float(truncation))
+    return grid(images, per_row), loaded
 
 
 def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: float, truncation: float,
-                      use_ema: bool, out_dir: Path, fps: int = 12) -> Path:
-    """An animated GIF walking from seed A's image to seed B's and back (slerp in latent space)."""
-    seed_a, seed_b = _whole(seed_a, "seed A", 0, MAX_SEED), _whole(seed_b, "seed B", 0, MAX_SEED)
-    frames = _whole(frames, "frames", 2, MAX_FRAMES)
+                      use_ema: bool, out_dir: Path, fps: int = 12, class_name: str | None = None) -> Path:
+    """An animated GIF walking from seed A's image to seed B's and back (slerp in latent space).
+
+    Conditional runs: the class chosen, or every class side by side (one latent walk, one image per class)."""
+    seed_a, seed_b = whole_number(seed_a, "seed A", 0, MAX_SEED), whole_number(seed_b, "seed B", 0, MAX_SEED)
+    frames = whole_number(frames, "frames", 2, MAX_FRAMES)
     loaded = run.generator(use_ema)
     a = truncate(latents(1, loaded.latent_dim, seed_a), float(truncation))
     b = truncate(latents(1, loaded.latent_dim, seed_b), float(truncation))
     steps = torch.linspace(0, 1, frames).tolist()
     z = torch.cat([slerp(a, b, t) for t in steps + steps[-2:0:-1]])  # there and back: the GIF loops smoothly
-    pictures = list(to_uint8(generate(loaded.G, z)))
+    classes = _labels(loaded, class_name)
+    if classes is None:
+        pictures = list(to_uint8(generate(loaded.G, z)))
+    elif len(classes) == 1:
+        pictures = list(to_uint8(generate(loaded.G, z, labels=torch.tensor(classes * len(z)))))
+    else:  # each frame: the same latent for every class, in one row
+        labels = torch.tensor(classes).repeat(len(z))
+        images = generate(loaded.G, z.repeat_interleave(len(classes), 0), labels=labels)
+        pictures = [grid(frame, nrow=len(classes)) for frame in images.split(len(classes))]
     handle, name = tempfile.mkstemp(suffix=".gif", dir=out_dir)
     os.close(handle)
     return save_gif(pictures, name, fps)
@@ -115,15 +182,30 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
 
 def judge(run: ServedRun, image_rgb: np.ndarray) -> tuple[np.ndarray, float]:
     """The image as the discriminator sees it (resized, channels matched) and its probability of "real"."""
+    array, probabilities = _judged(run, image_rgb, None)
+    return array, float(probabilities[0])
+
+
+def judge_by_class(run: ServedRun, image_rgb: np.ndarray) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """For a conditional run: the image as D sees it and D's probability of "a real image of class c" for
+    every class, most likely first (a projection D judges image and class together)."""
+    names = run.generator().class_names
+    array, probabilities = _judged(run, image_rgb, torch.arange(len(names)))
+    ranked = sorted(zip(names, probabilities.tolist()), key=lambda pair: -pair[1])
+    return array, ranked
+
+
+def _judged(run: ServedRun, image_rgb: np.ndarray, labels: torch.Tensor | None) -> tuple[np.ndarray, torch.Tensor]:
     from PIL import Image
 
     D, resolution, channels = run.discriminator()
     picture = Image.fromarray(image_rgb).convert("L" if channels == 1 else "RGB")
     picture = picture.resize((resolution, resolution), Image.Resampling.LANCZOS)
     array = np.array(picture).reshape(resolution, resolution, channels)
+    x = from_uint8(array[None])
     with torch.no_grad():
-        logit = D(from_uint8(array[None]))
-    return array, float(torch.sigmoid(logit.float()).item())
+        logits = D(x) if labels is None else D(x.expand(len(labels), -1, -1, -1), labels)
+    return array, torch.sigmoid(logits.float().flatten())
 
 
 def _load_discriminator(path: Path) -> tuple[nn.Module, int, int]:

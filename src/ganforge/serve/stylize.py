@@ -1,0 +1,64 @@
+"""The Stylize tab's work: two uploaded pictures through `ganforge.style.stylize`, kept small enough
+that the page stays responsive (size and steps are bounded)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ganforge.errors import GanforgeError
+from ganforge.serve.runs import whole_number
+from ganforge.serve.uploads import read_image_upload
+from ganforge.style import StepInfo, StyleConfig, stylize
+from ganforge.style.vgg import WeightsUnavailable, ensure_cached
+
+MAX_STYLE_SIZE = 512
+MIN_STYLE_SIZE = 16
+MAX_STYLE_STEPS = 300
+MAX_STRENGTH = 10.0
+
+
+@dataclass
+class StyleRequest:
+    size: int
+    steps: int
+    strength: float
+    preserve_colour: bool
+
+
+def check_request(size: float, steps: float, strength: float, preserve_colour: bool) -> StyleRequest:
+    """Bounded settings, or GanforgeError naming the field."""
+    size = whole_number(size, "size", MIN_STYLE_SIZE, MAX_STYLE_SIZE)
+    steps = whole_number(steps, "steps", 1, MAX_STYLE_STEPS)
+    if strength is None or not 0 < strength <= MAX_STRENGTH:
+        raise GanforgeError(f"style strength must be above 0 and at most {MAX_STRENGTH:g}, got {strength}")
+    return StyleRequest(size, steps, float(strength), bool(preserve_colour))
+
+
+def feature_note() -> str:
+    """Which feature network the tab will use. The server never downloads: VGG19 only when its file is cached."""
+    try:
+        ensure_cached(download=False)
+        return "Features: **VGG19** (ImageNet weights found in the torch hub cache)."
+    except WeightsUnavailable as err:
+        return ("Features: **random** (this server does not download VGG19): they transfer local texture and colour "
+                f"speckle, not painterly strokes. {err}")
+
+
+def stylize_uploads(content_path: str | None, style_path: str | None, request: StyleRequest,
+                    on_step: Callable[[StepInfo], None] | None = None) -> tuple[np.ndarray, str]:
+    """The stylised picture (uint8 (H, W, 3)) and one line saying what was done."""
+    if not content_path or not style_path:
+        raise GanforgeError("upload both a content picture and a style picture")
+    content, style = read_image_upload(content_path), read_image_upload(style_path)
+    notes: list[str] = []
+    config = StyleConfig(size=request.size, steps=request.steps, style_strength=request.strength,
+                         preserve_colour=request.preserve_colour, download=False, device="cpu")
+    result = stylize(content, [style], config, on_step=on_step, notify=notes.append)
+    summary = [f"{result.width}x{result.height} px", f"{request.steps} steps per scale",
+               "random features" if notes else "VGG19 features", f"strength {request.strength:g}"]
+    if request.preserve_colour:
+        summary.append("colours kept")
+    return np.asarray(result), " · ".join(summary)
