@@ -80,6 +80,7 @@ class MultiScaleStep:
             "loss/G": g_loss.detach(),
             "D/real_prob": torch.sigmoid(real_logits.detach().float()).mean(),
             "D/fake_prob": torch.sigmoid(fake_logits.detach().float()).mean(),
+            "D/real_sign": real_logits.detach().float().sign().mean(),  # ADA's overfitting signal r_t (small data)
         }
 
 
