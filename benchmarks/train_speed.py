@@ -1,116 +1,337 @@
-"""Training speed: ganforge's loop against a plain reference loop, same architecture, same process.
+"""Training speed: ganforge's loop against a plain reference loop, same architecture, same process run.
 
-    python benchmarks/train_speed.py            # DCGAN-32 (batch 128) and DCGAN-64 (batch 64)
-    python benchmarks/train_speed.py --quick    # fewer repeats
+    python benchmarks/train_speed.py             # the DCGAN table and the lever table (24 min, busy 2 cores)
+    python benchmarks/train_speed.py --quick     # shorter windows; --skip-levers: the DCGAN table only
+    python benchmarks/train_speed.py --compile   # also try torch.compile(dynamic=False) on the fast loop
 
-The reference is the pytorch/examples DCGAN loop written the simplest way: fp32, contiguous
-tensors, per-batch conversion from uint8 in a DataLoader, a fresh fake batch for the G step,
-optimizer.zero_grad(). Each figure is the median of several timed windows after warm-up; compare
-the ratio printed on each line, not absolute numbers across runs (the machine is shared).
+The reference is the pytorch/examples DCGAN loop written the simplest way: fp32, contiguous tensors,
+per-item conversion from uint8 in a DataLoader, a fresh fake batch for the G step, D not frozen in
+the G step, the default (per-parameter) Adam, `zero_grad()`, and `.item()` of the losses every step.
+"ganforge" is the real Trainer (train/loop.py) driven step by step, with its own data stream, fused
+Adam, channels_last, precision and recipe step. Each img/s is the median of several timed windows
+after warm-up, the variants' windows interleaved so a load change on a shared machine hits all of
+them alike; compare ratios, not absolute figures across runs.
+
+FLOPs are convolution + matmul FLOPs of one step counted by torch.utils.flop_counter.FlopCounterMode.
+Peak rates are measured in the same interleaved windows as each configuration's loops (so under the
+same load): the fastest of DCGAN-64 discriminator's three largest strided convolutions (batch 64,
+forward + backward, channels_last) in bf16 and fp32, and a 1024^3 matmul in each; utilisation is a
+loop's achieved FLOP/s over the peak of the precision it ran in. Memory: a fresh child process builds
+one loop, resets its peak-RSS mark (/proc/self/clear_refs), runs 3 steps and reports VmHWM (the peak
+resident set, MiB) and its growth over the resident set before the first step (activations,
+gradients, optimiser state, allocator caches). Linux only.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import json
+import os
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-from ganforge.data.batches import BatchStream
+from ganforge.config import TrainConfig
+from ganforge.data import ImageDataset
 from ganforge.data.builtin import render_shapes
-from ganforge.losses import LOSSES
+from ganforge.images import from_uint8
 from ganforge.models import create_model
-from ganforge.recipes.gan import GANStep
-from ganforge.runtime import resolve_precision
+from ganforge.runtime import native_bf16, resolve_precision
+from ganforge.train.loop import Trainer
+
+CONFIGS = ((32, 128), (64, 64), (64, 128))  # (resolution, batch size)
+LEVERS = ("uint8 data on device", "fused Adam", "zero_grad(set_to_none)", "fake reuse in G step",
+          "D frozen in G step", "channels_last", "bf16 autocast", "no per-step .item()")
+LATENT = 100
 
 
-def reference_steps(resolution: int, batch_size: int, images: np.ndarray, steps: int):
-    """pytorch/examples-style DCGAN loop; yields after every step."""
-    torch.manual_seed(0)
-    G, D = create_model("dcgan", resolution=resolution, channels=3)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+# --- the plain loop, each lever switchable: no levers = the reference --------------------------------
+def loader_batches(images: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+    """Per-item float conversion in a DataLoader, as ToTensor + Normalize would do."""
 
     class Data(torch.utils.data.Dataset):
-        def __len__(self):
+        def __len__(self) -> int:
             return len(images)
 
-        def __getitem__(self, i):  # per-item conversion, as ToTensor + Normalize would do
+        def __getitem__(self, i: int) -> torch.Tensor:
             return torch.from_numpy(images[i]).permute(2, 0, 1).float().div(255).sub(0.5).div(0.5)
 
-    loader = torch.utils.data.DataLoader(Data(), batch_size=batch_size, shuffle=True, drop_last=True)
-    done = 0
     while True:
-        for real in loader:
-            ones, zeros = torch.ones(batch_size), torch.zeros(batch_size)
-            opt_D.zero_grad()
-            fake = G(torch.randn(batch_size, 100))
-            loss_D = F.binary_cross_entropy_with_logits(D(real), ones) + \
-                F.binary_cross_entropy_with_logits(D(fake.detach()), zeros)
+        yield from torch.utils.data.DataLoader(Data(), batch_size=batch_size, shuffle=True, drop_last=True)
+
+
+def device_batches(images: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+    """uint8 images held as one tensor; a batch is an index and one conversion."""
+    data = torch.from_numpy(images)
+    while True:
+        order = torch.randperm(len(data))
+        for start in range(0, len(data) - batch_size + 1, batch_size):
+            yield from_uint8(data[order[start : start + batch_size]])
+
+
+def plain_steps(resolution: int, batch_size: int, images: np.ndarray, levers: frozenset[str] = frozenset(),
+                compile_models: bool = False) -> Iterator[None]:
+    """A DCGAN training loop; yields after each step. Built before it is returned (for the memory probe)."""
+    on = levers.__contains__
+    torch.manual_seed(0)
+    G, D = create_model("dcgan", resolution=resolution, channels=3, latent_dim=LATENT)
+    layout = torch.channels_last if on("channels_last") else torch.contiguous_format
+    G.to(memory_format=layout)
+    D.to(memory_format=layout)
+    adam_args = dict(lr=2e-4, betas=(0.5, 0.999), **({"fused": True} if on("fused Adam") else {}))
+    opt_G, opt_D = torch.optim.Adam(G.parameters(), **adam_args), torch.optim.Adam(D.parameters(), **adam_args)
+    if compile_models:
+        G, D = torch.compile(G, dynamic=False), torch.compile(D, dynamic=False)
+    batches = (device_batches if on("uint8 data on device") else loader_batches)(images, batch_size)
+    to_none = on("zero_grad(set_to_none)")
+    ones, zeros = torch.ones(batch_size), torch.zeros(batch_size)
+
+    def amp() -> contextlib.AbstractContextManager:
+        return torch.autocast("cpu", dtype=torch.bfloat16) if on("bf16 autocast") else contextlib.nullcontext()
+
+    def loop() -> Iterator[None]:
+        for real in batches:
+            real = real.contiguous(memory_format=layout)
+            with amp():
+                fake = G(torch.randn(batch_size, LATENT))
+                real_logits, fake_logits = D(real), D(fake.detach())
+            loss_D = F.binary_cross_entropy_with_logits(real_logits.float(), ones) + \
+                F.binary_cross_entropy_with_logits(fake_logits.float(), zeros)
+            opt_D.zero_grad(set_to_none=to_none)
             loss_D.backward()
             opt_D.step()
-            opt_G.zero_grad()
-            fake = G(torch.randn(batch_size, 100))  # a fresh fake batch for the G step
-            loss_G = F.binary_cross_entropy_with_logits(D(fake), ones)
+            if on("D frozen in G step"):
+                D.requires_grad_(False)
+            with amp():
+                if not on("fake reuse in G step"):
+                    fake = G(torch.randn(batch_size, LATENT))
+                g_logits = D(fake)
+            loss_G = F.binary_cross_entropy_with_logits(g_logits.float(), ones)
+            opt_G.zero_grad(set_to_none=to_none)
             loss_G.backward()
             opt_G.step()
-            done += 1
+            D.requires_grad_(True)
+            if not on("no per-step .item()"):
+                _ = (loss_D.item(), loss_G.item())
             yield
-            if done >= steps:
-                return
+
+    return loop()
 
 
-def ganforge_steps(resolution: int, batch_size: int, images: np.ndarray, steps: int, precision: str):
-    """ganforge's own training step with the data path the loop uses."""
-    torch.manual_seed(0)
-    device = torch.device("cpu")
-    G, D = create_model("dcgan", resolution=resolution, channels=3)
-    G.to(memory_format=torch.channels_last)
-    D.to(memory_format=torch.channels_last)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    step = GANStep(G, D, opt_G, opt_D, LOSSES.get("nonsat"), device, resolve_precision(precision, device))
-    batches = BatchStream(torch.from_numpy(images), batch_size, seed=0)
-    noise = torch.Generator().manual_seed(1)
-    for _ in range(steps):
-        real, _ = batches.next()
-        step(real.contiguous(memory_format=torch.channels_last), torch.randn(batch_size, 100, generator=noise))
+# --- ganforge's own loop ---------------------------------------------------------------------------
+def ganforge_steps(resolution: int, batch_size: int, images: np.ndarray, precision: str) -> Iterator[None]:
+    """The Trainer's inner loop body (train/loop.py: Trainer.run), on the Trainer's own parts."""
+    out = Path(tempfile.mkdtemp(prefix="ganforge-speed-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    config = TrainConfig(data="shapes", resolution=resolution, channels=3, batch_size=batch_size, precision=precision,
+                         device="cpu", seed=0, total_steps=10**9, sample_count=4)
+    trainer = Trainer(config, out, dataset=ImageDataset(torch.from_numpy(images), name="shapes"), quiet=True)
+
+    def loop() -> Iterator[None]:
+        sums: dict[str, torch.Tensor] = {}
+        while True:
+            real, labels = trainer.batches.next()
+            real = real.contiguous(memory_format=torch.channels_last)
+            z = trainer.recipe.noise(batch_size, trainer.noise, trainer.device)
+            for key, value in trainer.step_fn(real, z, labels).items():
+                sums[key] = sums[key] + value if key in sums else value.clone()
+            yield
+
+    return loop()
+
+
+def make_variant(name: str, resolution: int, batch_size: int, images: np.ndarray) -> Iterator[None]:
+    if name == "reference":
+        return plain_steps(resolution, batch_size, images)
+    if name == "all levers":
+        return plain_steps(resolution, batch_size, images, frozenset(LEVERS))
+    return ganforge_steps(resolution, batch_size, images, precision=name.removeprefix("ganforge "))
+
+
+# --- measuring ----------------------------------------------------------------------------------------
+Workload = tuple[Iterator[None], float, int]  # (steps, work units per step: images or FLOPs, steps per window)
+
+
+def interleaved_rates(workloads: dict[str, Workload], warmup: int, windows: int) -> dict[str, float]:
+    """Median units/s per workload; the workloads take turns window by window (same load for all)."""
+    for steps, _, _ in workloads.values():
+        for _ in range(warmup):
+            next(steps)
+    rates: dict[str, list[float]] = {name: [] for name in workloads}
+    for _ in range(windows):
+        for name, (steps, units, window) in workloads.items():
+            start = time.perf_counter()
+            for _ in range(window):
+                next(steps)
+            rates[name].append(window * units / (time.perf_counter() - start))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def step_flops(steps: Iterator[None]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        next(steps)
+    return counter.get_total_flops()
+
+
+def conv_steps(dtype: torch.dtype, c_in: int, size: int, c_out: int) -> Iterator[None]:
+    """One strided 4x4 convolution of DCGAN-64's D (batch 64), forward + backward, channels_last."""
+    conv = torch.nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False).to(dtype=dtype, memory_format=torch.channels_last)
+    x = torch.randn(64, c_in, size, size, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    while True:
+        conv(x).sum().backward()
         yield
 
 
-def images_per_second(steps_iter, batch_size: int, warmup: int, window: int, windows: int) -> float:
-    for _ in range(warmup):
-        next(steps_iter)
-    rates = []
-    for _ in range(windows):
+def matmul_steps(dtype: torch.dtype, n: int = 1024) -> Iterator[None]:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    while True:
+        _ = a @ b
+        yield
+
+
+def peak_workload(steps: Iterator[None], seconds: float = 0.4) -> Workload:
+    """A peak-rate workload whose window lasts about `seconds` (FLOPs counted on its first step)."""
+    flops = step_flops(steps)
+    start = time.perf_counter()
+    next(steps)
+    return steps, flops, max(1, round(seconds / (time.perf_counter() - start)))
+
+
+def peak_workloads() -> dict[str, Workload]:
+    """The conv peak is the fastest of D's three largest convolutions (picked by a short trial run)."""
+    workloads = {}
+    for label, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        trials = [peak_workload(conv_steps(dtype, *shape), 0.2) for shape in ((64, 32, 128), (128, 16, 256),
+                                                                                (256, 8, 512))]
+        rates = interleaved_rates({str(i): t for i, t in enumerate(trials)}, warmup=0, windows=1)
+        workloads[f"conv {label}"] = trials[int(max(rates, key=rates.get))]
+        workloads[f"matmul {label}"] = peak_workload(matmul_steps(dtype))
+    return workloads
+
+
+def peak_memory(resolution: int, batch_size: int, variant: str, threads: int) -> tuple[float, float]:
+    """(peak RSS MiB, growth MiB over the built loop) of a fresh process running 3 steps of one variant."""
+    cmd = [sys.executable, __file__, "--memory-child", f"{resolution},{batch_size},{variant}",
+           "--threads", str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["peak_mib"], result["growth_mib"]
+
+
+def memory_child(spec: str) -> None:
+    resolution, batch_size, variant = spec.split(",", 2)
+    images, _ = render_shapes(1024, int(resolution), seed=0)
+    steps = make_variant(variant, int(resolution), int(batch_size), images)
+    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark: rendering the data peaks higher
+    before = _proc_status_mib("VmRSS")
+    for _ in range(3):
+        next(steps)
+    peak = _proc_status_mib("VmHWM")
+    print(json.dumps({"peak_mib": peak, "growth_mib": peak - before}))
+
+
+def _proc_status_mib(field: str) -> float:
+    """VmRSS (resident now) or VmHWM (peak resident since the last reset) of this process, in MiB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+# --- tables ---------------------------------------------------------------------------------------------
+def speed_table(args: argparse.Namespace, reps: tuple[int, int, int]) -> None:
+    auto = resolve_precision("auto", torch.device("cpu"))
+    ours = [f"ganforge {auto}"] + (["ganforge fp32"] if auto != "fp32" else [])
+    print(f"\n{'config':<16}{'loop':<16}{'img/s':>8}{'ratio':>7}{'GFLOP/step':>11}{'GFLOP/s':>9}{'%conv':>7}"
+          f"{'%matmul':>8}{'peak MiB':>10}{'growth':>8}")
+    for resolution, batch_size in CONFIGS:
+        images, _ = render_shapes(1024, resolution, seed=0)
+        names = ["reference", *ours]
+        variants = {name: make_variant(name, resolution, batch_size, images) for name in names}
+        flops = {name: step_flops(steps) for name, steps in variants.items()}
+        warmup, window, windows = reps
+        workloads = {name: (steps, batch_size, window) for name, steps in variants.items()} | peak_workloads()
+        rates = interleaved_rates(workloads, warmup, windows)
+        peaks = {name: rates[name] / 1e9 for name in workloads if name not in variants}
+        for name in names:
+            precision = "bf16" if name.endswith("bf16") else "fp32"
+            gflops = flops[name] * rates[name] / batch_size / 1e9
+            mem = "" if args.skip_memory else "{:>10.0f}{:>8.0f}".format(
+                *peak_memory(resolution, batch_size, name, args.threads))
+            label = f"DCGAN-{resolution} b{batch_size}" if name == "reference" else ""
+            print(f"{label:<16}{name:<16}{rates[name]:>8.1f}{rates[name] / rates['reference']:>6.2f}x"
+                  f"{flops[name] / 1e9:>11.2f}{gflops:>9.1f}{100 * gflops / peaks[f'conv {precision}']:>6.0f}%"
+                  f"{100 * gflops / peaks[f'matmul {precision}']:>7.0f}%{mem}", flush=True)
+        print(f"{'':<16}peaks in the same windows (GFLOP/s): " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
+
+
+def lever_table(args: argparse.Namespace, reps: tuple[int, int, int]) -> None:
+    """Leave-one-out on DCGAN-64 batch 64: what each lever gives with all the others on."""
+    resolution, batch_size = 64, 64
+    images, _ = render_shapes(1024, resolution, seed=0)
+    all_on = frozenset(LEVERS)
+    variants = {"reference (no levers)": plain_steps(resolution, batch_size, images),
+                "all levers": plain_steps(resolution, batch_size, images, all_on),
+                "ganforge Trainer": ganforge_steps(resolution, batch_size, images, "bf16")}
+    variants |= {f"all but {lever}": plain_steps(resolution, batch_size, images, all_on - {lever}) for lever in LEVERS}
+    if args.compile:
+        variants["all levers + torch.compile"] = compiled_or_none(resolution, batch_size, images)
+        variants = {k: v for k, v in variants.items() if v is not None}
+    warmup, window, windows = reps
+    rates = interleaved_rates({name: (steps, batch_size, window) for name, steps in variants.items()}, warmup, windows)
+    full = rates["all levers"]
+    print("\nlevers, DCGAN-64 batch 64 (leave-one-out: all levers / all but one = what that lever gives)")
+    print(f"{'variant':<40}{'img/s':>8}{'vs reference':>14}{'lever gives':>13}")
+    for name, rate in rates.items():
+        gives = f"{full / rate:>12.2f}x" if name.startswith("all but") else ""
+        print(f"{name:<40}{rate:>8.1f}{rate / rates['reference (no levers)']:>13.2f}x{gives}", flush=True)
+
+
+def compiled_or_none(resolution: int, batch_size: int, images: np.ndarray) -> Iterator[None] | None:
+    steps = plain_steps(resolution, batch_size, images, frozenset(LEVERS), compile_models=True)
+    try:
         start = time.perf_counter()
-        for _ in range(window):
-            next(steps_iter)
-        rates.append(window * batch_size / (time.perf_counter() - start))
-    return statistics.median(rates)
+        next(steps)
+        print(f"torch.compile(dynamic=False): first step {time.perf_counter() - start:.0f} s (compiling)")
+        return steps
+    except Exception as err:  # report and go on: the loop must not rely on compile
+        print(f"torch.compile(dynamic=False) failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+        return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter timed windows")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: PyTorch's default)")
+    parser.add_argument("--skip-levers", action="store_true", help="only the peaks and the DCGAN table")
+    parser.add_argument("--skip-memory", action="store_true", help="no memory probes (child processes)")
+    parser.add_argument("--compile", action="store_true", help="also time the fast loop under torch.compile")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    warmup, window, windows = (2, 3, 3) if args.quick else (3, 5, 5)
-    total = warmup + window * windows
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"{'config':<22}{'reference img/s':>16}{'ganforge img/s':>16}{'ratio':>8}  precision")
-    for resolution, batch_size in ((32, 128), (64, 64)):
-        images, _ = render_shapes(1024, resolution, seed=0)
-        ref = images_per_second(reference_steps(resolution, batch_size, images, total), batch_size,
-                                warmup, window, windows)
-        for precision in ("fp32", "auto"):
-            ours = images_per_second(ganforge_steps(resolution, batch_size, images, total, precision), batch_size,
-                                     warmup, window, windows)
-            label = f"DCGAN-{resolution} batch {batch_size}"
-            chosen = resolve_precision(precision, torch.device("cpu"))
-            print(f"{label:<22}{ref:>16.1f}{ours:>16.1f}{ours / ref:>7.2f}x  {chosen}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_child:
+        return memory_child(args.memory_child)
+    reps = (1, 2, 3) if args.quick else (2, 4, 5)  # warm-up steps, steps per window, windows
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, native bf16: "
+          f"{native_bf16(torch.device('cpu'))}, load average {os.getloadavg()[0]:.2f}")
+    speed_table(args, reps)
+    if not args.skip_levers:
+        lever_table(args, reps)
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f} (other processes on the machine disturb the figures)")
 
 
 if __name__ == "__main__":

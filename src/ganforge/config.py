@@ -50,6 +50,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"  # fp32 | bf16 | auto (bf16 where the hardware has native kernels)
+    threads: int = 0  # CPU threads per process; 0: PyTorch's default (docs/speed.md)
+    sync_bn: bool = False  # several processes (torchrun): batch-norm statistics over the global batch
     # outputs
     log_every: int = 50
     sample_every: int = 500

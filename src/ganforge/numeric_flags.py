@@ -87,6 +87,7 @@ TRAIN_RANGES: dict[str, Range] = {
     "eval_samples": Range(10, 1_000_000),
     "stage_images": Range(1, 10**9),
     "fade_images": Range(0, 10**9),  # 0 = new stages come in at once
+    "threads": Range(0, 1024),  # 0 = PyTorch's default
 }
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,8 @@ HELP = {
               "fastgan); images are cropped to it, never squashed",
     "stage_images": "progressive: training images per stage at full weight",
     "fade_images": "progressive: training images over which each new stage fades in",
+    "threads": "CPU threads per process; 0 = PyTorch's default (one per core)",
+    "sync_bn": "with several processes (torchrun), batch-norm statistics over the global batch",
 }
 
 
@@ -91,9 +94,15 @@ def run(args: argparse.Namespace) -> int:
             print(choice, file=sys.stderr)
         config = apply_model_defaults(config, set(base) | set(given))
 
+    from ganforge.train import distributed
     from ganforge.train.loop import train
 
-    result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
+    try:
+        result = train(config, out_dir, resume=resume_dir is not None, quiet=getattr(args, "quiet", False))
+    finally:
+        distributed.stop()  # under torchrun: leave the process group before the interpreter exits
+    if int(os.environ.get("RANK", "0")):  # under torchrun, rank 0 prints the summary
+        return 130 if result.status == "interrupted" else 0
     if result.status == "interrupted":
         print(f"interrupted at step {result.step}; checkpoint saved to {result.checkpoint}. "
               f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)

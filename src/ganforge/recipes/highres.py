@@ -128,7 +128,7 @@ class ProgressiveRecipe(_HighResRecipe):
             G.set_stage(stage, alpha)
             D.set_stage(stage, alpha)
             stats = inner(real, z, *args, **kwargs)
-            self.images_seen += real.shape[0]
+            self.images_seen += cfg.batch_size  # the global batch: with torchrun each process sees a share
             return {**stats, "progressive/stage": torch.tensor(float(stage)),
                     "progressive/alpha": torch.tensor(alpha)}
 

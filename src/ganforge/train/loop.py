@@ -24,12 +24,15 @@ from ganforge.models import create_model
 from ganforge.recipes import recipe_for
 from ganforge.report import write_report
 from ganforge.runtime import is_out_of_memory, out_of_memory_message, resolve_device, resolve_precision
+from ganforge.train import distributed
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 from ganforge.train.resume import is_unstarted, resume_state
 from ganforge.train.rollback import Rollback, find_fault
 from ganforge.train.signals import StopSignals
+from ganforge.train.speed import adam, set_threads
+from ganforge.train.sync_bn import convert_sync_batchnorm
 from ganforge.train.tensorboard import TensorBoardLog
 
 NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32}
@@ -69,14 +72,17 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.quiet = quiet
         config.validate()  # before the run folder is touched: a bad flag must not leave a half-made run behind
-        state = self._prepare_run_dir(resume)
+        self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (train/distributed.py)
+        with self.dist.main_first():
+            state = self._prepare_run_dir(resume)
         if state is not None:
             saved = TrainConfig.from_dict(json.loads(state["config"]), "checkpoint config")
             lengths = {k: getattr(config, k) for k in ("total_steps", "epochs", "max_minutes")}
             config = replace(saved, **{k: v for k, v in lengths.items() if v is not None})
         self.config = fill_defaults(config).validate()
         cfg = self.config
-        self.device = resolve_device(cfg.device)
+        self.device = self.dist.place(resolve_device(cfg.device))
+        set_threads(cfg.threads)
         self.precision = resolve_precision(cfg.precision, self.device)
         recipe = recipe_for(cfg)
         self.dataset = dataset or recipe.load_data(cfg, quiet=quiet)
@@ -84,27 +90,36 @@ class Trainer:
         self.recipe.check_data()
         torch.manual_seed(cfg.seed)
         self.G, self.D = create_model(self.recipe.model_name(), **self.recipe.model_args())
+        if cfg.sync_bn and self.dist.enabled:
+            self.G, self.D = convert_sync_batchnorm(self.G), convert_sync_batchnorm(self.D)
         self.G.to(self.device).to(memory_format=torch.channels_last)
         self.D.to(self.device).to(memory_format=torch.channels_last)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        self.opt_G = adam(self.G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), self.device)
+        self.opt_D = adam(self.D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), self.device)
+        self.dist.average_gradients(self.optimizers())
         self.G_ema = make_ema(self.G) if cfg.ema_beta > 0 else None
         self.step_fn = self.recipe.make_step(self.G, self.D, self.opt_G, self.opt_D, self.device, self.precision)
         labels = None if self.dataset.labels is None else self.dataset.labels.to(self.device)
         self.batches = BatchStream(self.dataset.images.to(self.device), cfg.batch_size, cfg.seed, cfg.flip,
-                                   labels=labels, crop=cfg.resolution if cfg.aspect == "1:1" else None)
+                                   labels=labels, crop=cfg.resolution if cfg.aspect == "1:1" else None,
+                                   rank=self.dist.rank, world_size=self.dist.world_size)
+        self.dist.local_batch_size(cfg.batch_size)  # a clear error when it does not divide over the processes
         self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.sample_inputs = self.recipe.sample_inputs(self.device)
         self.step = 0
         self.total_steps = planned_steps(cfg, len(self.dataset))
         self.rollback = Rollback(cfg.nan_retries, warn=_warn)
         self.evaluator = None
-        if cfg.eval_every:  # scores every eval_every steps; keeps checkpoints/best.pt (see train/evaluation.py)
+        if cfg.eval_every and self.dist.is_main:  # score every eval_every steps, keep best.pt (train/evaluation.py)
             from ganforge.train.evaluation import TrainingEvaluator
 
             self.evaluator = TrainingEvaluator(cfg, self.dataset, self.device, self.out_dir, quiet)
         if state is not None and "G" in state:  # without "G": killed before its first checkpoint, start at 0
             self._load_state(state)
+        self.dist.broadcast_from_main([self.G, self.D] + ([self.G_ema] if self.G_ema is not None else []))
+        if not self.dist.is_main:  # one writer: rank 0
+            self.log, self.tensorboard = distributed.NullLog(), None
+            return
         self.log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step if state else None)
         self.tensorboard = (TensorBoardLog(self.out_dir / "tensorboard", resume_step=self.step if state else None)
                             if cfg.tensorboard else None)
@@ -113,7 +128,9 @@ class Trainer:
     # --- run directory and checkpoints -------------------------------------------------------------
     def _prepare_run_dir(self, resume: bool) -> dict[str, Any] | None:
         if resume:
-            return resume_state(self.out_dir, warn=_warn)
+            return resume_state(self.out_dir, warn=_warn if self.dist.is_main else _silent)
+        if not self.dist.is_main:  # rank 0 made the run folder
+            return None
         if self.out_dir.exists() and any(self.out_dir.iterdir()) and not is_unstarted(self.out_dir):
             raise GanforgeError(f"{self.out_dir}: already holds files; resume it with --resume {self.out_dir} "
                                 "or choose a new --out")
@@ -162,6 +179,7 @@ class Trainer:
 
     def _healthy_or_rolled_back(self, sums: dict[str, torch.Tensor]) -> bool:
         """True if losses and weights are finite; otherwise roll back (see train/rollback.py) and say False."""
+        self.dist.mean_(sums)  # every rank decides on the same numbers (and logs the global mean)
         fault = find_fault(sums, (self.G, self.D))
         if fault is None:
             return True
@@ -172,6 +190,9 @@ class Trainer:
 
     def save(self) -> Path:
         ckpt_dir = self.out_dir / "checkpoints"
+        self.dist.check_identical([self.G, self.D])
+        if not self.dist.is_main:
+            return ckpt_dir / LATEST
         state = self.state_dict()
         path = save_checkpoint(ckpt_dir / LATEST, state)
         if self.step % self.config.checkpoint_every == 0:
@@ -180,7 +201,9 @@ class Trainer:
 
     # --- outputs -------------------------------------------------------------------------------------
     @torch.no_grad()
-    def write_samples(self) -> Path:
+    def write_samples(self) -> Path | None:
+        if not self.dist.is_main:
+            return None
         G = self.G_ema if self.G_ema is not None else self.G
         was_training = G.training
         G.eval()
@@ -209,22 +232,22 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         count, window_start, window_images = 0, time.monotonic(), 0
         bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True,
-                   disable=self.quiet or None, file=sys.stderr)
+                   disable=self.quiet or not self.dist.is_main or None, file=sys.stderr)
         if self.step == 0:
             self.write_samples()
             self.save()  # so a crash or a NaN before the first periodic checkpoint has something to return to
         stop = StopSignals().install()  # Ctrl-C / SIGTERM: finish the step, then save (train/signals.py)
         try:
             while self.total_steps is None or self.step < self.total_steps:
-                if stop.requested:
+                if self.dist.any(stop.requested):
                     status = "interrupted"
                     break
-                if time.monotonic() >= deadline:
+                if self.dist.any(time.monotonic() >= deadline):
                     status = "time budget"
                     break
                 real, labels = self.batches.next()
                 real = real.contiguous(memory_format=torch.channels_last)
-                z = self.recipe.noise(cfg.batch_size, self.noise, self.device)
+                z = self.dist.shard(self.recipe.noise(cfg.batch_size, self.noise, self.device))  # global batch's
                 stats = self.step_fn(real, z, labels)
                 if self.G_ema is not None:
                     update_ema(self.G_ema, self.G, ema_beta_at(self.step, cfg.ema_beta))
@@ -243,7 +266,7 @@ class Trainer:
                     record = self._log(sums, count, window_images / (time.monotonic() - window_start))
                     bar.set_postfix_str(_progress(record))
                     sums, count, window_start, window_images = {}, 0, time.monotonic(), 0
-                if self.step % cfg.sample_every == 0:
+                if self.step % cfg.sample_every == 0 and self.dist.is_main:
                     self.write_samples()
                     plot_losses(self.log.records, self.out_dir / "loss.png")
                 if self.evaluator is not None and self.step % cfg.eval_every == 0:
@@ -258,12 +281,14 @@ class Trainer:
         if count:
             self._log(sums, count, window_images / max(time.monotonic() - window_start, 1e-9))
         path = self.save()
-        if self.step % cfg.sample_every:
-            self.write_samples()
-        plot_losses(self.log.records, self.out_dir / "loss.png")
-        if self.tensorboard is not None:
-            self.tensorboard.close()
-        write_report(self.out_dir)
+        if self.dist.is_main:
+            if self.step % cfg.sample_every:
+                self.write_samples()
+            plot_losses(self.log.records, self.out_dir / "loss.png")
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+            write_report(self.out_dir)
+        self.dist.barrier()  # the others return once rank 0's last checkpoint is on disk
         return TrainResult(self.step, status, self.out_dir, path)
 
     def _log(self, sums: dict[str, torch.Tensor], count: int, img_per_s: float) -> dict[str, Any]:
@@ -285,6 +310,10 @@ def _progress(record: dict[str, Any]) -> str:
 
 def _warn(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
+
+
+def _silent(message: str) -> None:
+    """Ranks other than 0 say nothing: rank 0 already said it."""
 
 
 def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, quiet: bool = False) -> TrainResult:
