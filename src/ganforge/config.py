@@ -92,6 +92,10 @@ class TrainConfig:
     ada_target: float = 0.6  # ada: target for r_t = E[sign(D(real))]
     r1_gamma: float = 0.0  # R1 penalty weight on reals (0: off)
     r1_every: int = 16  # lazy R1: every this many D updates
+    # high resolution (docs/high-resolution.md): image shape and the progressive growing schedule
+    aspect: str = "1:1"  # WIDTH:HEIGHT; the shorter side is --resolution (dcgan, msg, progressive, fastgan)
+    stage_images: int = 10_000  # progressive: training images per stage at full weight
+    fade_images: int = 10_000  # progressive: training images over which a new stage fades in
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
@@ -122,10 +126,13 @@ class TrainConfig:
             raise GanforgeError(f"--upsample must be transpose or nearest, got {self.upsample!r}")
         self._validate_pix2pix()
         self._validate_eval()
+        from ganforge.highres import check_highres
         from ganforge.losses import LOSSES
         from ganforge.models import model_names
+        from ganforge.pair_losses import RELATIVISTIC_LOSSES
 
-        LOSSES.get(self.loss)
+        if self.loss not in RELATIVISTIC_LOSSES:
+            LOSSES.get(self.loss)
         if self.model not in model_names():
             raise GanforgeError(f"unknown model {self.model!r}; choose from: {', '.join(model_names())}")
         if self.preset not in ("plain", "recommended"):
@@ -133,6 +140,7 @@ class TrainConfig:
         from ganforge.train.remedies import check_config
 
         check_config(self)
+        check_highres(self)
         return self
 
     def _validate_pix2pix(self) -> None:

@@ -85,6 +85,8 @@ TRAIN_RANGES: dict[str, Range] = {
     "dropout": Range(0, 1, whole=False, high_open=True, example="0.5"),
     "eval_every": Range(0, 10**9),  # 0 = never
     "eval_samples": Range(10, 1_000_000),
+    "stage_images": Range(1, 10**9),
+    "fade_images": Range(0, 10**9),  # 0 = new stages come in at once
     "threads": Range(0, 1024),  # 0 = PyTorch's default
     # G/D balance and stabilisers (train/remedies.py checks how they combine)
     "d_steps": Range(1, 100),

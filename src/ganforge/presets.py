@@ -31,9 +31,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "images": {
         "plain": {},
-        "recommended": dict(ema_beta=0.999),
+        # measured on digits (README, benchmarks/digits_quality.py): hinge loss + spectral norm on a D without batch
+        # norm, nearest-neighbour upsampling in G and an EMA of G read 54-57% of samples confidently at 3,000 steps
+        # and 71% at 10,000, against 45-46% for the DCGAN defaults (which flatten out near 50%)
+        "recommended": dict(ema_beta=0.999, loss="hinge", spectral_norm=True, d_batchnorm=False, upsample="nearest"),
     },
 }
+DCGAN_ONLY = ("loss", "spectral_norm", "d_batchnorm", "upsample")  # the image recipe's parts other models do not share
 TTUR_RATES = dict(lr_g=1e-4, lr_d=4e-4)  # Heusel et al. 2017: D learns four times faster
 
 
@@ -57,6 +61,8 @@ def make_config(values: dict[str, Any], base: dict[str, Any] | None = None) -> T
     """A TrainConfig from the settings given (flags over `base`, e.g. a config file) on top of the preset."""
     given = {**(base or {}), **values}
     preset = preset_values(given.get("data", TrainConfig.data), given.pop("preset", "auto"))
+    if data_kind(given.get("data", TrainConfig.data)) == "images" and given.get("model", "dcgan") != "dcgan":
+        preset = {k: v for k, v in preset.items() if k not in DCGAN_ONLY}  # pix2pix, msg, ...: their own settings
     if given.get("balance") == "ttur":
         preset.update({k: v for k, v in TTUR_RATES.items() if k not in given})
     return TrainConfig.from_dict({**preset, **given})

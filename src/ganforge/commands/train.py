@@ -30,6 +30,10 @@ HELP = {
     "random_crop": "pix2pix: random crops from pairs stored 1/8 larger, same place on both sides",
     "eval_every": "score G every N steps (FID, KID, ...) and keep checkpoints/best.pt; 0 = never",
     "eval_metric": "the score that picks best.pt: fid, kid, precision, recall, density, coverage, is",
+    "aspect": "WIDTH:HEIGHT of the images, e.g. 2:1; the shorter side is --resolution (dcgan, msg, progressive, "
+              "fastgan); images are cropped to it, never squashed",
+    "stage_images": "progressive: training images per stage at full weight",
+    "fade_images": "progressive: training images over which each new stage fades in",
     "threads": "CPU threads per process; 0 = PyTorch's default (one per core)",
     "sync_bn": "with several processes (torchrun), batch-norm statistics over the global batch",
     "preset": "where unset values come from: auto (recommended for 2D points and stacked-digits, plain "
@@ -88,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.presets import make_config
 
     config = make_config(given, base)
+    if resume_dir is None:  # the small-data default and each architecture's own defaults (highres.py)
+        from ganforge.highres import apply_model_defaults, small_data_choice
+
+        config, choice = small_data_choice(config, set(base) | set(given))
+        if choice:
+            print(choice, file=sys.stderr)
+        config = apply_model_defaults(config, set(base) | set(given))
 
     from ganforge.data.points import is_point_data
     from ganforge.runtime import torch_threads

@@ -60,17 +60,19 @@ def to_mode(image: Image.Image, channels: int) -> Image.Image:
     return image.convert("L" if channels == 1 else "RGB")
 
 
-def resize_center_crop(image: Image.Image, resolution: int) -> Image.Image:
-    """Scale the shorter side to `resolution`, then crop the centre square."""
+def resize_center_crop(image: Image.Image, resolution: int | tuple[int, int]) -> Image.Image:
+    """Scale the image until it just covers `resolution` (a square side, or (height, width) for --aspect),
+    then crop the centre: never squashed."""
+    height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
     w, h = image.size
-    scale = resolution / min(w, h)
-    new_size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
+    scale = max(width / w, height / h)
+    new_size = (max(width, round(w * scale)), max(height, round(h * scale)))
     image = image.resize(new_size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-    left, top = (new_size[0] - resolution) // 2, (new_size[1] - resolution) // 2
-    return image.crop((left, top, left + resolution, top + resolution))
+    left, top = (new_size[0] - width) // 2, (new_size[1] - height) // 2
+    return image.crop((left, top, left + width, top + height))
 
 
-def decode_image(path: Path, resolution: int | None, channels: int) -> np.ndarray:
+def decode_image(path: Path, resolution: int | tuple[int, int] | None, channels: int) -> np.ndarray:
     """One file -> uint8 (R, R, C), or (H, W, C) at its own size when resolution is None.
 
     Raises BadImage with a short reason for anything unusable."""
@@ -119,7 +121,7 @@ def _label_of(path: Path, root: Path) -> str | None:
 
 def load_image_folder(
     root: Path,
-    resolution: int,
+    resolution: int | tuple[int, int],  # a square side, or (height, width)
     channels: int,
     quiet: bool = False,
     warn: Callable[[str], None] | None = None,

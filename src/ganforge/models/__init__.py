@@ -18,13 +18,13 @@ POINT_MODELS = ("mlp",)  # models of 2D points: no resolution or channels
 
 
 def create_model(name: str, **kwargs: Any) -> tuple[nn.Module, nn.Module]:
-    from ganforge.models import conditional, dcgan, mlp, pix2pix  # noqa: F401  (register their models)
+    from ganforge.models import conditional, dcgan, fastgan, mlp, msg, pix2pix, progressive  # noqa: F401  (register them)
 
     return MODELS.get(name)(**kwargs)
 
 
 def model_names() -> list[str]:
-    from ganforge.models import conditional, dcgan, mlp, pix2pix  # noqa: F401
+    from ganforge.models import conditional, dcgan, fastgan, mlp, msg, pix2pix, progressive  # noqa: F401
 
     return MODELS.names()
 

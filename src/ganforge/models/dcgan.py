@@ -2,6 +2,7 @@
 
 G: latent z -> (width_at_4px, 4, 4) -> [upsample x2 + BN + ReLU] * log2(R/4) -> tanh image.
 D: image -> [strided conv + (BN) + LeakyReLU(0.2)] down to 4x4 -> one logit.
+Non-square (aspect.py): the 4x4 grid becomes e.g. 4x8 for 2:1, and the first / last kernels follow it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from ganforge.aspect import base_grid
 from ganforge.models import MODELS
 from ganforge.models.layers import MinibatchStd
 
@@ -42,7 +44,7 @@ def _upsample_block(c_in: int, c_out: int, mode: str) -> list[nn.Module]:
 class DCGANGenerator(nn.Module):
     def __init__(
         self, resolution: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 64,
-        upsample: str = "transpose",
+        upsample: str = "transpose", aspect: str = "1:1",
     ) -> None:
         super().__init__()
         if upsample not in ("transpose", "nearest"):
@@ -50,7 +52,7 @@ class DCGANGenerator(nn.Module):
         self.latent_dim = latent_dim
         widths = _widths(resolution, width)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # (B, z, 1, 1) -> (B, w0, 4, 4)
+            nn.ConvTranspose2d(latent_dim, widths[0], base_grid(aspect), 1, 0, bias=False),  # -> (B, w0, 4, 4)
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(True),
         ]
@@ -66,7 +68,7 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, batchnorm: bool = True,
-                 minibatch_std: bool = False) -> None:
+                 minibatch_std: bool = False, aspect: str = "1:1") -> None:
         super().__init__()
         widths = _widths(resolution, width)[::-1]  # resolution/2 px first
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
@@ -77,7 +79,7 @@ class DCGANDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, True))
         self.features = nn.Sequential(*layers)  # -> (B, w, 4, 4)
         self.mbstd = MinibatchStd() if minibatch_std else nn.Identity()  # -> (B, w + 1, 4, 4) when on
-        self.head = nn.Conv2d(widths[-1] + int(minibatch_std), 1, 4, 1, 0)  # -> (B, 1, 1, 1)
+        self.head = nn.Conv2d(widths[-1] + int(minibatch_std), 1, base_grid(aspect), 1, 0)  # -> (B, 1, 1, 1)
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,7 +90,8 @@ class DCGANDiscriminator(nn.Module):
 def build_dcgan(
     resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
     d_batchnorm: bool = True, upsample: str = "transpose", minibatch_std: bool = False, pack: int = 1,
+    aspect: str = "1:1",
 ) -> tuple[nn.Module, nn.Module]:
-    G = DCGANGenerator(resolution, channels, latent_dim, g_width, upsample)
-    D = DCGANDiscriminator(resolution, channels * pack, d_width, d_batchnorm, minibatch_std)  # pack: PacGAN
+    G = DCGANGenerator(resolution, channels, latent_dim, g_width, upsample, aspect)
+    D = DCGANDiscriminator(resolution, channels * pack, d_width, d_batchnorm, minibatch_std, aspect)  # pack: PacGAN
     return G, D

@@ -38,16 +38,20 @@ class Recipe:
     def load_data(config: TrainConfig, quiet: bool = False) -> ImageDataset:
         from ganforge.data import load_dataset
 
-        return load_dataset(config.data, config.resolution, config.channels, quiet=quiet)
+        return load_dataset(config.data, config.resolution, config.channels, quiet=quiet, aspect=config.aspect)
 
     def check_data(self) -> None:
         """Fail early when the data cannot train these networks."""
         d, cfg = self.dataset, self.config
         if cfg.random_crop:
             raise GanforgeError("--random-crop is for pix2pix pairs (--model pix2pix); use --flip for other data")
-        if (d.resolution, d.channels) != (cfg.resolution, cfg.channels):
-            raise GanforgeError(f"the data set is {d.resolution} px with {d.channels} channel(s) but the config "
-                                f"says {cfg.resolution} px with {cfg.channels}")
+        from ganforge.aspect import image_size
+
+        size = image_size(cfg.resolution, cfg.aspect)  # (H, W)
+        if (tuple(d.images.shape[1:3]), d.channels) != (size, cfg.channels):
+            h, w = d.images.shape[1:3]
+            raise GanforgeError(f"the data set is {h}x{w} px (HxW) with {d.channels} channel(s) but the config "
+                                f"says {size[0]}x{size[1]} px with {cfg.channels}")
 
     def model_name(self) -> str:
         """The models registry key stored in the checkpoint as "model"."""
@@ -82,6 +86,7 @@ class Recipe:
 
     # --- what differs for 2D point data and the training doctor (issue 3) --------------------------------
     memory_format = torch.channels_last  # how networks and batches are laid out on the device
+    wraps_d = True  # the step's D is the loop's D-input wrapper (augmentation, noise, packing); False: D itself
 
     def batches(self, device: torch.device, batch_size: int, seed: int, rank: int = 0,
                 world_size: int = 1) -> BatchStream:
@@ -92,7 +97,8 @@ class Recipe:
         d = self.dataset
         labels = None if d.labels is None else d.labels.to(device)
         return BatchStream(d.images.to(device), batch_size, seed, self.config.flip, labels=labels,
-                           crop=self.config.resolution, rank=rank, world_size=world_size)
+                           crop=self.config.resolution if self.config.aspect == "1:1" else None,
+                           rank=rank, world_size=world_size)
 
     def save_samples(self, path: Path, images: torch.Tensor, per_row: int, D: nn.Module) -> None:
         """Write the sample grid of one step (D: what a plot of D's decision surface would use)."""
@@ -105,8 +111,16 @@ class Recipe:
         """Generated samples whose spread the training doctor compares with real batches (None: not judged)."""
         return self.sample_grid(G, inputs)[0]
 
+    def state_dict(self) -> dict[str, Any]:
+        """The recipe's own training state (e.g. a growing schedule's position), saved in every checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """Restore state_dict() on resume (None: a checkpoint written without one)."""
+
 
 RECIPES: Registry[type[Recipe]] = Registry("recipe")
+HIGHRES_RECIPES = ("msg", "progressive", "fastgan")  # each model with its own recipe of the same name
 
 
 def recipe_name(config: TrainConfig) -> str:
@@ -129,10 +143,14 @@ def recipe_name(config: TrainConfig) -> str:
     if config.model.startswith("conditional-"):
         raise GanforgeError(f"--model {config.model}: use --model {config.model.removeprefix('conditional-')} "
                             "--conditional")
+    if config.model in HIGHRES_RECIPES:  # msg, progressive, fastgan (recipes/highres.py)
+        if config.conditional:
+            raise GanforgeError(f"--conditional is not available for --model {config.model}; use dcgan")
+        return config.model
     return "conditional" if config.conditional else "gan"
 
 
 def recipe_for(config: TrainConfig) -> type[Recipe]:
-    from ganforge.recipes import gan, pix2pix, points  # noqa: F401  (register their recipes)
+    from ganforge.recipes import gan, highres, pix2pix, points  # noqa: F401  (register their recipes)
 
     return RECIPES.get(recipe_name(config))

@@ -75,9 +75,10 @@ class GANStep:
 
 
 def model_args(config: TrainConfig) -> dict[str, Any]:
-    return dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
+    args = dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
                 g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
                 upsample=config.upsample, **d_options(config))
+    return args if config.aspect == "1:1" else {**args, "aspect": config.aspect}  # square: as before issue 10
 
 
 def d_options(config: TrainConfig) -> dict[str, Any]:

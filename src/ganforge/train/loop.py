@@ -115,8 +115,8 @@ class Trainer:
         self.G_ema = make_ema(self.G) if cfg.ema_beta > 0 else None
         # issue 3: D's input (augmentation, instance noise, packing), the balance policy and the training doctor
         self.remedies = Remedies(cfg, self.D, self.opt_D)
-        self.step_fn = self.recipe.make_step(self.G, self.remedies.d_input, self.opt_G, self.opt_D, self.device,
-                                             self.precision)
+        step_D = self.remedies.d_input if self.recipe.wraps_d else self.D
+        self.step_fn = self.recipe.make_step(self.G, step_D, self.opt_G, self.opt_D, self.device, self.precision)
         self.batches = self.recipe.batches(self.device, cfg.batch_size, cfg.seed,
                                            rank=self.dist.rank, world_size=self.dist.world_size)
         self.dist.local_batch_size(cfg.batch_size)  # a clear error when it does not divide over the processes
@@ -173,6 +173,7 @@ class Trainer:
             "rollback": self.rollback.state_dict(),
             "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
             "remedies": self.remedies.state_dict(),
+            "recipe_state": self.recipe.state_dict(),
         }
 
     def _load_state(self, state: dict[str, Any]) -> None:
@@ -190,6 +191,7 @@ class Trainer:
         if self.evaluator is not None and state.get("eval"):
             self.evaluator.load_state_dict(state["eval"])
         self.remedies.load_state_dict(state.get("remedies"), self.step)
+        self.recipe.load_state_dict(state.get("recipe_state"))
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt_G, self.opt_D]

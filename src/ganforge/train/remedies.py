@@ -15,6 +15,7 @@ from ganforge.config import TrainConfig
 from ganforge.data.augment import AdaptiveAugment
 from ganforge.errors import GanforgeError
 from ganforge.losses import LOSSES, AdversarialLoss
+from ganforge.pair_losses import RELATIVISTIC_LOSSES
 from ganforge.recipes import Recipe
 from ganforge.train.balance import POLICIES, Decision, make_balance
 from ganforge.train.d_input import DiscriminatorInput
@@ -27,7 +28,13 @@ AUGMENT_MODES = ("auto", "off", "ada", "fixed")
 
 def check_config(cfg: TrainConfig) -> None:
     """The stabiliser and balance settings that cannot work together (numeric ranges: numeric_flags.py)."""
-    make_loss(cfg.loss, cfg.label_smoothing)  # unknown loss, or smoothing a loss without labels
+    if cfg.model in HIGHRES_MODELS:
+        _check_highres_remedies(cfg)
+    elif cfg.loss in RELATIVISTIC_LOSSES:
+        raise GanforgeError(f"--loss {cfg.loss} works with --model {', '.join(HIGHRES_MODELS)}; "
+                            "for dcgan choose nonsat, minimax, hinge, lsgan or wgan-gp")
+    else:
+        make_loss(cfg.loss, cfg.label_smoothing)  # unknown loss, or smoothing a loss without labels
     if cfg.batch_size % cfg.pack:
         raise GanforgeError(f"--batch-size {cfg.batch_size} must be a multiple of --pack {cfg.pack}")
     if cfg.augment not in AUGMENT_MODES:
@@ -39,6 +46,22 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.balance == "ttur" and cfg.lr_d == cfg.lr_g:
         raise GanforgeError("--balance ttur needs different learning rates: set --lr-d above --lr-g (e.g. 4e-4, 1e-4)")
     _check_recipe(cfg)
+
+
+HIGHRES_MODELS = ("msg", "progressive", "fastgan")  # their recipes bring their own D input (recipes/highres.py)
+
+
+def _check_highres_remedies(cfg: TrainConfig) -> None:
+    """msg's D takes a list of scales, fastgan augments and spectral-normalises its own D and progressive has its
+    own minibatch-std: issue 3's D-input stabilisers are refused for them rather than half-applied."""
+    refused = {"--pack": cfg.pack > 1, "--minibatch-std": cfg.minibatch_std, "--instance-noise": cfg.instance_noise > 0,
+               "--r1-gamma": cfg.r1_gamma > 0, f"--augment {cfg.augment}": cfg.augment in ("ada", "fixed"),
+               "--label-smoothing": cfg.label_smoothing > 0, "--spectral-norm": cfg.spectral_norm,
+               f"--balance {cfg.balance}": cfg.balance in ("skip", "adaptive")}
+    named = [flag for flag, on in refused.items() if on]
+    if named:
+        raise GanforgeError(f"{', '.join(named)}: not available for --model {cfg.model}; it supports --loss, "
+                            "--ema-beta, --d-steps and --balance fixed/ttur")
 
 
 def _check_recipe(cfg: TrainConfig) -> None:
@@ -70,7 +93,7 @@ def resolve_augment(cfg: TrainConfig, dataset_size: int, points: bool) -> str:
         if cfg.augment in ("ada", "fixed"):
             raise GanforgeError("--augment: image augmentation does not apply to 2D point data; use --augment off")
         return "off"
-    if cfg.model == "pix2pix":
+    if cfg.model == "pix2pix" or cfg.model in HIGHRES_MODELS:
         return "off" if cfg.augment == "auto" else cfg.augment
     if cfg.augment == "auto":
         return "ada" if dataset_size < SMALL_DATA else "off"
@@ -91,7 +114,8 @@ class Remedies:
     """Built by the loop; the recipe's step gets `d_input` as its D, so it needs to know none of this."""
 
     def __init__(self, cfg: TrainConfig, D: nn.Module, opt_D: torch.optim.Optimizer) -> None:
-        loss = make_loss(cfg.loss, cfg.label_smoothing)
+        relativistic = cfg.loss in RELATIVISTIC_LOSSES  # msg / progressive / fastgan's own losses (pair_losses.py)
+        penalised = not relativistic and make_loss(cfg.loss, cfg.label_smoothing).gradient_penalty > 0
         augment = None
         if cfg.augment in ("ada", "fixed"):
             augment = AdaptiveAugment(cfg.augment_p, adaptive=cfg.augment == "ada", target=cfg.ada_target,
@@ -99,7 +123,7 @@ class Remedies:
         self.d_input = DiscriminatorInput(D, augment, cfg.pack, cfg.instance_noise, cfg.noise_anneal_steps)
         self.balance = make_balance(cfg.balance, cfg.loss, opt_D, cfg.d_steps, cfg.skip_d_below,
                                     cfg.skip_g_above, cfg.balance_target)
-        self.doctor = TrainingDoctor(check_imbalance=not loss.gradient_penalty)
+        self.doctor = TrainingDoctor(check_imbalance=not penalised)  # WGAN-GP's D loss has no 'too low'
 
     def after_step(self, step: int, stats: dict[str, torch.Tensor], decision: Decision,
                    G: nn.Module) -> list[Event]:
