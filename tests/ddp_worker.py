@@ -34,7 +34,7 @@ def main(out: Path) -> None:
     except GanforgeError:
         noticed = True
     torch.save({**weights, "noticed_drift": noticed, "world_size": trainer.dist.world_size}, out / f"rank{rank}.pt")
-    distributed.stop()
+    distributed.exit_process(0)  # gloo can abort in the interpreter's exit handlers otherwise
 
 
 if __name__ == "__main__":

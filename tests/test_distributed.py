@@ -75,3 +75,13 @@ def test_two_gloo_processes_stay_identical_match_one_process_and_resume_alone(tm
     after = load_checkpoint(resumed.checkpoint)
     assert after["data_position"] == 4 * TINY["batch_size"]
     assert all(torch.isfinite(v).all() for v in after["G"].values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("balance", ["skip", "adaptive"])
+def test_balance_policies_deciding_per_process_are_refused_under_torchrun(tmp_path, monkeypatch, balance):
+    # each rank would decide from its own losses; a rank skipping an update the others make would hang them
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    config = TrainConfig(**{**TINY, "balance": balance, "total_steps": 1})
+    with pytest.raises(GanforgeError, match=f"--balance {balance} is not supported with several processes"):
+        Trainer(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before the run folder is made

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import NoReturn
 
@@ -37,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _run_command(argv)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a torchrun worker (train/distributed.py)
+        from ganforge.train import distributed
+
+        distributed.exit_process(code)
+    return code
+
+
+def _run_command(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -194,3 +195,12 @@ def stop() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
     _CONTROL.clear()
+
+
+def exit_process(code: int) -> None:
+    """Leave the group and end this torchrun worker at once: gloo can abort ("terminate called without an active
+    exception") in the interpreter's exit handlers, turning a finished run into a failed one."""
+    stop()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

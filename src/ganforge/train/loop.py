@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -78,6 +79,10 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.quiet = quiet
         config.validate()  # before the run folder is touched: a bad flag must not leave a half-made run behind
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and config.balance in ("skip", "adaptive"):
+            # each process would decide from its own losses: one could skip an update the others make and hang
+            raise GanforgeError(f"--balance {config.balance} is not supported with several processes (torchrun) yet; "
+                                "use --balance fixed or ttur")
         self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (train/distributed.py)
         with self.dist.main_first():
             state = self._prepare_run_dir(resume)
@@ -103,10 +108,6 @@ class Trainer:
             apply_spectral_norm(self.D)
         if cfg.sync_bn and self.dist.enabled:
             self.G, self.D = convert_sync_batchnorm(self.G), convert_sync_batchnorm(self.D)
-        if self.dist.enabled and cfg.balance in ("skip", "adaptive"):
-            # each process would decide from its own losses: one could skip an update the others make
-            raise GanforgeError(f"--balance {cfg.balance} is not supported with several processes yet; "
-                                "use --balance fixed or ttur")
         self.G.to(self.device).to(memory_format=self.recipe.memory_format)
         self.D.to(self.device).to(memory_format=self.recipe.memory_format)
         self.opt_G = adam(self.G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), self.device)
