@@ -119,6 +119,13 @@ class Recipe:
         """Restore state_dict() on resume (None: a checkpoint written without one)."""
 
 
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One optimiser step on `loss` (set_to_none: no zeroing pass over the old gradients)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 RECIPES: Registry[type[Recipe]] = Registry("recipe")
 HIGHRES_RECIPES = ("msg", "progressive", "fastgan")  # each model with its own recipe of the same name
 

@@ -11,7 +11,7 @@ from torch import nn
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.losses import AdversarialLoss
-from ganforge.recipes import RECIPES, Recipe, Step
+from ganforge.recipes import RECIPES, Recipe, Step, update
 from ganforge.runtime import autocast
 from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
 
@@ -47,9 +47,7 @@ class GANStep:
         if train_d:
             if self.d_penalty is not None:
                 penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.opt_D))
-            self.opt_D.zero_grad(set_to_none=True)
-            (d_loss if penalty is None else d_loss + penalty).backward()
-            self.opt_D.step()
+            update(self.opt_D, d_loss if penalty is None else d_loss + penalty)
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
         D.requires_grad_(False)
@@ -57,9 +55,7 @@ class GANStep:
             g_logits = D(fake, *cond)
         g_loss = self.loss.g_loss(g_logits.float())
         if train_g:
-            self.opt_G.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_G.step()
+            update(self.opt_G, g_loss)
         D.requires_grad_(True)
 
         stats = {

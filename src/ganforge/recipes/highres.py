@@ -16,7 +16,7 @@ from torch import nn
 from ganforge.config import TrainConfig
 from ganforge.models.scaled import image_pyramid
 from ganforge.pair_losses import PairLoss, pair_loss
-from ganforge.recipes import RECIPES, Recipe, Step
+from ganforge.recipes import RECIPES, Recipe, Step, update
 from ganforge.recipes.gan import model_args
 from ganforge.runtime import autocast
 from ganforge.train.progressive_schedule import stage_at
@@ -61,9 +61,7 @@ class MultiScaleStep:
             fake_logits = self._judge(_detach(fake))
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
         if train_d:
-            self.opt_D.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_D.step()
+            update(self.opt_D, d_loss)
 
         D.requires_grad_(False)
         with autocast(self.device, self.precision):
@@ -71,9 +69,7 @@ class MultiScaleStep:
             g_real_logits = self._judge(real_in) if self.loss.relativistic else real_logits.detach()
         g_loss = self.loss.g_loss(g_real_logits.float(), g_logits.float())
         if train_g:
-            self.opt_G.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_G.step()
+            update(self.opt_G, g_loss)
         D.requires_grad_(True)
         return {
             "loss/D": d_loss.detach(),

@@ -19,7 +19,7 @@ from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
 from ganforge.losses import AdversarialLoss
 from ganforge.models.patchgan import patch_grid_size
-from ganforge.recipes import RECIPES, Recipe, Step
+from ganforge.recipes import RECIPES, Recipe, Step, update
 from ganforge.runtime import autocast
 from ganforge.train.remedies import make_loss
 
@@ -54,9 +54,7 @@ class Pix2PixStep:
                 fake_logits = D(torch.cat([source, fake.detach()], dim=1))
             d_loss = 0.5 * self.loss.d_loss(real_logits.float(), fake_logits.float())  # halved, as in the paper
             if train_d:
-                self.opt_D.zero_grad(set_to_none=True)
-                d_loss.backward()
-                self.opt_D.step()
+                update(self.opt_D, d_loss)
             stats["loss/D"] = d_loss.detach()
             stats["D/real_prob"] = torch.sigmoid(real_logits.detach().float()).mean()
             stats["D/fake_prob"] = torch.sigmoid(fake_logits.detach().float()).mean()
@@ -72,9 +70,7 @@ class Pix2PixStep:
             g_loss = g_loss + self.adversarial_weight * g_adv
             stats["loss/G_adv"] = g_adv.detach()
         if train_g:
-            self.opt_G.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_G.step()
+            update(self.opt_G, g_loss)
         D.requires_grad_(True)
         stats["loss/G"] = g_loss.detach()
         stats["loss/L1"] = l1.detach()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -79,7 +78,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.quiet = quiet
         config.validate()  # before the run folder is touched: a bad flag must not leave a half-made run behind
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and config.balance in ("skip", "adaptive"):
+        if distributed.launched_by_torchrun() and config.balance in ("skip", "adaptive"):
             # each process would decide from its own losses: one could skip an update the others make and hang
             raise GanforgeError(f"--balance {config.balance} is not supported with several processes (torchrun) yet; "
                                 "use --balance fixed or ttur")
