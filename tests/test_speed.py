@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from ganforge.models import create_model
-from ganforge.runtime import resolve_precision
+from ganforge.recipes import update
+from ganforge.runtime import attach_loss_scaler, resolve_precision
 from ganforge.train.loop import Trainer
 from ganforge.train.speed import adam
 
@@ -78,3 +79,45 @@ def test_fused_adam_steps_like_the_plain_loop():
         plain.step()
     assert all(torch.allclose(p, q, atol=1e-7) for p, q in zip(params_a, params_b))
     assert not torch.equal(params_a[0], weights[0])
+
+
+def test_fp16_loss_scaler_skips_an_overflowed_step_and_drops_its_gradients():
+    weight = torch.nn.Parameter(torch.ones(3))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    scaler = attach_loss_scaler(optimizer, torch.device("cpu"))
+    start_scale = scaler.get_scale()
+    update(optimizer, (weight * 1e36).sum())  # x 65536 overflows fp32 in the backward pass
+    assert torch.equal(weight.detach(), torch.ones(3)) and weight.grad is None
+    assert scaler.get_scale() == start_scale / 2
+    update(optimizer, weight.sum())  # a normal loss: a normal step, gradients unscaled
+    assert torch.allclose(weight.detach(), torch.full((3,), 0.9)) and torch.allclose(weight.grad, torch.ones(3))
+
+
+def test_fp16_run_trains_and_resumes_exactly_with_its_loss_scalers(tiny_config, tmp_path, one_thread):
+    from ganforge.checkpoint import load_checkpoint
+    from ganforge.train.loop import train
+
+    config = replace(tiny_config, precision="fp16", total_steps=4, log_every=1, checkpoint_every=2)
+    with one_thread():
+        start, straight, log = run_weights(config, tmp_path / "straight")
+        train(replace(config, total_steps=2), tmp_path / "stopped", quiet=True)
+        train(config, tmp_path / "stopped", resume=True, quiet=True)
+    assert all(record[key] is not None and record[key] == record[key] for record in log
+               for key in ("loss/D", "loss/G"))
+    assert all(torch.isfinite(v).all() for v in straight.values() if v.is_floating_point())
+    assert any(not torch.equal(straight[k], v) for k, v in start.items())  # steps were taken, not all skipped
+    saved = load_checkpoint(tmp_path / "straight")
+    assert len(saved["loss_scalers"]) == 2 and saved["loss_scalers"][0]["scale"] <= 2.0**16
+    resumed = load_checkpoint(tmp_path / "stopped")
+    for key, value in saved["G"].items():  # the scalers' scales resumed too (else the resumed run skips again)
+        assert torch.equal(value, resumed["G"][key]), key
+
+
+def test_auto_precision_is_bf16_where_native_and_fp16_on_older_cuda_gpus(monkeypatch):
+    import ganforge.runtime as runtime
+
+    monkeypatch.setattr(runtime, "native_bf16", lambda device: False)
+    assert resolve_precision("auto", torch.device("cuda")) == "fp16"
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    monkeypatch.setattr(runtime, "native_bf16", lambda device: True)
+    assert resolve_precision("auto", torch.device("cuda")) == "bf16"

@@ -49,7 +49,7 @@ class TrainConfig:
     # execution
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # fp32 | bf16 | auto (bf16 where the hardware has native kernels)
+    precision: str = "auto"  # fp32 | bf16 | fp16 | auto (bf16 where native, fp16 on older CUDA GPUs, else fp32)
     threads: int = 0  # CPU threads per process; 0: PyTorch's default (docs/speed.md)
     sync_bn: bool = False  # several processes (torchrun): batch-norm statistics over the global batch
     # outputs
@@ -120,8 +120,8 @@ class TrainConfig:
             raise GanforgeError(f"--channels must be 1 or 3, got {self.channels}")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise GanforgeError(f"--device must be auto, cpu, cuda or mps, got {self.device!r}")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise GanforgeError(f"--precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise GanforgeError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if self.upsample not in ("transpose", "nearest"):
             raise GanforgeError(f"--upsample must be transpose or nearest, got {self.upsample!r}")
         self._validate_pix2pix()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 
 import torch
@@ -37,21 +38,59 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
+    """auto: bf16 where its kernels are native, else fp16 on CUDA GPUs older than Ampere, else fp32."""
     if name == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    if name == "bf16" and device.type == "mps":
-        raise GanforgeError("--precision bf16 is not supported on mps; use fp32")
+        if native_bf16(device):
+            return "bf16"
+        return "fp16" if device.type == "cuda" else "fp32"
+    if name in ("bf16", "fp16") and device.type == "mps":
+        raise GanforgeError(f"--precision {name} is not supported on mps; use fp32")
     return name
+
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: str) -> Iterator[None]:
-    """bf16 autocast for forward passes; weights and optimiser state stay fp32."""
-    if precision == "bf16":
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16):
+    """bf16/fp16 autocast for forward passes; weights and optimiser state stay fp32."""
+    if precision in AUTOCAST_DTYPES:
+        with torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES[precision]):
             yield
     else:
         yield
+
+
+# fp16 gradients underflow without loss scaling (bf16 has fp32's exponent range and needs none). Each
+# optimiser gets its own scaler, so G's and D's steps (taken at different moments) scale independently.
+_LOSS_SCALERS: weakref.WeakKeyDictionary[torch.optim.Optimizer, torch.amp.GradScaler] = weakref.WeakKeyDictionary()
+
+
+def attach_loss_scaler(optimizer: torch.optim.Optimizer, device: torch.device) -> torch.amp.GradScaler:
+    """Give `optimizer` a dynamic loss scaler, used by every later `scaled_step` on it."""
+    scaler = torch.amp.GradScaler(device.type)
+    _LOSS_SCALERS[optimizer] = scaler
+    return scaler
+
+
+def loss_scaler(optimizer: torch.optim.Optimizer) -> torch.amp.GradScaler | None:
+    return _LOSS_SCALERS.get(optimizer)
+
+
+def scaled_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """backward + step, through the optimiser's loss scaler when it has one (fp16): a step whose gradients
+    overflowed is skipped and the scale lowered, instead of writing inf into the weights."""
+    scaler = _LOSS_SCALERS.get(optimizer)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+        return
+    scale = scaler.get_scale()  # a host sync, fp16 only: knowing whether the step was skipped needs it
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    if scaler.get_scale() < scale:  # overflowed and skipped: drop the inf gradients (not a divergence)
+        optimizer.zero_grad(set_to_none=True)
 
 
 OUT_OF_MEMORY_SIGNS = ("out of memory", "can't allocate memory", "not enough memory")

@@ -18,7 +18,8 @@ HELP = {
     "total_steps": "number of training steps (one D update + one G update each)",
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
-    "precision": "fp32, bf16 or auto (bf16 where the hardware has native kernels)",
+    "precision": "fp32, bf16, fp16 (loss-scaled; for GPUs without bf16) or auto (bf16 where the hardware has native "
+                 "kernels, fp16 on older CUDA GPUs, else fp32)",
     "tensorboard": "also write scalars, sample grids and weight histograms to RUN/tensorboard",
     "nan_retries": "on NaN/inf, roll back to the last good checkpoint with halved learning rates, at most "
                    "this many times in a row",

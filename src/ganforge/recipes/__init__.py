@@ -20,6 +20,7 @@ from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
 from ganforge.images import save_grid
 from ganforge.registry import Registry
+from ganforge.runtime import scaled_step
 
 # A step object: step(real, z, labels=None, train_d=True, train_g=True) -> {"loss/D": tensor, ...}
 Step = Callable[..., dict[str, torch.Tensor]]
@@ -120,10 +121,9 @@ class Recipe:
 
 
 def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    """One optimiser step on `loss` (set_to_none: no zeroing pass over the old gradients)."""
+    """One optimiser step on `loss` (set_to_none: no zeroing pass over the old gradients; fp16: loss-scaled)."""
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    scaled_step(optimizer, loss)
 
 
 RECIPES: Registry[type[Recipe]] = Registry("recipe")

@@ -242,6 +242,8 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], c
         raise GanforgeError("--save-every needs a folder to write the intermediate images into")
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
+    if precision == "fp16":  # auto on a GPU without bf16: Gram matrices of large feature maps overflow fp16
+        precision = "fp32"
 
     kind = choose_features(config.features, config.weights, config.download, notify)
     spec = FEATURE_NETS.get(kind)

@@ -23,7 +23,14 @@ from ganforge.models import create_model
 from ganforge.models.layers import apply_spectral_norm
 from ganforge.recipes import recipe_for, recipe_name
 from ganforge.report import write_report
-from ganforge.runtime import is_out_of_memory, out_of_memory_message, resolve_device, resolve_precision
+from ganforge.runtime import (
+    attach_loss_scaler,
+    is_out_of_memory,
+    loss_scaler,
+    out_of_memory_message,
+    resolve_device,
+    resolve_precision,
+)
 from ganforge.train import distributed
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.events import emit
@@ -112,6 +119,11 @@ class Trainer:
         self.opt_G = adam(self.G.parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2), self.device)
         self.opt_D = adam(self.D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), self.device)
         self.dist.average_gradients(self.optimizers())
+        if self.precision == "fp16":
+            if self.dist.enabled:  # one rank skipping an overflowed step would leave the others in the all-reduce
+                raise GanforgeError("--precision fp16 is not available with several processes; use bf16 or fp32")
+            for optimizer in self.optimizers():
+                attach_loss_scaler(optimizer, self.device)
         self.G_ema = make_ema(self.G) if cfg.ema_beta > 0 else None
         # issue 3: D's input (augmentation, instance noise, packing), the balance policy and the training doctor
         self.remedies = Remedies(cfg, self.D, self.opt_D)
@@ -169,6 +181,7 @@ class Trainer:
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
+            "loss_scalers": [scaler.state_dict() for scaler in self._loss_scalers()],
             "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
             "rollback": self.rollback.state_dict(),
             "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
@@ -183,6 +196,8 @@ class Trainer:
             self.G_ema.load_state_dict(state["G_ema"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
+        for scaler, saved in zip(self._loss_scalers(), state.get("loss_scalers") or []):
+            scaler.load_state_dict(saved)
         self.noise.set_state(state["rng"]["noise"])
         torch.set_rng_state(state["rng"]["torch"])
         self.step = int(state["step"])
@@ -195,6 +210,10 @@ class Trainer:
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.opt_G, self.opt_D]
+
+    def _loss_scalers(self) -> list[torch.amp.GradScaler]:
+        """fp16's loss scalers, G's then D's (none in fp32/bf16)."""
+        return [s for s in map(loss_scaler, self.optimizers()) if s is not None]
 
     def _healthy_or_rolled_back(self, sums: dict[str, torch.Tensor]) -> bool:
         """True if losses and weights are finite; otherwise roll back (see train/rollback.py) and say False."""
@@ -274,7 +293,8 @@ class Trainer:
                 emit(self.remedies.after_step(self.step, stats, decision, self.G), self.log, self.quiet)
                 bar.update(1)
                 for key, value in stats.items():  # accumulate on device: no host sync per step
-                    sums[key] = sums[key] + value if key in sums else value.clone()
+                    # host-side values (augment p, balance flags) join the device's sums: one device to check
+                    sums[key] = sums[key] + value if key in sums else value.to(self.device, copy=True)
                 count += 1
                 window_images += cfg.batch_size
                 check = self.step % cfg.log_every == 0 or self.step % cfg.checkpoint_every == 0
