@@ -9,6 +9,8 @@ The first row, training shapes vs held-out shapes, is the floor a perfect genera
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/highres.py --minutes 2 --grid docs/images/highres-shapes-128.png
     python benchmarks/highres.py --minutes 0.05 --images 64 --heldout 64    # smoke run, seconds
+    python benchmarks/highres.py --device cuda --resolution 256 --width-scale 4 --batch-size 32 --minutes 1.5
+        # on a GPU: wall-clock minutes, wider networks (the GPU has the room)
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ class ShapeFeatures(nn.Module):
         return self.body(x)
 
 
-def train_feature_net(images: torch.Tensor, labels: torch.Tensor, epochs: int = 6) -> ShapeFeatures:
+def train_feature_net(images: torch.Tensor, labels: torch.Tensor, epochs: int = 6,
+                      device: str = "cpu") -> ShapeFeatures:
     torch.manual_seed(0)
-    net = ShapeFeatures()
+    net = ShapeFeatures().to(device)
+    images, labels = images.to(device), labels.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     for _ in range(epochs):
         for idx in torch.randperm(len(images)).split(64):
@@ -73,7 +77,8 @@ def train_feature_net(images: torch.Tensor, labels: torch.Tensor, epochs: int = 
 
 @torch.no_grad()
 def features(net: ShapeFeatures, images: torch.Tensor) -> torch.Tensor:
-    return torch.cat([net(chunk) for chunk in images.split(200)])
+    device = next(net.parameters()).device
+    return torch.cat([net(chunk.to(device)).cpu() for chunk in images.split(200)])
 
 
 @contextlib.contextmanager
@@ -90,16 +95,21 @@ def cpu_clock() -> Iterator[None]:
         loop.time = original
 
 
-def train_one(name: str, minutes: float, data, out: Path) -> tuple[Trainer, float]:
-    settings = dict(data="shapes", resolution=RESOLUTION, channels=3, model=name, latent_dim=64, batch_size=16,
-                    ema_beta=0.999, max_minutes=minutes, log_every=100, sample_every=10**9,
-                    checkpoint_every=10**9, device="cpu", precision="auto", seed=0, **MODELS[name])
+def train_one(name: str, args: argparse.Namespace, data, out: Path) -> tuple[Trainer, float]:
+    widths = {k: v * args.width_scale if k.endswith("width") else v * args.resolution // RESOLUTION
+              for k, v in MODELS[name].items()}  # progressive: longer stages at a higher resolution
+    if name == "progressive" and args.stage_images:
+        widths |= dict(stage_images=args.stage_images, fade_images=args.stage_images)
+    settings = dict(data="shapes", resolution=args.resolution, channels=3, model=name, latent_dim=64,
+                    batch_size=args.batch_size, ema_beta=0.999, max_minutes=args.minutes, log_every=100,
+                    sample_every=10**9, checkpoint_every=10**9, device=args.device, precision="auto", seed=0, **widths)
     config = apply_model_defaults(TrainConfig(**settings), set(settings))  # msg/progressive/fastgan: their defaults
     trainer = Trainer(config, out, dataset=data, quiet=True)
-    start = time.process_time()
-    with cpu_clock():
+    clock = time.process_time if args.device == "cpu" else time.perf_counter
+    start = clock()
+    with cpu_clock() if args.device == "cpu" else contextlib.nullcontext():
         trainer.run()
-    return trainer, time.process_time() - start
+    return trainer, clock() - start
 
 
 def main() -> None:
@@ -109,17 +119,26 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=1000, help="held-out real images = generated samples scored")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--grid", type=Path, default=None, help="write 6 samples per architecture to this PNG")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="cuda: --minutes are wall-clock")
+    parser.add_argument("--resolution", type=int, default=RESOLUTION, choices=(128, 256))
+    parser.add_argument("--width-scale", type=int, default=1, help="multiply every network's width")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--stage-images", type=int, default=0, help="progressive: images per stage and per fade")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    if args.device == "cpu":
+        torch.set_num_threads(1)
 
     t0 = time.process_time()
-    train_set = shapes(RESOLUTION, count=args.images, seed=0)
-    heldout = from_uint8(shapes(RESOLUTION, count=args.heldout, seed=1).images)
-    classifier_set = shapes(RESOLUTION, count=3000, seed=2)
-    net = train_feature_net(from_uint8(classifier_set.images[:2500]), classifier_set.labels[:2500])
+    unit = "CPU s" if args.device == "cpu" else "GPU s"
+    gpu = torch.cuda.get_device_name() if args.device == "cuda" else ""
+    train_set = shapes(args.resolution, count=args.images, seed=0)
+    heldout = from_uint8(shapes(args.resolution, count=args.heldout, seed=1).images)
+    classifier_set = shapes(args.resolution, count=3000, seed=2)
+    net = train_feature_net(from_uint8(classifier_set.images[:2500]), classifier_set.labels[:2500], device=args.device)
     with torch.no_grad():
         test = from_uint8(classifier_set.images[2500:])
-        accuracy = (net.head(features(net, test)).argmax(1) == classifier_set.labels[2500:]).float().mean().item()
+        logits = net.head(features(net, test).to(args.device)).argmax(1).cpu()
+        accuracy = (logits == classifier_set.labels[2500:]).float().mean().item()
     print(f"shape classifier (features for KID): held-out accuracy {accuracy:.1%} on 500 shapes; "
           f"data + classifier took {time.process_time() - t0:.0f} CPU s")
     real_features = features(net, heldout)
@@ -129,22 +148,24 @@ def main() -> None:
     grid = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
-            trainer, cpu_s = train_one(name, args.minutes, train_set, Path(tmp) / name)
+            trainer, cpu_s = train_one(name, args, train_set, Path(tmp) / name)
             G = trainer.G_ema if trainer.G_ema is not None else trainer.G
             G.eval()
             with torch.no_grad():
-                fake = generate(G, latents(args.heldout, trainer.config.latent_dim, seed=123), batch_size=100).float()
+                z = latents(args.heldout, trainer.config.latent_dim, seed=123).to(trainer.device)
+                fake = generate(G, z, batch_size=100).float().cpu()
             params = sum(p.numel() for p in trainer.G.parameters()), sum(p.numel() for p in trainer.D.parameters())
             result = kid(features(net, fake.clamp(-1, 1)), real_features)
             rows.append((name, f"{params[0] / 1e6:.2f}M / {params[1] / 1e6:.2f}M", str(trainer.step),
                          f"{cpu_s:.0f}", result))
             grid.append(fake[:6])
-            print(f"{name}: {trainer.step} steps in {cpu_s:.0f} CPU s, KID x1000 {result.mean * 1000:.2f}", flush=True)
+            print(f"{name}: {trainer.step} steps in {cpu_s:.0f} {unit}, KID x1000 {result.mean * 1000:.2f}", flush=True)
 
-    print(f"\nshapes at {RESOLUTION} px, {args.images} training images, {args.minutes:g} CPU min per model "
-          f"(1 thread), KID x1000 on subsets of {rows[0][4].subset_size} (± the spread over subsets when they are "
-          f"smaller than the sets) against {args.heldout} held-out shapes\n")
-    print("| model | params G / D | steps | CPU s | KID x1000 |")
+    budget = "CPU min per model (1 thread)" if args.device == "cpu" else f"wall-clock min per model on {gpu}"
+    print(f"\nshapes at {args.resolution} px, {args.images} training images, {args.minutes:g} {budget}, batch "
+          f"{args.batch_size}, widths x{args.width_scale}, KID x1000 on subsets of {rows[0][4].subset_size} (± the "
+          f"spread over subsets when they are smaller than the sets) against {args.heldout} held-out shapes\n")
+    print(f"| model | params G / D | steps | {unit} | KID x1000 |")
     print("|---|---|---|---|---|")
     for name, params, steps, cpu_s, result in rows:
         spread = f" ± {result.std * 1000:.2f}" if result.subset_size < args.heldout else ""  # whole sets: no spread

@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py             # the DCGAN table and the lever table (24 min, busy 2 cores)
     python benchmarks/train_speed.py --quick     # shorter windows; --skip-levers: the DCGAN table only
     python benchmarks/train_speed.py --compile   # also try torch.compile(dynamic=False) on the fast loop
+    python benchmarks/train_speed.py --device cuda --skip-levers   # on a GPU: fp32 reference vs bf16/fp16/fp32
 
 The reference is the pytorch/examples DCGAN loop written the simplest way: fp32, contiguous tensors,
 per-item conversion from uint8 in a DataLoader, a fresh fake batch for the G step, D not frozen in
@@ -52,6 +53,14 @@ from ganforge.runtime import native_bf16, resolve_precision
 from ganforge.train.loop import Trainer
 
 CONFIGS = ((32, 128), (64, 64), (64, 128))  # (resolution, batch size)
+GPU_CONFIGS = CONFIGS + ((64, 512),)  # small batches leave a GPU mostly idle; 512 shows what it can do
+DEVICE = torch.device("cpu")  # set by --device
+
+
+def sync() -> None:
+    """Wait for queued GPU work, so a timer reads finished work (nothing to wait for on the CPU)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 LEVERS = ("uint8 data on device", "fused Adam", "zero_grad(set_to_none)", "fake reuse in G step",
           "D frozen in G step", "channels_last", "bf16 autocast", "no per-step .item()")
 LATENT = 100
@@ -69,14 +78,15 @@ def loader_batches(images: np.ndarray, batch_size: int) -> Iterator[torch.Tensor
             return torch.from_numpy(images[i]).permute(2, 0, 1).float().div(255).sub(0.5).div(0.5)
 
     while True:
-        yield from torch.utils.data.DataLoader(Data(), batch_size=batch_size, shuffle=True, drop_last=True)
+        for batch in torch.utils.data.DataLoader(Data(), batch_size=batch_size, shuffle=True, drop_last=True):
+            yield batch.to(DEVICE)
 
 
 def device_batches(images: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
     """uint8 images held as one tensor; a batch is an index and one conversion."""
-    data = torch.from_numpy(images)
+    data = torch.from_numpy(images).to(DEVICE)
     while True:
-        order = torch.randperm(len(data))
+        order = torch.randperm(len(data), device=DEVICE)
         for start in range(0, len(data) - batch_size + 1, batch_size):
             yield from_uint8(data[order[start : start + batch_size]])
 
@@ -88,24 +98,24 @@ def plain_steps(resolution: int, batch_size: int, images: np.ndarray, levers: fr
     torch.manual_seed(0)
     G, D = create_model("dcgan", resolution=resolution, channels=3, latent_dim=LATENT)
     layout = torch.channels_last if on("channels_last") else torch.contiguous_format
-    G.to(memory_format=layout)
-    D.to(memory_format=layout)
+    G.to(DEVICE, memory_format=layout)
+    D.to(DEVICE, memory_format=layout)
     adam_args = dict(lr=2e-4, betas=(0.5, 0.999), **({"fused": True} if on("fused Adam") else {}))
     opt_G, opt_D = torch.optim.Adam(G.parameters(), **adam_args), torch.optim.Adam(D.parameters(), **adam_args)
     if compile_models:
         G, D = torch.compile(G, dynamic=False), torch.compile(D, dynamic=False)
     batches = (device_batches if on("uint8 data on device") else loader_batches)(images, batch_size)
     to_none = on("zero_grad(set_to_none)")
-    ones, zeros = torch.ones(batch_size), torch.zeros(batch_size)
+    ones, zeros = torch.ones(batch_size, device=DEVICE), torch.zeros(batch_size, device=DEVICE)
 
     def amp() -> contextlib.AbstractContextManager:
-        return torch.autocast("cpu", dtype=torch.bfloat16) if on("bf16 autocast") else contextlib.nullcontext()
+        return torch.autocast(DEVICE.type, dtype=torch.bfloat16) if on("bf16 autocast") else contextlib.nullcontext()
 
     def loop() -> Iterator[None]:
         for real in batches:
             real = real.contiguous(memory_format=layout)
             with amp():
-                fake = G(torch.randn(batch_size, LATENT))
+                fake = G(torch.randn(batch_size, LATENT, device=DEVICE))
                 real_logits, fake_logits = D(real), D(fake.detach())
             loss_D = F.binary_cross_entropy_with_logits(real_logits.float(), ones) + \
                 F.binary_cross_entropy_with_logits(fake_logits.float(), zeros)
@@ -116,7 +126,7 @@ def plain_steps(resolution: int, batch_size: int, images: np.ndarray, levers: fr
                 D.requires_grad_(False)
             with amp():
                 if not on("fake reuse in G step"):
-                    fake = G(torch.randn(batch_size, LATENT))
+                    fake = G(torch.randn(batch_size, LATENT, device=DEVICE))
                 g_logits = D(fake)
             loss_G = F.binary_cross_entropy_with_logits(g_logits.float(), ones)
             opt_G.zero_grad(set_to_none=to_none)
@@ -136,7 +146,7 @@ def ganforge_steps(resolution: int, batch_size: int, images: np.ndarray, precisi
     out = Path(tempfile.mkdtemp(prefix="ganforge-speed-"))
     atexit.register(shutil.rmtree, out, ignore_errors=True)
     config = TrainConfig(data="shapes", resolution=resolution, channels=3, batch_size=batch_size, precision=precision,
-                         device="cpu", seed=0, total_steps=10**9, sample_count=4)
+                         device=DEVICE.type, seed=0, total_steps=10**9, sample_count=4)
     trainer = Trainer(config, out, dataset=ImageDataset(torch.from_numpy(images), name="shapes"), quiet=True)
 
     def loop() -> Iterator[None]:
@@ -172,9 +182,11 @@ def interleaved_rates(workloads: dict[str, Workload], warmup: int, windows: int)
     rates: dict[str, list[float]] = {name: [] for name in workloads}
     for _ in range(windows):
         for name, (steps, units, window) in workloads.items():
+            sync()
             start = time.perf_counter()
             for _ in range(window):
                 next(steps)
+            sync()
             rates[name].append(window * units / (time.perf_counter() - start))
     return {name: statistics.median(r) for name, r in rates.items()}
 
@@ -186,17 +198,19 @@ def step_flops(steps: Iterator[None]) -> int:
 
 
 def conv_steps(dtype: torch.dtype, c_in: int, size: int, c_out: int) -> Iterator[None]:
-    """One strided 4x4 convolution of DCGAN-64's D (batch 64), forward + backward, channels_last."""
-    conv = torch.nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False).to(dtype=dtype, memory_format=torch.channels_last)
-    x = torch.randn(64, c_in, size, size, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    """One strided 4x4 convolution of DCGAN-64's D (batch 64; 512 on a GPU), forward + backward, channels_last."""
+    batch = 512 if DEVICE.type == "cuda" else 64
+    conv = torch.nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False).to(DEVICE, dtype, memory_format=torch.channels_last)
+    x = torch.randn(batch, c_in, size, size, dtype=dtype, device=DEVICE).contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
     while True:
         conv(x).sum().backward()
         yield
 
 
-def matmul_steps(dtype: torch.dtype, n: int = 1024) -> Iterator[None]:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def matmul_steps(dtype: torch.dtype) -> Iterator[None]:
+    n = 8192 if DEVICE.type == "cuda" else 1024
+    a, b = torch.randn(n, n, dtype=dtype, device=DEVICE), torch.randn(n, n, dtype=dtype, device=DEVICE)
     while True:
         _ = a @ b
         yield
@@ -205,8 +219,11 @@ def matmul_steps(dtype: torch.dtype, n: int = 1024) -> Iterator[None]:
 def peak_workload(steps: Iterator[None], seconds: float = 0.4) -> Workload:
     """A peak-rate workload whose window lasts about `seconds` (FLOPs counted on its first step)."""
     flops = step_flops(steps)
+    next(steps)  # GPU: the first call also picks kernels
+    sync()
     start = time.perf_counter()
     next(steps)
+    sync()
     return steps, flops, max(1, round(seconds / (time.perf_counter() - start)))
 
 
@@ -225,7 +242,7 @@ def peak_workloads() -> dict[str, Workload]:
 def peak_memory(resolution: int, batch_size: int, variant: str, threads: int) -> tuple[float, float]:
     """(peak RSS MiB, growth MiB over the built loop) of a fresh process running 3 steps of one variant."""
     cmd = [sys.executable, __file__, "--memory-child", f"{resolution},{batch_size},{variant}",
-           "--threads", str(threads)]
+           "--threads", str(threads), "--device", DEVICE.type]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return result["peak_mib"], result["growth_mib"]
@@ -235,6 +252,16 @@ def memory_child(spec: str) -> None:
     resolution, batch_size, variant = spec.split(",", 2)
     images, _ = render_shapes(1024, int(resolution), seed=0)
     steps = make_variant(variant, int(resolution), int(batch_size), images)
+    if DEVICE.type == "cuda":  # GPU memory: the allocator's own peak
+        sync()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated() / 2**20
+        for _ in range(3):
+            next(steps)
+        sync()
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        print(json.dumps({"peak_mib": peak, "growth_mib": peak - before}))
+        return
     Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark: rendering the data peaks higher
     before = _proc_status_mib("VmRSS")
     for _ in range(3):
@@ -253,11 +280,13 @@ def _proc_status_mib(field: str) -> float:
 
 # --- tables ---------------------------------------------------------------------------------------------
 def speed_table(args: argparse.Namespace, reps: tuple[int, int, int]) -> None:
-    auto = resolve_precision("auto", torch.device("cpu"))
+    auto = resolve_precision("auto", DEVICE)
     ours = [f"ganforge {auto}"] + (["ganforge fp32"] if auto != "fp32" else [])
+    if DEVICE.type == "cuda":
+        ours += [f"ganforge {p}" for p in ("bf16", "fp16") if f"ganforge {p}" not in ours]
     print(f"\n{'config':<16}{'loop':<16}{'img/s':>8}{'ratio':>7}{'GFLOP/step':>11}{'GFLOP/s':>9}{'%conv':>7}"
           f"{'%matmul':>8}{'peak MiB':>10}{'growth':>8}")
-    for resolution, batch_size in CONFIGS:
+    for resolution, batch_size in GPU_CONFIGS if DEVICE.type == "cuda" else CONFIGS:
         images, _ = render_shapes(1024, resolution, seed=0)
         names = ["reference", *ours]
         variants = {name: make_variant(name, resolution, batch_size, images) for name in names}
@@ -267,7 +296,7 @@ def speed_table(args: argparse.Namespace, reps: tuple[int, int, int]) -> None:
         rates = interleaved_rates(workloads, warmup, windows)
         peaks = {name: rates[name] / 1e9 for name in workloads if name not in variants}
         for name in names:
-            precision = "bf16" if name.endswith("bf16") else "fp32"
+            precision = "bf16" if name.endswith(("bf16", "fp16")) else "fp32"  # fp16 units run at bf16's rate
             gflops = flops[name] * rates[name] / batch_size / 1e9
             mem = "" if args.skip_memory else "{:>10.0f}{:>8.0f}".format(
                 *peak_memory(resolution, batch_size, name, args.threads))
@@ -319,15 +348,21 @@ def main() -> None:
     parser.add_argument("--skip-levers", action="store_true", help="only the peaks and the DCGAN table")
     parser.add_argument("--skip-memory", action="store_true", help="no memory probes (child processes)")
     parser.add_argument("--compile", action="store_true", help="also time the fast loop under torch.compile")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_child:
         return memory_child(args.memory_child)
     reps = (1, 2, 3) if args.quick else (2, 4, 5)  # warm-up steps, steps per window, windows
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, native bf16: "
-          f"{native_bf16(torch.device('cpu'))}, load average {os.getloadavg()[0]:.2f}")
+    if DEVICE.type == "cuda":  # milliseconds per step: longer windows, and warm-up that covers kernel selection
+        reps = (10, 40, 5)
+    gpu = f", GPU {torch.cuda.get_device_name()}" if DEVICE.type == "cuda" else ""
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs{gpu}, native bf16: "
+          f"{native_bf16(DEVICE)}, load average {os.getloadavg()[0]:.2f}")
     speed_table(args, reps)
     if not args.skip_levers:
         lever_table(args, reps)
