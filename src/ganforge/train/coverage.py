@@ -28,7 +28,6 @@ from ganforge.train.d_input import DiscriminatorInput
 CLASS_SAMPLES = 256  # G's samples and labelled real images per class check (one D pass over each, one G pass)
 MAX_CLASSES = CLASS_SAMPLES // 8  # more classes than this (stacked-digits: 1,000) are too many to judge so cheaply
 POINT_SAMPLES = 2_500  # G's samples per mode check: the published protocol's count (one pass of a small MLP)
-MIN_HIGH_QUALITY = 0.5  # modes are judged once half of G's points lie within 3 std of a mode (before: still moving)
 MIN_EXPECTED = 8.0  # a class is judged only if at least this many of G's samples should fall in it
 MISSING_SHARE = 0.25  # a judged class is missing when it gets under a quarter of its expected samples (a few
 # percent of any sample set is mislabelled, so a class G never makes still collects a handful)
@@ -71,9 +70,10 @@ def class_coverage(real_features: torch.Tensor, labels: torch.Tensor, fake_featu
 
 
 def mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float) -> Coverage | None:
-    """2D samples (N, 2) against known mode centres (K, 2); None while fewer than half are near any mode."""
+    """2D samples (N, 2) against known mode centres (K, 2); None while too few lie within 3 std of any mode
+    (fewer than MIN_EXPECTED per mode: G has not found the modes yet, so missing ones say nothing)."""
     score = score_points(samples, modes, std)
-    if score.high_quality < MIN_HIGH_QUALITY:
+    if score.high_quality * len(samples) < MIN_EXPECTED * len(modes):
         return None
     missing = [f"({x:g}, {y:g})" for (x, y), hits in zip(modes.tolist(), score.hq_per_mode) if hits == 0]
     return Coverage(score.modes_captured, score.modes_total, missing, 1.0, kind="modes")

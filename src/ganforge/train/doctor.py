@@ -39,6 +39,7 @@ SHOWN_MISSING = 10  # missing classes / modes named in a message; the rest are c
 class TrainingDoctor:
     warmup_steps: int = 200  # G starts out near-constant; judge collapse only after this
     patience: int = 3  # consecutive log windows a condition must hold before it is reported
+    coverage_patience: int = 10  # the same for missing classes / modes: a learning G drops one now and then
     cooldown: int = 20  # log windows before the same problem is reported again
     check_imbalance: bool = True  # off for wgan-gp, whose critic outputs are not probabilities
     collapse_remedy: str = COLLAPSE_REMEDY  # what a collapse or coverage report suggests (the flags the model takes)
@@ -71,7 +72,8 @@ class TrainingDoctor:
                 self.streaks[problem] = 0
                 continue
             self.streaks[problem] = self.streaks.get(problem, 0) + 1
-            if self.streaks[problem] >= self.patience and self.checks >= self.quiet_until.get(problem, 0):
+            patience = self.coverage_patience if problem == "coverage" else self.patience
+            if self.streaks[problem] >= patience and self.checks >= self.quiet_until.get(problem, 0):
                 events.append(Event(step, f"doctor/{problem}", found[problem]))
                 self.quiet_until[problem] = self.checks + self.cooldown
         return events
