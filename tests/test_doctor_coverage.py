@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ganforge.config import TrainConfig
-from ganforge.data.points import grid_modes, mixture
+from ganforge.data.points import grid_modes, mixture, ring_modes
 from ganforge.models import create_model
 from ganforge.recipes import recipe_for
 from ganforge.train.coverage import Coverage, CoverageCheck, class_coverage, make_coverage_check, mode_coverage
@@ -105,6 +105,8 @@ def test_mode_coverage_on_the_grid():
     partial = mode_coverage(twenty, modes, 0.05)
     assert (partial.covered, partial.judged) == (20, 25)
     assert partial.missing == ["(4, -4)", "(4, -2)", "(4, 0)", "(4, 2)", "(4, 4)"]
+    ring = mode_coverage(mixture(ring_modes()[1:], 0.01, 2500, seed=4), ring_modes(), 0.01)
+    assert (ring.covered, ring.missing) == (7, ["(1, 0)"])
     smeared = torch.randn(2500, 2, generator=torch.Generator().manual_seed(3)) * 3  # G still finding the modes
     assert mode_coverage(smeared, modes, 0.05) is None
 

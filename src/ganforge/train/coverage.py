@@ -75,7 +75,8 @@ def mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float) -> Cov
     score = score_points(samples, modes, std)
     if score.high_quality * len(samples) < MIN_EXPECTED * len(modes):
         return None
-    missing = [f"({x:g}, {y:g})" for (x, y), hits in zip(modes.tolist(), score.hq_per_mode) if hits == 0]
+    missing = [f"({round(x, 2) + 0.0:g}, {round(y, 2) + 0.0:g})"  # + 0.0: no "-0"
+               for (x, y), hits in zip(modes.tolist(), score.hq_per_mode) if hits == 0]
     return Coverage(score.modes_captured, score.modes_total, missing, 1.0, kind="modes")
 
 

@@ -319,7 +319,7 @@ class Trainer:
         record.update({key: float(value) / count for key, value in sums.items()})
         record["time/img_per_s"] = img_per_s
         events = self.remedies.examine(record, self.recipe, self.G, self.sample_inputs, self.doctor_real,
-                                       self.coverage_check)
+                                       self.coverage_check, self.G_ema)
         self.log.write(record)
         emit(events, self.log, self.quiet)
         if self.tensorboard is not None:

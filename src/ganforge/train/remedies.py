@@ -142,14 +142,18 @@ class Remedies:
         return self.balance.observe(step, stats)
 
     def examine(self, record: dict[str, Any], recipe: Recipe, G: nn.Module, inputs: dict[str, torch.Tensor],
-                real: torch.Tensor, coverage_check: CoverageCheck | None = None) -> list[Event]:
+                real: torch.Tensor, coverage_check: CoverageCheck | None = None,
+                G_ema: nn.Module | None = None) -> list[Event]:
         """The doctor's check at a log step: G's samples for the fixed sample inputs against a fixed real
         batch (adds their diversity ratio to the record) and, for labelled or 2D mixture data, the classes or
-        modes they cover (adds e.g. `doctor/classes_covered` of `doctor/classes_judged`)."""
+        modes covered by the generator that sampling uses, the EMA copy when there is one (adds e.g.
+        `doctor/classes_covered` of `doctor/classes_judged`; a raw G with EMA on wanders between modes)."""
         ratio = diversity_ratio(recipe, G, self.d_input, inputs, real)
         if ratio is not None:
             record["doctor/diversity"] = ratio
-        coverage = coverage_check(recipe, G, self.d_input) if coverage_check is not None else None
+        coverage = None
+        if coverage_check is not None:
+            coverage = coverage_check(recipe, G_ema if G_ema is not None else G, self.d_input)
         if coverage is not None:
             record[f"doctor/{coverage.kind}_covered"] = coverage.covered
             record[f"doctor/{coverage.kind}_judged"] = coverage.judged
