@@ -8,9 +8,10 @@ It looks at three things (the cost of each check, at every log step, in brackets
   space, is a small fraction of the spread of a fixed real batch (all samples look the same to D)
   (one G pass over the sample grid, D feature passes over it and a real batch of the same size);
 - coverage: on labelled images, G's samples miss classes of the data; on 2D points with known modes, they miss
-  modes (train/coverage.py: one G pass over 256 latents and two D feature passes of 256 images; 2D: one G pass
-  over 2,500 latents). A G that makes six distinct digits spreads as widely as real batches, so this catches
-  the partial collapse the spread check cannot.
+  modes (train/coverage.py: one G pass over 128 latents, D feature passes over them and 256 labelled real
+  images; 2D: one G pass over 2,500 latents). A G that makes six kinds of digit spreads as widely as real
+  batches, so this catches the partial collapse the spread check cannot.
+On digits at --log-every 50 the three together cost about 3% of training time (benchmarks/doctor_coverage.py).
 Each problem is reported once, then again only if it persists after a cool-down. Divergence (NaN or
 inf in a loss, a gradient norm or a weight) is train/rollback.py's job: it rolls the run back to the
 last good checkpoint with lower learning rates and logs a `rollback` event.
