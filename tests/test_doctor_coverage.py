@@ -19,6 +19,7 @@ from ganforge.train.d_input import DiscriminatorInput
 from ganforge.train.doctor import TrainingDoctor
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics
+from ganforge.train.remedies import Remedies
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -137,7 +138,7 @@ def test_doctor_reports_missing_classes_in_plain_words_after_patience():
             for e in TrainingDoctor(coverage_patience=2).check({**record, "step": step}, 0.9, full)] == []
     twenty = Coverage(20, 25, ["(4, 4)"], 1.0, "modes")
     modes = TrainingDoctor(coverage_patience=1).check({**record, "step": 500}, None, twenty)
-    assert "hit 20 of 25 modes of the data (within 3 std) (missing: (4, 4))" in modes[0].message
+    assert "hit 20 of 25 modes of the data (within 3 std) (missing: (4, 4)) for 1 log windows" in modes[0].message
 
 
 def test_a_collapsed_generator_is_reported_in_a_training_run(tiny_config, tmp_path):
@@ -164,3 +165,16 @@ def test_a_class_or_mode_dropped_for_a_few_windows_is_not_reported():
     assert [e for i, c in enumerate(trace) for e in doctor.check({**record, "step": 1000 + 100 * i}, 1.0, c)] == []
     assert [e.kind for i in range(10) for e in doctor.check({**record, "step": 5000 + 100 * i}, 1.0, dropped)] == [
         "doctor/coverage"]
+
+
+def test_coverage_judges_the_ema_generator_that_sampling_uses():
+    recipe, check, d_input, others, _ = _digits_check()
+    remedies = Remedies(recipe.config, d_input.D, torch.optim.Adam(d_input.D.parameters()))
+    inputs, real = recipe.sample_inputs(torch.device("cpu")), others[:4]
+    record = {"step": 300}
+    remedies.examine(record, recipe, _ReplayG(others[:1]), inputs, real, check, G_ema=_ReplayG(others))
+    assert (record["doctor/classes_covered"], record["doctor/classes_judged"]) == (10, 10)
+    remedies.examine(record, recipe, _ReplayG(others), inputs, real, check, G_ema=_ReplayG(others[:1]))
+    assert record["doctor/classes_covered"] <= 2
+    remedies.examine(record, recipe, _ReplayG(others[:1]), inputs, real, check)  # no EMA: G itself
+    assert record["doctor/classes_covered"] <= 2

@@ -66,7 +66,7 @@ class TrainingDoctor:
             found["collapse"] = (f"G's samples are collapsing: a fixed batch of them spreads only {diversity:.2f}x "
                                  f"as widely as real batches in D's eyes. {self.collapse_remedy}")
         if coverage is not None and step >= self.warmup_steps and coverage.missing:
-            found["coverage"] = coverage_message(coverage, self.collapse_remedy)
+            found["coverage"] = coverage_message(coverage, self.collapse_remedy, self.coverage_patience)
         events = []
         for problem in ("imbalance", "collapse", "coverage"):
             if problem not in found:
@@ -87,14 +87,15 @@ class TrainingDoctor:
         self.checks = int(state["checks"])
 
 
-def coverage_message(coverage: Coverage, remedy: str) -> str:
-    """"G's samples cover 6 of 10 classes of the data (missing: 1, 4, 7, 9): mode collapse ..." in plain words."""
+def coverage_message(coverage: Coverage, remedy: str, windows: int) -> str:
+    """"G's samples cover 6 of 10 classes of the data (missing: 1, 4, 7, 9) ...: mode collapse" in plain words."""
     missing = ", ".join(coverage.missing[:SHOWN_MISSING])
     if len(coverage.missing) > SHOWN_MISSING:
         missing += f" and {len(coverage.missing) - SHOWN_MISSING} more"
     verb, where = ("hit", " (within 3 std)") if coverage.kind == "modes" else ("cover", "")
     return (f"G's samples {verb} {coverage.covered} of {coverage.judged} {coverage.kind} of the data{where} "
-            f"(missing: {missing}): mode collapse, G makes only some of what the data holds. {remedy}")
+            f"(missing: {missing}) for {windows} log windows in a row: mode collapse, G makes only part of what "
+            f"the data holds. {remedy}")
 
 
 def mean_pairwise_distance(features: torch.Tensor) -> float:
