@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from torch import nn
+from replay_generator import ReplayG
 
 from ganforge.config import TrainConfig
 from ganforge.data.points import grid_modes, mixture, ring_modes
@@ -26,18 +26,6 @@ from ganforge.train.remedies import Remedies
 def _tiny_work_on_one_thread(one_thread):
     with one_thread():
         yield
-
-
-class _ReplayG(nn.Module):
-    """Stands in for G: each latent picks one of a fixed set of images (or points)."""
-
-    def __init__(self, items: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("items", items)
-        self.unused = nn.Parameter(torch.zeros(1))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.items[(z[:, 0].abs() * 1e4).long() % len(self.items)] + 0.0 * self.unused
 
 
 def _clusters(labels: torch.Tensor, seed: int, spread: float = 0.3) -> torch.Tensor:
@@ -88,12 +76,12 @@ def _digits_check(pack: int = 1):
 @pytest.mark.parametrize("pack", [1, 2])
 def test_digits_coverage_in_d_feature_space_fires_on_collapse_and_not_on_real_digits(pack):
     recipe, check, d_input, others, labels = _digits_check(pack)
-    healthy = check(recipe, _ReplayG(others), d_input)
+    healthy = check(recipe, ReplayG(others), d_input)
     assert healthy is not None and healthy.accuracy > 0.5
     assert (healthy.covered, healthy.judged, healthy.missing) == (10, 10, [])
-    one_image = check(recipe, _ReplayG(others[:1]), d_input)
+    one_image = check(recipe, ReplayG(others[:1]), d_input)
     assert one_image.covered <= 2 and one_image.judged == 10
-    six_classes = check(recipe, _ReplayG(others[labels < 6]), d_input)
+    six_classes = check(recipe, ReplayG(others[labels < 6]), d_input)
     assert set(six_classes.missing) >= {"6", "7", "8", "9"} and len(six_classes.missing) <= 5, six_classes
     assert d_input.training  # eval mode only during the check
 
@@ -172,9 +160,9 @@ def test_coverage_judges_the_ema_generator_that_sampling_uses():
     remedies = Remedies(recipe.config, d_input.D, torch.optim.Adam(d_input.D.parameters()))
     inputs, real = recipe.sample_inputs(torch.device("cpu")), others[:4]
     record = {"step": 300}
-    remedies.examine(record, recipe, _ReplayG(others[:1]), inputs, real, check, G_ema=_ReplayG(others))
+    remedies.examine(record, recipe, ReplayG(others[:1]), inputs, real, check, G_ema=ReplayG(others))
     assert (record["doctor/classes_covered"], record["doctor/classes_judged"]) == (10, 10)
-    remedies.examine(record, recipe, _ReplayG(others), inputs, real, check, G_ema=_ReplayG(others[:1]))
+    remedies.examine(record, recipe, ReplayG(others), inputs, real, check, G_ema=ReplayG(others[:1]))
     assert record["doctor/classes_covered"] <= 2
-    remedies.examine(record, recipe, _ReplayG(others[:1]), inputs, real, check)  # no EMA: G itself
+    remedies.examine(record, recipe, ReplayG(others[:1]), inputs, real, check)  # no EMA: G itself
     assert record["doctor/classes_covered"] <= 2

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
+from replay_generator import ReplayG
 from torch import nn
 
 from ganforge.config import TrainConfig
@@ -32,19 +33,6 @@ def _tiny_work_on_one_thread(one_thread):
 @pytest.fixture(scope="module")
 def shapes32() -> torch.Tensor:
     return from_uint8(load_dataset("shapes", 32, 3).images[:256])  # (256, 3, 32, 32) in [-1, 1]
-
-
-class _ReplayG(nn.Module):
-    """Stands in for G: z picks one of a fixed set of images (all the same image: a collapsed G)."""
-
-    def __init__(self, images: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("images", images)
-        self.unused = nn.Parameter(torch.zeros(1))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        index = (z[:, 0].abs() * 1e4).long() % len(self.images)
-        return self.images[index] + 0.0 * self.unused
 
 
 def _ratio(model: str, G: nn.Module, real: torch.Tensor, stage: tuple[int, float] | None = None) -> float | None:
@@ -72,9 +60,9 @@ def test_highres_discriminators_expose_the_features_their_head_judges(model):
 @pytest.mark.parametrize("model", MODELS)
 def test_collapse_check_flags_a_collapsed_highres_generator_and_not_a_diverse_one(model, shapes32):
     real, others = shapes32[:128], shapes32[128:]
-    diverse = _ratio(model, _ReplayG(others), real)
+    diverse = _ratio(model, ReplayG(others), real)
     nearly_one_image = others[:1] + 0.02 * torch.randn(4, *others.shape[1:], generator=torch.Generator().manual_seed(2))
-    collapsed = _ratio(model, _ReplayG(nearly_one_image), real)
+    collapsed = _ratio(model, ReplayG(nearly_one_image), real)
     assert diverse is not None and collapsed is not None
     assert diverse > 0.6 and collapsed < COLLAPSE_RATIO / 2, (diverse, collapsed)
 
@@ -82,8 +70,8 @@ def test_collapse_check_flags_a_collapsed_highres_generator_and_not_a_diverse_on
 @pytest.mark.parametrize("stage", [(0, 1.0), (1, 0.5)])
 def test_progressive_collapse_check_works_at_every_stage_on_its_current_resolution(stage, shapes32):
     real, others = shapes32[:128], shapes32[128:]
-    assert _ratio("progressive", _ReplayG(others), real, stage) > 0.6
-    assert _ratio("progressive", _ReplayG(others[:1]), real, stage) < 1e-3
+    assert _ratio("progressive", ReplayG(others), real, stage) > 0.6
+    assert _ratio("progressive", ReplayG(others[:1]), real, stage) < 1e-3
     _, D = create_model("progressive", resolution=32, channels=3, g_width=4, d_width=4)
     D.set_stage(0)  # the 4-px stage: the features see each image averaged down to 4x4 px and nothing finer
     blocky = F.interpolate(F.avg_pool2d(real[:4], 8), scale_factor=8.0)
