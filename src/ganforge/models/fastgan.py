@@ -89,8 +89,13 @@ class FastGANDiscriminator(nn.Module):
         self.blocks = nn.Sequential(*(_DownBlock(c_in, c_out) for c_in, c_out in zip(widths[:-1], widths[1:])))
         self.head = spectral_norm(nn.Conv2d(widths[-1], 1, grid_sizes(resolution, aspect)[0]))  # 4-px grid -> 1
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the head judges: the 4-pixel-grid features, (B, w, h0, w0) (the training doctor compares these
+        between generated and real batches)."""
+        return self.blocks(self.stem(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blocks(self.stem(x))).flatten()  # (B,) logits
+        return self.head(self.features(x)).flatten()  # (B,) logits
 
 
 @MODELS.register("fastgan")

@@ -58,7 +58,9 @@ class MSGDiscriminator(nn.Module):
             for k, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])))
         self.head = DiscriminatorHead(widths[-1] + channels, grid_sizes(resolution, aspect)[0])
 
-    def forward(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+    def features(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """What the head judges: the 4-pixel-grid features beside the smallest scale, (B, w + C, h0, w0)
+        (the training doctor compares these between generated and real batches)."""
         scales = image_pyramid(images, self.levels) if torch.is_tensor(images) else list(images)
         if len(scales) != self.levels:
             raise ValueError(f"MSG discriminator takes {self.levels} scales, got {len(scales)}")
@@ -66,7 +68,10 @@ class MSGDiscriminator(nn.Module):
         h = F.leaky_relu(self.from_rgb(scales[0]), 0.2)
         for k, block in enumerate(self.blocks):
             h = block(h if k == 0 else torch.cat([h, scales[k]], 1))
-        return self.head(torch.cat([h, scales[-1]], 1))  # (B,) logits
+        return torch.cat([h, scales[-1]], 1)
+
+    def forward(self, images: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        return self.head(self.features(images))  # (B,) logits
 
 
 @MODELS.register("msg")

@@ -106,7 +106,9 @@ class ProgressiveDiscriminator(_Staged):
             for c_in, c_out in zip(widths[1:], widths[:-1]))
         self.head = DiscriminatorHead(widths[0], grid_sizes(resolution, aspect)[0])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the head judges at the current stage and fade: the 4-pixel-grid features, (B, w, h0, w0), the
+        same shape at every stage (the training doctor compares these between generated and real batches)."""
         stage, alpha = self._stage_alpha()
         factor = 2 ** (self.last_stage - stage)
         x = F.avg_pool2d(x, factor) if factor > 1 else x  # (B, C, h0 * 2^stage, w0 * 2^stage)
@@ -118,7 +120,10 @@ class ProgressiveDiscriminator(_Staged):
                 h = alpha * h + (1 - alpha) * skip
             for block in reversed(self.blocks[: stage - 1]):
                 h = block(h)
-        return self.head(h)  # (B,) logits
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))  # (B,) logits
 
 
 @MODELS.register("progressive")

@@ -83,9 +83,6 @@ class MultiScaleStep:
 class _HighResRecipe(Recipe):
     wraps_d = False  # msg's D takes a list of scales, fastgan augments its own inputs (remedies.py refuses the rest)
 
-    def doctor_fakes(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        return None  # the doctor's spread check reads D's features of one image batch; these Ds differ
-
     def model_args(self) -> dict[str, Any]:
         args = {**model_args(self.config), "aspect": self.config.aspect}
         return {k: v for k, v in args.items() if k not in ("d_batchnorm", "upsample")}  # DCGAN-only settings

@@ -1,10 +1,17 @@
 """The training doctor: cheap checks on every log record that explain, in plain words, what is
 going wrong and what to try.
 
-It looks at two things:
-- imbalance: D(x) near 1 and D(G(z)) near 0 for several log windows: D has won, G gets no signal;
+It looks at three things (the cost of each check, at every log step, in brackets):
+- imbalance: D(x) near 1 and D(G(z)) near 0 for several log windows: D has won, G gets no signal
+  (free: window averages the loop has already);
 - collapse: the spread of G's samples for the fixed sample-grid inputs, measured in D's feature
-  space, is a small fraction of the spread of a fixed real batch (all samples look the same to D).
+  space, is a small fraction of the spread of a fixed real batch (all samples look the same to D)
+  (one G pass over the sample grid, D feature passes over it and a real batch of the same size);
+- coverage: on labelled images, G's samples miss classes of the data; on 2D points with known modes, they miss
+  modes (train/coverage.py: one G pass over 128 latents, D feature passes over them and 256 labelled real
+  images; 2D: one G pass over 2,500 latents). A G that makes six kinds of digit spreads as widely as real
+  batches, so this catches the partial collapse the spread check cannot.
+On digits at --log-every 50 the three together cost about 3% of training time (benchmarks/doctor_coverage.py).
 Each problem is reported once, then again only if it persists after a cool-down. Divergence (NaN or
 inf in a loss, a gradient norm or a weight) is train/rollback.py's job: it rolls the run back to the
 last good checkpoint with lower learning rates and logs a `rollback` event.
@@ -19,25 +26,32 @@ import torch
 from torch import nn
 
 from ganforge.recipes import Recipe
+from ganforge.train.coverage import Coverage
 from ganforge.train.events import Event
 
 IMBALANCE_GAP = 0.8  # D(x) - D(G(z)) above this (e.g. 0.9 vs 0.1) counts as "D overpowering G"
 DOCTOR_BATCH = 128  # samples compared by the collapse check
 COLLAPSE_RATIO = 0.25  # fake spread below this fraction of the real spread counts as collapse
+COLLAPSE_REMEDY = "Try --pack 2 (PacGAN), --minibatch-std, --ema-beta 0.999, or --loss hinge with --spectral-norm."
+SHOWN_MISSING = 10  # missing classes / modes named in a message; the rest are counted
 
 
 @dataclass
 class TrainingDoctor:
     warmup_steps: int = 200  # G starts out near-constant; judge collapse only after this
     patience: int = 3  # consecutive log windows a condition must hold before it is reported
+    coverage_patience: int = 10  # the same for missing classes / modes: a learning G drops one now and then
     cooldown: int = 20  # log windows before the same problem is reported again
     check_imbalance: bool = True  # off for wgan-gp, whose critic outputs are not probabilities
+    collapse_remedy: str = COLLAPSE_REMEDY  # what a collapse or coverage report suggests (the flags the model takes)
     streaks: dict[str, int] = field(default_factory=dict)
     quiet_until: dict[str, int] = field(default_factory=dict)  # problem -> check index
     checks: int = 0
 
-    def check(self, record: dict[str, Any], diversity: float | None = None) -> list[Event]:
-        """One log record (window averages) and, optionally, the fake/real spread ratio at that step."""
+    def check(self, record: dict[str, Any], diversity: float | None = None,
+              coverage: Coverage | None = None) -> list[Event]:
+        """One log record (window averages) and, optionally, the fake/real spread ratio and G's class or mode
+        coverage at that step."""
         self.checks += 1
         step = int(record["step"])
         found: dict[str, str] = {}
@@ -50,15 +64,17 @@ class TrainingDoctor:
                                   "lower --lr-d, --label-smoothing 0.1, --instance-noise 0.1, or --spectral-norm.")
         if diversity is not None and step >= self.warmup_steps and diversity < COLLAPSE_RATIO:
             found["collapse"] = (f"G's samples are collapsing: a fixed batch of them spreads only {diversity:.2f}x "
-                                 "as widely as real batches in D's eyes. Try --pack 2 (PacGAN), --minibatch-std, "
-                                 "--ema-beta 0.999, or --loss hinge with --spectral-norm.")
+                                 f"as widely as real batches in D's eyes. {self.collapse_remedy}")
+        if coverage is not None and step >= self.warmup_steps and coverage.missing:
+            found["coverage"] = coverage_message(coverage, self.collapse_remedy, self.coverage_patience)
         events = []
-        for problem in ("imbalance", "collapse"):
+        for problem in ("imbalance", "collapse", "coverage"):
             if problem not in found:
                 self.streaks[problem] = 0
                 continue
             self.streaks[problem] = self.streaks.get(problem, 0) + 1
-            if self.streaks[problem] >= self.patience and self.checks >= self.quiet_until.get(problem, 0):
+            patience = self.coverage_patience if problem == "coverage" else self.patience
+            if self.streaks[problem] >= patience and self.checks >= self.quiet_until.get(problem, 0):
                 events.append(Event(step, f"doctor/{problem}", found[problem]))
                 self.quiet_until[problem] = self.checks + self.cooldown
         return events
@@ -69,6 +85,17 @@ class TrainingDoctor:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.streaks, self.quiet_until = dict(state["streaks"]), dict(state["quiet_until"])
         self.checks = int(state["checks"])
+
+
+def coverage_message(coverage: Coverage, remedy: str, windows: int) -> str:
+    """"G's samples cover 6 of 10 classes of the data (missing: 1, 4, 7, 9) ...: mode collapse" in plain words."""
+    missing = ", ".join(coverage.missing[:SHOWN_MISSING])
+    if len(coverage.missing) > SHOWN_MISSING:
+        missing += f" and {len(coverage.missing) - SHOWN_MISSING} more"
+    verb, where = ("hit", " (within 3 std)") if coverage.kind == "modes" else ("cover", "")
+    return (f"G's samples {verb} {coverage.covered} of {coverage.judged} {coverage.kind} of the data{where} "
+            f"(missing: {missing}) for {windows} log windows in a row: mode collapse, G makes only part of what "
+            f"the data holds. {remedy}")
 
 
 def mean_pairwise_distance(features: torch.Tensor) -> float:

@@ -32,6 +32,7 @@ from ganforge.runtime import (
     resolve_precision,
 )
 from ganforge.train import distributed
+from ganforge.train.coverage import make_coverage_check
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.events import emit
 from ganforge.train.metrics_log import MetricsLog
@@ -133,6 +134,7 @@ class Trainer:
                                            rank=self.dist.rank, world_size=self.dist.world_size)
         self.dist.local_batch_size(cfg.batch_size)  # a clear error when it does not divide over the processes
         self.doctor_real = self.recipe.batches(self.device, cfg.sample_count, cfg.seed + 3).next()[0]  # fixed
+        self.coverage_check = make_coverage_check(self.recipe, self.device, cfg.seed)  # classes / 2D modes G covers
         self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.sample_inputs = self.recipe.sample_inputs(self.device)
         self.step = 0
@@ -336,7 +338,8 @@ class Trainer:
         record: dict[str, Any] = {"step": self.step, "epoch": round(self.batches.epoch, 3)}
         record.update({key: float(value) / count for key, value in sums.items()})
         record["time/img_per_s"] = img_per_s
-        events = self.remedies.examine(record, self.recipe, self.G, self.sample_inputs, self.doctor_real)
+        events = self.remedies.examine(record, self.recipe, self.G, self.sample_inputs, self.doctor_real,
+                                       self.coverage_check, self.G_ema)
         self.log.write(record)
         emit(events, self.log, self.quiet)
         if self.tensorboard is not None:

@@ -18,6 +18,7 @@ from ganforge.losses import LOSSES, AdversarialLoss
 from ganforge.pair_losses import RELATIVISTIC_LOSSES
 from ganforge.recipes import Recipe
 from ganforge.train.balance import POLICIES, Decision, make_balance
+from ganforge.train.coverage import CoverageCheck
 from ganforge.train.d_input import DiscriminatorInput
 from ganforge.train.doctor import TrainingDoctor, diversity_ratio, grad_norm
 from ganforge.train.events import Event
@@ -49,6 +50,8 @@ def check_config(cfg: TrainConfig) -> None:
 
 
 HIGHRES_MODELS = ("msg", "progressive", "fastgan")  # their recipes bring their own D input (recipes/highres.py)
+HIGHRES_COLLAPSE_REMEDY = ("Try --ema-beta 0.999, or --balance ttur with --lr-d above --lr-g (e.g. 4e-4, 1e-4); these "
+                           "models' D already has minibatch std (msg, progressive) or augmentation (fastgan).")
 
 
 def _check_highres_remedies(cfg: TrainConfig) -> None:
@@ -124,6 +127,8 @@ class Remedies:
         self.balance = make_balance(cfg.balance, cfg.loss, opt_D, cfg.d_steps, cfg.skip_d_below,
                                     cfg.skip_g_above, cfg.balance_target)
         self.doctor = TrainingDoctor(check_imbalance=not penalised)  # WGAN-GP's D loss has no 'too low'
+        if cfg.model in HIGHRES_MODELS:  # they refuse --pack, --minibatch-std and --spectral-norm (see above)
+            self.doctor.collapse_remedy = HIGHRES_COLLAPSE_REMEDY
 
     def after_step(self, step: int, stats: dict[str, torch.Tensor], decision: Decision,
                    G: nn.Module) -> list[Event]:
@@ -137,13 +142,24 @@ class Remedies:
         return self.balance.observe(step, stats)
 
     def examine(self, record: dict[str, Any], recipe: Recipe, G: nn.Module, inputs: dict[str, torch.Tensor],
-                real: torch.Tensor) -> list[Event]:
+                real: torch.Tensor, coverage_check: CoverageCheck | None = None,
+                G_ema: nn.Module | None = None) -> list[Event]:
         """The doctor's check at a log step: G's samples for the fixed sample inputs against a fixed real
-        batch (adds their diversity ratio to the record)."""
+        batch (adds their diversity ratio to the record) and, for labelled or 2D mixture data, the classes or
+        modes covered by the generator that sampling uses, the EMA copy when there is one (adds e.g.
+        `doctor/classes_covered` of `doctor/classes_judged`; a raw G with EMA on wanders between modes)."""
         ratio = diversity_ratio(recipe, G, self.d_input, inputs, real)
         if ratio is not None:
             record["doctor/diversity"] = ratio
-        return self.doctor.check(record, ratio)
+        coverage = None
+        if coverage_check is not None:
+            coverage = coverage_check(recipe, G_ema if G_ema is not None else G, self.d_input)
+        if coverage is not None:
+            record[f"doctor/{coverage.kind}_covered"] = coverage.covered
+            record[f"doctor/{coverage.kind}_judged"] = coverage.judged
+            if coverage.kind == "classes":
+                record["doctor/class_accuracy"] = coverage.accuracy
+        return self.doctor.check(record, ratio, coverage)
 
     def state_dict(self) -> dict[str, Any]:
         augment = self.d_input.augment
