@@ -92,6 +92,8 @@ class TrainConfig:
     ada_target: float = 0.6  # ada: target for r_t = E[sign(D(real))]
     r1_gamma: float = 0.0  # R1 penalty weight on reals (0: off)
     r1_every: int = 16  # lazy R1: every this many D updates
+    latent_classes: int = 0  # InfoGAN: this many categories in G's latent, which D learns to recognise (0: off)
+    info_weight: float = 1.0  # InfoGAN: weight of the category-recognition (mutual information) loss
     # high resolution (docs/high-resolution.md): image shape and the progressive growing schedule
     aspect: str = "1:1"  # WIDTH:HEIGHT; the shorter side is --resolution (dcgan, msg, progressive, fastgan)
     stage_images: int = 10_000  # progressive: training images per stage at full weight
@@ -126,6 +128,7 @@ class TrainConfig:
             raise GanforgeError(f"--upsample must be transpose or nearest, got {self.upsample!r}")
         self._validate_pix2pix()
         self._validate_eval()
+        self._validate_latent_classes()
         from ganforge.highres import check_highres
         from ganforge.losses import LOSSES
         from ganforge.models import model_names
@@ -151,6 +154,18 @@ class TrainConfig:
         strided_layers_for(self.patch_size)  # numeric ranges are checked with the others (numeric_flags.py)
         if self.l1_weight == 0 and self.adversarial_weight == 0:
             raise GanforgeError("--l1-weight and --adversarial-weight are both 0: G would have nothing to learn")
+
+    def _validate_latent_classes(self) -> None:
+        if not self.latent_classes:
+            return
+        if self.model != "dcgan" or self.conditional:
+            raise GanforgeError("--latent-classes (InfoGAN) works with the unconditional dcgan model; a "
+                                "--conditional run is told its classes already")
+        if self.pack > 1:
+            raise GanforgeError("--latent-classes needs D to see one image at a time: drop --pack")
+        if self.latent_classes < 2 or (self.latent_dim is not None and self.latent_classes >= self.latent_dim):
+            raise GanforgeError(f"--latent-classes must be at least 2 and below --latent-dim ({self.latent_dim}), "
+                                f"got {self.latent_classes}")
 
     def _validate_eval(self) -> None:
         if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < 0:

@@ -101,6 +101,8 @@ TRAIN_RANGES: dict[str, Range] = {
     "ada_target": Range(0, 1, whole=False, low_open=True, high_open=True, example="0.6"),
     "r1_gamma": Range(0, 1e6, whole=False, example="10"),
     "r1_every": Range(1, 10**6),
+    "latent_classes": Range(0, 1000),
+    "info_weight": Range(0, 1000, whole=False, example="1"),
 }
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`

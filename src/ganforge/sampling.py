@@ -95,11 +95,21 @@ def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256, labels: torch
 
 def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: list[str] | None = None,
                   truncation: float = 1.0) -> tuple[torch.Tensor, int | None]:
-    """`num` samples (`num` of each class named), and the grid's row length: one row per class when conditional."""
+    """`num` samples (`num` of each class named), and the grid's row length: one row per class when conditional.
+
+    An InfoGAN (--latent-classes) takes --class as the index of one of its latent categories."""
     if not loaded.conditional:
-        if classes:
+        categories = getattr(loaded.G, "latent_classes", 0)
+        if classes and not categories:
             raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
-        return generate(loaded.G, truncate(latents(num, loaded.latent_dim, seed), truncation)), None
+        z = truncate(latents(num * max(1, len(classes or [])), loaded.latent_dim, seed), truncation)
+        if not classes:
+            return generate(loaded.G, z), None
+        from ganforge.recipes.gan import with_category
+
+        names = [str(i) for i in range(categories)]  # its categories have numbers, not names
+        picked = class_rows([class_index(c, names) for c in classes], num)
+        return generate(loaded.G, with_category(z, picked, categories)), num
     if classes:
         labels = class_rows([class_index(c, loaded.class_names) for c in classes], num)
         per_row = num

@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="number of samples (default 64); with --class, samples per class")
     p.add_argument("--class", dest="classes", action="append", metavar="NAME|INDEX",
                    help="class-conditional runs: the class to draw (repeat for several; default: every class, "
-                        "one grid row each)")
+                        "one grid row each); --latent-classes runs: the number of a latent category")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0,

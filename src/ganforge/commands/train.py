@@ -40,6 +40,9 @@ HELP = {
     "preset": "where unset values come from: auto (recommended for 2D points and stacked-digits, plain "
               "otherwise), plain or recommended",
     "balance": "G/D balance policy: fixed, ttur, skip (skip D while its loss is low) or adaptive",
+    "latent_classes": "InfoGAN: K categories in G's latent that D learns to tell apart from the image, so G "
+                      "gives each its own kind of image (e.g. 10 for digits; no labels needed; 0 = off)",
+    "info_weight": "InfoGAN: weight of the category-recognition loss",
 }
 
 

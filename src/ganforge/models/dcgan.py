@@ -44,12 +44,13 @@ def _upsample_block(c_in: int, c_out: int, mode: str) -> list[nn.Module]:
 class DCGANGenerator(nn.Module):
     def __init__(
         self, resolution: int = 64, channels: int = 3, latent_dim: int = 100, width: int = 64,
-        upsample: str = "transpose", aspect: str = "1:1",
+        upsample: str = "transpose", aspect: str = "1:1", latent_classes: int = 0,
     ) -> None:
         super().__init__()
         if upsample not in ("transpose", "nearest"):
             raise ValueError(f"upsample must be 'transpose' or 'nearest', got {upsample!r}")
         self.latent_dim = latent_dim
+        self.latent_classes = latent_classes
         widths = _widths(resolution, width)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, widths[0], base_grid(aspect), 1, 0, bias=False),  # -> (B, w0, 4, 4)
@@ -63,12 +64,27 @@ class DCGANGenerator(nn.Module):
         self.apply(dcgan_init)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+        return self.net(latent_code_input(z, self.latent_classes).view(z.shape[0], self.latent_dim, 1, 1))
+
+
+def latent_category(z: torch.Tensor, classes: int) -> torch.Tensor:
+    """InfoGAN's categorical code, read from a plain Gaussian latent: the argmax of its first `classes`
+    dims (uniform over the categories), so every sampler, interpolation and export keeps drawing N(0, I)."""
+    return z[:, :classes].argmax(1)
+
+
+def latent_code_input(z: torch.Tensor, classes: int) -> torch.Tensor:
+    """z with its first `classes` dims replaced by the one-hot category (unchanged when classes is 0)."""
+    if not classes:
+        return z
+    head = z[:, :classes]
+    one_hot = (head == head.amax(1, keepdim=True)).to(z.dtype)  # comparison, not F.one_hot: exports to ONNX
+    return torch.cat([one_hot, z[:, classes:]], 1)
 
 
 class DCGANDiscriminator(nn.Module):
     def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, batchnorm: bool = True,
-                 minibatch_std: bool = False, aspect: str = "1:1") -> None:
+                 minibatch_std: bool = False, aspect: str = "1:1", latent_classes: int = 0) -> None:
         super().__init__()
         widths = _widths(resolution, width)[::-1]  # resolution/2 px first
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
@@ -80,18 +96,26 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)  # -> (B, w, 4, 4)
         self.mbstd = MinibatchStd() if minibatch_std else nn.Identity()  # -> (B, w + 1, 4, 4) when on
         self.head = nn.Conv2d(widths[-1] + int(minibatch_std), 1, base_grid(aspect), 1, 0)  # -> (B, 1, 1, 1)
+        # InfoGAN's Q: which latent category made this image (shares D's features; only with latent_classes)
+        self.code_head = nn.Conv2d(widths[-1], latent_classes, base_grid(aspect), 1, 0) if latent_classes else None
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.mbstd(self.features(x))).flatten()  # (B,) logits
+
+    def forward_with_codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(real/fake logits (B,), category logits (B, latent_classes)) from one pass through the features."""
+        h = self.features(x)
+        return self.head(self.mbstd(h)).flatten(), self.code_head(h).flatten(1)
 
 
 @MODELS.register("dcgan")
 def build_dcgan(
     resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
     d_batchnorm: bool = True, upsample: str = "transpose", minibatch_std: bool = False, pack: int = 1,
-    aspect: str = "1:1",
+    aspect: str = "1:1", latent_classes: int = 0,
 ) -> tuple[nn.Module, nn.Module]:
-    G = DCGANGenerator(resolution, channels, latent_dim, g_width, upsample, aspect)
-    D = DCGANDiscriminator(resolution, channels * pack, d_width, d_batchnorm, minibatch_std, aspect)  # pack: PacGAN
+    G = DCGANGenerator(resolution, channels, latent_dim, g_width, upsample, aspect, latent_classes)
+    D = DCGANDiscriminator(resolution, channels * pack, d_width, d_batchnorm, minibatch_std, aspect,  # pack: PacGAN
+                           latent_classes)
     return G, D

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.losses import AdversarialLoss
+from ganforge.models.dcgan import latent_category
 from ganforge.recipes import RECIPES, Recipe, Step, update
 from ganforge.runtime import autocast
 from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
@@ -20,20 +22,28 @@ class GANStep:
     """Stage 1: D learns real=1 / fake=0. Stage 2: G learns to make D say "real", D frozen.
 
     Conditional: G(z, labels) and D(x, labels); the fakes get the real batch's labels, so generated
-    classes follow the data's class frequencies."""
+    classes follow the data's class frequencies.
+
+    InfoGAN (latent_classes K): z's first K dims pick a category; in both stages D's code head also
+    predicts the category of each fake and both networks minimise that cross-entropy (a lower bound on
+    the mutual information between category and image), so G makes each category recognisably its own
+    kind of image instead of blending between the data's clusters."""
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  loss: AdversarialLoss, device: torch.device, precision: str = "fp32",
-                 conditional: bool = False, d_penalty: DiscriminatorPenalty | None = None) -> None:
+                 conditional: bool = False, d_penalty: DiscriminatorPenalty | None = None,
+                 latent_classes: int = 0, info_weight: float = 1.0) -> None:
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.loss, self.device, self.precision = loss, device, precision
         self.conditional = conditional
+        self.latent_classes, self.info_weight = latent_classes, info_weight
         self.d_penalty = d_penalty if d_penalty is not None and d_penalty.active else None  # GP / R1
 
     def __call__(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
                  train_d: bool = True, train_g: bool = True) -> dict[str, torch.Tensor]:
         G, D = self.G, self.D
         cond = (labels,) if self.conditional else ()  # an unconditional G ignores the data's labels
+        codes = latent_category(z, self.latent_classes) if self.latent_classes else None
         with autocast(self.device, self.precision):
             fake = G(z, *cond)  # (B, C, H, W); reused by both stages
 
@@ -41,21 +51,24 @@ class GANStep:
         D.requires_grad_(True)
         with autocast(self.device, self.precision):
             real_logits = D(real, *cond)
-            fake_logits = D(fake.detach(), *cond)
+            fake_logits, fake_codes = self._judge(fake.detach(), cond)
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
+        d_info = self._info_loss(fake_codes, codes)
         penalty = None
         if train_d:
             if self.d_penalty is not None:
                 penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.opt_D))
-            update(self.opt_D, d_loss if penalty is None else d_loss + penalty)
+            extras = [term for term in (penalty, d_info) if term is not None]
+            update(self.opt_D, d_loss + sum(extras) if extras else d_loss)
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
         D.requires_grad_(False)
         with autocast(self.device, self.precision):
-            g_logits = D(fake, *cond)
+            g_logits, g_codes = self._judge(fake, cond)
         g_loss = self.loss.g_loss(g_logits.float())
+        g_info = self._info_loss(g_codes, codes)
         if train_g:
-            update(self.opt_G, g_loss)
+            update(self.opt_G, g_loss if g_info is None else g_loss + g_info)
         D.requires_grad_(True)
 
         stats = {
@@ -67,13 +80,29 @@ class GANStep:
         }
         if penalty is not None:
             stats["loss/D_penalty"] = penalty.detach()
+        if g_info is not None:  # how well D tells G's categories apart: near 1 once G keeps them distinct
+            stats["loss/info"] = g_info.detach() / self.info_weight if self.info_weight else g_info.detach()
+            stats["info/accuracy"] = (g_codes.detach().argmax(1) == codes).float().mean()
         return stats
+
+    def _judge(self, images: torch.Tensor, cond: tuple) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits, and its latent-category logits when this is an InfoGAN (one pass for both)."""
+        if self.latent_classes:
+            return self.D.forward_with_codes(images)
+        return self.D(images, *cond), None
+
+    def _info_loss(self, code_logits: torch.Tensor | None, codes: torch.Tensor | None) -> torch.Tensor | None:
+        if code_logits is None or codes is None:
+            return None
+        return self.info_weight * F.cross_entropy(code_logits.float(), codes)
 
 
 def model_args(config: TrainConfig) -> dict[str, Any]:
     args = dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
                 g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
                 upsample=config.upsample, **d_options(config))
+    if config.latent_classes:  # only when on: older checkpoints keep their model_args
+        args["latent_classes"] = config.latent_classes
     return args if config.aspect == "1:1" else {**args, "aspect": config.aspect}  # square: as before issue 10
 
 
@@ -95,7 +124,8 @@ def make_gan_step(config: TrainConfig, G: nn.Module, D: nn.Module, opt_G: torch.
 
     loss = make_loss(config.loss, config.label_smoothing)
     penalty = DiscriminatorPenalty(loss.gradient_penalty, config.r1_gamma, config.r1_every)
-    return GANStep(G, D, opt_G, opt_D, loss, device, precision, conditional=conditional, d_penalty=penalty)
+    return GANStep(G, D, opt_G, opt_D, loss, device, precision, conditional=conditional, d_penalty=penalty,
+                   latent_classes=config.latent_classes, info_weight=config.info_weight)
 
 
 @RECIPES.register("gan")
@@ -110,6 +140,28 @@ class GANRecipe(Recipe):
     def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                   device: torch.device, precision: str) -> Step:
         return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision)
+
+    def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
+        """InfoGAN: one grid row per latent category (what G has made of each)."""
+        classes = self.config.latent_classes
+        if not classes:
+            return super().sample_inputs(device)
+        per_row = max(1, self.config.sample_count // classes)
+        z = torch.randn(classes * per_row, self.config.latent_dim,
+                        generator=torch.Generator().manual_seed(self.config.seed + 2))
+        return {"z": with_category(z, torch.arange(classes).repeat_interleave(per_row), classes).to(device)}
+
+    def sample_grid(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        if not self.config.latent_classes:
+            return super().sample_grid(G, inputs)
+        return G(inputs["z"]), max(1, self.config.sample_count // self.config.latent_classes)
+
+
+def with_category(z: torch.Tensor, categories: torch.Tensor, classes: int) -> torch.Tensor:
+    """z whose latent category (the argmax of its first `classes` dims) is `categories`; the rest unchanged."""
+    z = z.clone()
+    z[torch.arange(len(z)), categories] = z[:, :classes].abs().amax(1) + 1
+    return z
 
 
 @RECIPES.register("conditional")

@@ -25,12 +25,19 @@ class DiscriminatorInput(nn.Module):
         self.instance_noise, self.noise_anneal_steps = instance_noise, noise_anneal_steps
         self.noise_std = instance_noise
 
-    def forward(self, x: torch.Tensor, *extra: Any) -> torch.Tensor:
+    def _disturbed(self, x: torch.Tensor) -> torch.Tensor:
         if self.augment is not None:
             x = self.augment(x)
         if self.noise_std > 0:  # instance noise: blurs the two distributions so they overlap early on
             x = x + self.noise_std * torch.randn_like(x)
-        return self.D(pack(x, self.pack_size), *extra)
+        return x
+
+    def forward(self, x: torch.Tensor, *extra: Any) -> torch.Tensor:
+        return self.D(pack(self._disturbed(x), self.pack_size), *extra)
+
+    def forward_with_codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """InfoGAN: D's logits and latent-category logits of the same (augmented, noised) input; no packing."""
+        return self.D.forward_with_codes(self._disturbed(x))
 
     def features(self, x: torch.Tensor) -> torch.Tensor | None:
         """D's penultimate features of clean (packed) inputs, flattened; None if D exposes none."""

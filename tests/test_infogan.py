@@ -1,0 +1,97 @@
+"""InfoGAN (--latent-classes): a categorical code read from a plain Gaussian latent, D's code head, the
+mutual-information term in both stages, one grid row per category, and the flags it refuses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge.errors import GanforgeError
+from ganforge.models import create_model
+from ganforge.models.dcgan import latent_category, latent_code_input
+from ganforge.recipes.gan import GANRecipe, with_category
+from ganforge.sampling import load_generator
+from ganforge.train.loop import Trainer, train
+
+TINY = dict(resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8)
+
+
+def test_the_category_is_the_argmax_of_the_first_dims_and_reaches_g_as_one_hot():
+    z = torch.randn(4000, 8, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(latent_category(z, 4), minlength=4)
+    assert counts.min() > 900 and counts.max() < 1100  # uniform over the 4 categories
+    code = latent_code_input(z[:5], 4)
+    assert torch.equal(code[:, :4], torch.nn.functional.one_hot(latent_category(z[:5], 4), 4).float())
+    assert torch.equal(code[:, 4:], z[:5, 4:])
+    torch.manual_seed(0)
+    G, _ = create_model("dcgan", latent_classes=4, **TINY)
+    G.eval()
+    other = z[:5].clone()
+    other[:, :4] *= 3  # the same category, different values: G sees the same one-hot
+    assert torch.allclose(G(z[:5]), G(other))
+
+
+def test_with_category_sets_the_category_and_keeps_the_rest():
+    z = torch.randn(6, 8, generator=torch.Generator().manual_seed(1))
+    wanted = torch.tensor([0, 1, 2, 3, 0, 3])
+    moved = with_category(z, wanted, 4)
+    assert torch.equal(latent_category(moved, 4), wanted)
+    assert torch.equal(moved[:, 4:], z[:, 4:])
+
+
+def test_discriminator_code_head_shares_the_features_with_the_real_fake_head():
+    torch.manual_seed(0)
+    _, D = create_model("dcgan", latent_classes=5, **TINY)
+    x = torch.randn(3, 1, 16, 16)
+    logits, codes = D.forward_with_codes(x)
+    assert logits.shape == (3,) and codes.shape == (3, 5)
+    assert torch.equal(logits, D(x))
+    _, plain = create_model("dcgan", **TINY)
+    assert plain.code_head is None and not any("code_head" in k for k in plain.state_dict())
+
+
+def test_d_learns_to_tell_the_categories_apart_and_g_keeps_them_distinct(tiny_config, tmp_path, one_thread):
+    config = replace(tiny_config, latent_classes=3, total_steps=80, log_every=20, sample_every=1000,
+                     checkpoint_every=1000, augment="off")
+    with one_thread():
+        train(config, tmp_path / "run", quiet=True)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    accuracy = [r["info/accuracy"] for r in records if "info/accuracy" in r]
+    assert accuracy[0] < 0.6 and accuracy[-1] > 0.9, accuracy  # from about chance (1/3) to telling them apart
+    loaded = load_generator(tmp_path / "run" / "checkpoints" / "latest.pt")
+    assert loaded.G.latent_classes == 3
+
+
+def test_sample_grid_has_one_row_per_category(tiny_config, tmp_path):
+    config = replace(tiny_config, latent_classes=4, sample_count=12)
+    trainer = Trainer(config, tmp_path / "run", quiet=True)
+    assert isinstance(trainer.recipe, GANRecipe)
+    z = trainer.sample_inputs["z"]
+    assert torch.equal(latent_category(z, 4), torch.arange(4).repeat_interleave(3))
+    images, per_row = trainer.recipe.sample_grid(trainer.G.eval(), trainer.sample_inputs)
+    assert images.shape[0] == 12 and per_row == 3
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(conditional=True), "unconditional dcgan"),
+    (dict(pack=2), "drop --pack"),
+    (dict(latent_classes=8), "below --latent-dim"),
+    (dict(latent_classes=1), "at least 2"),
+])
+def test_latent_classes_refuses_what_cannot_work(tiny_config, change, message):
+    config = replace(tiny_config, **{"latent_classes": 4, **change})
+    with pytest.raises(GanforgeError, match=message):
+        config.validate()
+
+
+def test_sample_draws_a_chosen_latent_category(tiny_config, tmp_path):
+    from ganforge.cli import main
+
+    train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "run", quiet=True)
+    assert main(["sample", str(tmp_path / "run"), "-n", "3", "--class", "2", "-o", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (3, 16, 16, 1)
+    assert main(["sample", str(tmp_path / "run"), "-n", "3", "--class", "9", "-o", str(tmp_path / "t.npy")]) == 2
