@@ -73,7 +73,9 @@ def test_sample_grid_has_one_row_per_category(tiny_config, tmp_path):
     z = trainer.sample_inputs["z"]
     assert torch.equal(latent_category(z, 4), torch.arange(4).repeat_interleave(3))
     images, per_row = trainer.recipe.sample_grid(trainer.G.eval(), trainer.sample_inputs)
-    assert images.shape[0] == 12 and per_row == 3
+    assert images.shape[0] == 12 and per_row == 3  # fewer than 4 per category: categories in reading order
+    many = Trainer(replace(config, sample_count=16), tmp_path / "many", quiet=True)
+    assert many.recipe.sample_grid(many.G.eval(), many.sample_inputs)[1] == 4  # a row per category
 
 
 @pytest.mark.parametrize("change, message", [

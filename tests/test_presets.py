@@ -40,3 +40,14 @@ def test_bad_preset_and_stabiliser_values_name_their_flag():
                          ({"d_steps": 2, "balance": "skip"}, "--d-steps"), ({"r1_every": 0}, "--r1-every")]:
         with pytest.raises(GanforgeError, match=flag):
             make_config({"data": "digits", **values}).validate()
+
+
+def test_recommended_digits_is_an_infogan_with_ten_categories_unless_conditional_or_another_model():
+    digits = make_config({"data": "digits", "preset": "recommended"}).validate()
+    assert digits.latent_classes == 10 and (digits.beta1, digits.lr_g) == (0.0, 4e-4) and digits.loss == "hinge"
+    conditional = make_config({"data": "digits", "preset": "recommended", "conditional": True}).validate()
+    assert conditional.latent_classes == 0 and conditional.loss == "hinge" and conditional.beta1 == 0.5
+    other_model = make_config({"data": "digits", "preset": "recommended", "model": "msg"})
+    assert other_model.latent_classes == 0 and other_model.loss == TrainConfig().loss
+    assert make_config({"data": "digits"}).latent_classes == 0  # plain stays the textbook DCGAN
+    assert make_config({"data": "shapes", "preset": "recommended"}).latent_classes == 0

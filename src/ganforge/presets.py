@@ -3,6 +3,7 @@
 `plain` is the textbook baseline (DCGAN's settings for images, a vanilla MLP GAN for 2D points).
 `recommended` is the recipe measured on the mode-collapse benchmarks (`ganforge bench modes`).
 `auto` (the CLI default) picks `recommended` for 2D point data and stacked digits, `plain` otherwise.
+The built-in `digits` get the image recipe plus what was measured on them (InfoGAN's 10 latent categories).
 Precedence: preset < --config file < flags.
 """
 
@@ -37,6 +38,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "recommended": dict(ema_beta=0.999, loss="hinge", spectral_norm=True, d_batchnorm=False, upsample="nearest"),
     },
 }
+# the unconditional DCGAN on digits blends between its 10 classes (README): 10 InfoGAN categories give each digit
+# its own, and Adam 4e-4 with betas (0, 0.99) moved faster; measured with benchmarks/digits_quality.py
+PRESETS["digits"] = {
+    "plain": PRESETS["images"]["plain"],
+    "recommended": {**PRESETS["images"]["recommended"], "latent_classes": 10, "lr_g": 4e-4, "lr_d": 4e-4,
+                    "beta1": 0.0, "beta2": 0.99},
+}
 DCGAN_ONLY = ("loss", "spectral_norm", "d_batchnorm", "upsample")  # the image recipe's parts other models do not share
 TTUR_RATES = dict(lr_g=1e-4, lr_d=4e-4)  # Heusel et al. 2017: D learns four times faster
 
@@ -44,7 +52,7 @@ TTUR_RATES = dict(lr_g=1e-4, lr_d=4e-4)  # Heusel et al. 2017: D learns four tim
 def data_kind(data: str) -> str:
     if is_point_data(data):
         return "points"
-    return "stacked-digits" if data == "stacked-digits" else "images"
+    return data if data in ("stacked-digits", "digits") else "images"
 
 
 def preset_values(data: str, preset: str = "auto") -> dict[str, Any]:
@@ -53,15 +61,18 @@ def preset_values(data: str, preset: str = "auto") -> dict[str, Any]:
         raise GanforgeError(f"--preset must be auto, plain or recommended, got {preset!r}")
     kind = data_kind(data)
     if preset == "auto":
-        preset = "plain" if kind == "images" else "recommended"
+        preset = "recommended" if kind in ("points", "stacked-digits") else "plain"
     return {**PRESETS[kind][preset], "preset": preset}
 
 
 def make_config(values: dict[str, Any], base: dict[str, Any] | None = None) -> TrainConfig:
     """A TrainConfig from the settings given (flags over `base`, e.g. a config file) on top of the preset."""
     given = {**(base or {}), **values}
-    preset = preset_values(given.get("data", TrainConfig.data), given.pop("preset", "auto"))
-    if data_kind(given.get("data", TrainConfig.data)) == "images" and given.get("model", "dcgan") != "dcgan":
+    data = given.get("data", TrainConfig.data)
+    if data_kind(data) == "digits" and (given.get("conditional") or given.get("model", "dcgan") != "dcgan"):
+        data = "images"  # the digits recipe is for the unconditional DCGAN (a conditional one knows the classes)
+    preset = preset_values(data, given.pop("preset", "auto"))
+    if data_kind(data) in ("images", "digits") and given.get("model", "dcgan") != "dcgan":
         preset = {k: v for k, v in preset.items() if k not in DCGAN_ONLY}  # pix2pix, msg, ...: their own settings
     if given.get("balance") == "ttur":
         preset.update({k: v for k, v in TTUR_RATES.items() if k not in given})

@@ -152,9 +152,12 @@ class GANRecipe(Recipe):
         return {"z": with_category(z, torch.arange(classes).repeat_interleave(per_row), classes).to(device)}
 
     def sample_grid(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        """InfoGAN: a row per category when each has 4 or more samples, else the categories in reading order."""
         if not self.config.latent_classes:
             return super().sample_grid(G, inputs)
-        return G(inputs["z"]), max(1, self.config.sample_count // self.config.latent_classes)
+        images = G(inputs["z"])
+        per_category = max(1, self.config.sample_count // self.config.latent_classes)
+        return images, per_category if per_category >= 4 else max(1, round(len(images) ** 0.5))
 
 
 def with_category(z: torch.Tensor, categories: torch.Tensor, classes: int) -> torch.Tensor:
