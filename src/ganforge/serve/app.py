@@ -120,6 +120,8 @@ def generate_tab(page: Page) -> None:
         shown = ""
         if loaded.conditional:
             shown = " · every class" if label in (None, ALL_CLASSES) else f" · class {label}"
+        elif label not in (None, "", ALL_CLASSES):
+            shown = f" · latent category {label}"
         return _shown(image), f"step {loaded.step} · {which} generator · seed {int(seed)}{shown}"
 
     button.click(_user_errors(run_generate), [picker, seed, count, truncation, ema, klass], [picture, info])

@@ -21,6 +21,7 @@ from ganforge.checkpoint import LATEST, load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, grid, to_uint8
 from ganforge.models import create_model
+from ganforge.recipes.gan import with_category
 from ganforge.sampling import (
     LoadedGenerator,
     class_index,
@@ -105,13 +106,30 @@ def run_kind(path: Path) -> str:
 
 
 def class_choices(run: ServedRun) -> list[str]:
-    """The class picker's entries for a conditional run ([] for others, or before its first checkpoint)."""
-    if run.kind != "conditional":
+    """The class picker's entries: a conditional run's classes, an InfoGAN's numbered latent categories
+    ([] for other runs, or before the first checkpoint)."""
+    if run.kind not in ("conditional", "unconditional"):
         return []
     try:
-        return [ALL_CLASSES, *run.generator().class_names]
+        loaded = run.generator()
     except GanforgeError:
-        return [ALL_CLASSES]
+        return [ALL_CLASSES] if run.kind == "conditional" else []
+    if run.kind == "conditional":
+        return [ALL_CLASSES, *loaded.class_names]
+    categories = latent_categories(loaded)
+    return [ALL_CLASSES, *map(str, range(categories))] if categories else []
+
+
+def latent_categories(loaded: LoadedGenerator) -> int:
+    """How many InfoGAN categories an unconditional G has (0: none)."""
+    return 0 if loaded.conditional else int(getattr(loaded.G, "latent_classes", 0))
+
+
+def _category(loaded: LoadedGenerator, class_name: str | None) -> int | None:
+    """The InfoGAN category picked (None: every category, drawn at random, or not an InfoGAN)."""
+    if not latent_categories(loaded) or class_name in (None, "", ALL_CLASSES):
+        return None
+    return class_index(str(class_name), [str(i) for i in range(latent_categories(loaded))])
 
 
 def _labels(loaded: LoadedGenerator, class_name: str | None) -> list[int] | None:
@@ -144,6 +162,10 @@ def sample_grid(run: ServedRun, seed: float, count: float, truncation: float, us
     seed = whole_number(seed, "seed", 0, MAX_SEED)
     count = whole_number(count, "number of images", 1, MAX_COUNT)
     loaded = run.generator(use_ema)
+    category = _category(loaded, class_name)
+    if category is not None:
+        images, _ = sample_images(loaded, count, seed, [str(category)], float(truncation))
+        return grid(images), loaded
     classes = _labels(loaded, class_name)
     if classes is None or len(classes) == 1:
         chosen = None if classes is None else [loaded.class_names[classes[0]]]
@@ -166,6 +188,9 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
     b = truncate(latents(1, loaded.latent_dim, seed_b), float(truncation))
     steps = torch.linspace(0, 1, frames).tolist()
     z = torch.cat([slerp(a, b, t) for t in steps + steps[-2:0:-1]])  # there and back: the GIF loops smoothly
+    category = _category(loaded, class_name)
+    if category is not None:  # the walk stays in the chosen latent category
+        z = with_category(z, torch.full((len(z),), category), latent_categories(loaded))
     classes = _labels(loaded, class_name)
     if classes is None:
         pictures = list(to_uint8(generate(loaded.G, z)))
