@@ -12,8 +12,8 @@ import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.models import create_model
-from ganforge.models.dcgan import latent_category, latent_code_input
-from ganforge.recipes.gan import GANRecipe, with_category
+from ganforge.models.dcgan import latent_category, latent_code_input, with_category
+from ganforge.recipes.gan import GANRecipe
 from ganforge.sampling import load_generator
 from ganforge.train.loop import Trainer, train
 

@@ -14,6 +14,7 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.images import grid, save_png, to_pil, to_uint8
 from ganforge.models import create_model
+from ganforge.models.dcgan import with_category
 
 
 @dataclass
@@ -105,8 +106,6 @@ def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: lis
         z = truncate(latents(num * max(1, len(classes or [])), loaded.latent_dim, seed), truncation)
         if not classes:
             return generate(loaded.G, z), None
-        from ganforge.recipes.gan import with_category
-
         names = [str(i) for i in range(categories)]  # its categories have numbers, not names
         picked = class_rows([class_index(c, names) for c in classes], num)
         return generate(loaded.G, with_category(z, picked, categories)), num

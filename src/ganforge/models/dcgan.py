@@ -73,6 +73,13 @@ def latent_category(z: torch.Tensor, classes: int) -> torch.Tensor:
     return z[:, :classes].argmax(1)
 
 
+def with_category(z: torch.Tensor, categories: torch.Tensor, classes: int) -> torch.Tensor:
+    """z whose latent category (the argmax of its first `classes` dims) is `categories`; the rest unchanged."""
+    z = z.clone()
+    z[torch.arange(len(z)), categories] = z[:, :classes].abs().amax(1) + 1
+    return z
+
+
 def latent_code_input(z: torch.Tensor, classes: int) -> torch.Tensor:
     """z with its first `classes` dims replaced by the one-hot category (unchanged when classes is 0)."""
     if not classes:

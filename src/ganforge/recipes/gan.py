@@ -12,7 +12,7 @@ from torch import nn
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.losses import AdversarialLoss
-from ganforge.models.dcgan import latent_category
+from ganforge.models.dcgan import latent_category, with_category
 from ganforge.recipes import RECIPES, Recipe, Step, update
 from ganforge.runtime import autocast
 from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
@@ -159,12 +159,6 @@ class GANRecipe(Recipe):
         per_category = max(1, self.config.sample_count // self.config.latent_classes)
         return images, per_category if per_category >= 4 else max(1, round(len(images) ** 0.5))
 
-
-def with_category(z: torch.Tensor, categories: torch.Tensor, classes: int) -> torch.Tensor:
-    """z whose latent category (the argmax of its first `classes` dims) is `categories`; the rest unchanged."""
-    z = z.clone()
-    z[torch.arange(len(z)), categories] = z[:, :classes].abs().amax(1) + 1
-    return z
 
 
 @RECIPES.register("conditional")

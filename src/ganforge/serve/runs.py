@@ -21,7 +21,7 @@ from ganforge.checkpoint import LATEST, load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, grid, to_uint8
 from ganforge.models import create_model
-from ganforge.recipes.gan import with_category
+from ganforge.models.dcgan import with_category
 from ganforge.sampling import (
     LoadedGenerator,
     class_index,
