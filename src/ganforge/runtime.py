@@ -116,6 +116,20 @@ def out_of_memory_message(device: torch.device | str, batch_size: int | None, st
 
 
 @contextlib.contextmanager
+def eval_mode(*modules: torch.nn.Module) -> Iterator[None]:
+    """Run a block with `modules` in eval mode (no dropout, batch-norm running statistics), then restore
+    each one's own mode: sampling and checks in the middle of training must not switch training off."""
+    was_training = [module.training for module in modules]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for module, mode in zip(modules, was_training):
+            module.train(mode)
+
+
+@contextlib.contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
     """Run a block with `count` intra-op threads (None: unchanged), then restore the previous number.
 

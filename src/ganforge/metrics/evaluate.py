@@ -7,10 +7,8 @@ real and generated samples, reference split, seed, metric settings and version.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import math
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from ganforge.metrics.kid import kid
 from ganforge.metrics.memorisation import memorisation_check, save_closest_pairs
 from ganforge.metrics.precision_recall import prdc
 from ganforge.metrics.reference import Reference, real_features
+from ganforge.runtime import eval_mode
 from ganforge.sampling import generate, latents
 
 METRIC_VERSION = 1
@@ -94,16 +93,6 @@ def score_features(real: Reference, fake: Features, settings: EvalSettings,
         copies = memorisation_check(real.features, fake.features, settings.copy_quantile)
         scores["copies"] = copies.copy_fraction
     return scores, copies
-
-
-@contextlib.contextmanager
-def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
 
 
 def generated_features(G: nn.Module, latent_dim: int, n: int, seed: int, extractor: FeatureExtractor,

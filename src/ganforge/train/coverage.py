@@ -23,6 +23,7 @@ from torch import nn
 
 from ganforge.metrics.modes import score_points
 from ganforge.recipes import Recipe
+from ganforge.runtime import eval_mode
 from ganforge.train.d_input import DiscriminatorInput
 
 CLASS_REAL = 256  # labelled real images per class check (one D feature pass): their nearest neighbours label samples
@@ -97,10 +98,7 @@ class CoverageCheck:
 
     @torch.no_grad()
     def __call__(self, recipe: Recipe, G: nn.Module, d_input: DiscriminatorInput) -> Coverage | None:
-        modes = G.training, d_input.training
-        G.eval()
-        d_input.eval()
-        try:
+        with eval_mode(G, d_input):
             fakes = recipe.doctor_fakes(G, {"z": self.z})
             if fakes is None:
                 return None
@@ -110,9 +108,6 @@ class CoverageCheck:
             if real_features is None or fake_features is None:
                 return None
             return class_coverage(real_features, self.labels, fake_features, recipe.dataset.class_names)
-        finally:
-            G.train(modes[0])
-            d_input.train(modes[1])
 
 
 def make_coverage_check(recipe: Recipe, device: torch.device, seed: int) -> CoverageCheck | None:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ganforge.recipes import Recipe
+from ganforge.runtime import eval_mode
 from ganforge.train.coverage import Coverage
 from ganforge.train.events import Event
 
@@ -112,19 +113,13 @@ def diversity_ratio(recipe: Recipe, G: nn.Module, D_input: nn.Module, inputs: di
     no side effects). None when the recipe's samples are not judged or D exposes no features.
 
     Near 1: G's samples vary as much as real ones; near 0: they all look alike to D."""
-    modes = G.training, D_input.training
-    G.eval()
-    D_input.eval()
-    try:
+    with eval_mode(G, D_input):
         fakes = recipe.doctor_fakes(G, inputs)
         fake_features = None if fakes is None or len(fakes) < 2 else D_input.features(_spread_out(fakes.float()))
         if fake_features is None:
             return None
         real_spread = mean_pairwise_distance(D_input.features(_spread_out(real)))
         return mean_pairwise_distance(fake_features) / max(real_spread, 1e-12)
-    finally:
-        G.train(modes[0])
-        D_input.train(modes[1])
 
 
 def _spread_out(batch: torch.Tensor) -> torch.Tensor:

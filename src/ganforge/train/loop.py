@@ -25,6 +25,7 @@ from ganforge.recipes import recipe_for, recipe_name
 from ganforge.report import write_report
 from ganforge.runtime import (
     attach_loss_scaler,
+    eval_mode,
     is_out_of_memory,
     loss_scaler,
     out_of_memory_message,
@@ -245,10 +246,8 @@ class Trainer:
         if not self.dist.is_main:
             return None
         G = self.G_ema if self.G_ema is not None else self.G
-        was_training = G.training
-        G.eval()
-        images, per_row = self.recipe.sample_grid(G, self.sample_inputs)
-        G.train(was_training)
+        with eval_mode(G):
+            images, per_row = self.recipe.sample_grid(G, self.sample_inputs)
         path = self.out_dir / "samples" / f"{self.step:07d}.png"
         self.recipe.save_samples(path, images, per_row, self.remedies.d_input)
         if self.tensorboard is not None and images.ndim == 4:

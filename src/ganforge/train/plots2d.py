@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge.runtime import eval_mode
+
 REAL_POINTS = 2000  # real points drawn per frame
 SURFACE_CELLS = 120  # decision-surface resolution per axis
 MAX_GIF_FRAMES = 120
@@ -28,10 +30,8 @@ def decision_surface(d_input: torch.nn.Module, limits: tuple[float, float, float
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     cells = torch.stack([xx.flatten(), yy.flatten()], 1)
     device = next(d_input.parameters()).device
-    was = d_input.training
-    d_input.eval()
-    logits = torch.cat([d_input.judge_each(chunk.to(device)).float().cpu() for chunk in cells.split(4096)])
-    d_input.train(was)
+    with eval_mode(d_input):
+        logits = torch.cat([d_input.judge_each(chunk.to(device)).float().cpu() for chunk in cells.split(4096)])
     return torch.sigmoid(logits).view(SURFACE_CELLS, SURFACE_CELLS).numpy()
 
 
