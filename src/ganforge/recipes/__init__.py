@@ -120,6 +120,20 @@ class Recipe:
         """Restore state_dict() on resume (None: a checkpoint written without one)."""
 
 
+def step_stats(d_loss: torch.Tensor, g_loss: torch.Tensor, real_logits: torch.Tensor,
+               fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What every noise-to-image step reports: both losses, D(x) and D(G(z)) as probabilities, and
+    E[sign(D(x))], ADA's overfitting signal r_t. All detached and on the device: no host sync."""
+    real, fake = real_logits.detach().float(), fake_logits.detach().float()
+    return {
+        "loss/D": d_loss.detach(),
+        "loss/G": g_loss.detach(),
+        "D/real_prob": torch.sigmoid(real).mean(),
+        "D/fake_prob": torch.sigmoid(fake).mean(),
+        "D/real_sign": real.sign().mean(),
+    }
+
+
 def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     """One optimiser step on `loss` (set_to_none: no zeroing pass over the old gradients; fp16: loss-scaled)."""
     optimizer.zero_grad(set_to_none=True)

@@ -13,7 +13,7 @@ from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.losses import AdversarialLoss
 from ganforge.models.dcgan import latent_category, with_category
-from ganforge.recipes import RECIPES, Recipe, Step, update
+from ganforge.recipes import RECIPES, Recipe, Step, step_stats, update
 from ganforge.runtime import autocast
 from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
 
@@ -71,13 +71,7 @@ class GANStep:
             update(self.opt_G, g_loss if g_info is None else g_loss + g_info)
         D.requires_grad_(True)
 
-        stats = {
-            "loss/D": d_loss.detach(),
-            "loss/G": g_loss.detach(),
-            "D/real_prob": torch.sigmoid(real_logits.detach().float()).mean(),
-            "D/fake_prob": torch.sigmoid(fake_logits.detach().float()).mean(),
-            "D/real_sign": real_logits.detach().float().sign().mean(),  # ADA's overfitting signal r_t
-        }
+        stats = step_stats(d_loss, g_loss, real_logits, fake_logits)
         if penalty is not None:
             stats["loss/D_penalty"] = penalty.detach()
         if g_info is not None:  # how well D tells G's categories apart: near 1 once G keeps them distinct

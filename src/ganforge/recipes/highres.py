@@ -16,7 +16,7 @@ from torch import nn
 from ganforge.config import TrainConfig
 from ganforge.models.scaled import image_pyramid
 from ganforge.pair_losses import PairLoss, pair_loss
-from ganforge.recipes import RECIPES, Recipe, Step, update
+from ganforge.recipes import RECIPES, Recipe, Step, step_stats, update
 from ganforge.recipes.gan import model_args
 from ganforge.runtime import autocast
 from ganforge.train.progressive_schedule import stage_at
@@ -71,13 +71,7 @@ class MultiScaleStep:
         if train_g:
             update(self.opt_G, g_loss)
         D.requires_grad_(True)
-        return {
-            "loss/D": d_loss.detach(),
-            "loss/G": g_loss.detach(),
-            "D/real_prob": torch.sigmoid(real_logits.detach().float()).mean(),
-            "D/fake_prob": torch.sigmoid(fake_logits.detach().float()).mean(),
-            "D/real_sign": real_logits.detach().float().sign().mean(),  # ADA's overfitting signal r_t (small data)
-        }
+        return step_stats(d_loss, g_loss, real_logits, fake_logits)
 
 
 class _HighResRecipe(Recipe):
