@@ -30,6 +30,15 @@ class LoadedGenerator:
     def conditional(self) -> bool:
         return bool(self.class_names)
 
+    @property
+    def latent_classes(self) -> int:
+        """An unconditional InfoGAN's number of latent categories (0: none)."""
+        return 0 if self.conditional else int(getattr(self.G, "latent_classes", 0))
+
+    def category_index(self, name: str) -> int:
+        """A latent category given by its number (categories have no names: no labels were used)."""
+        return class_index(str(name), [str(i) for i in range(self.latent_classes)])
+
 
 def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = "cpu") -> LoadedGenerator:
     """Rebuild a noise-to-image G from the arguments stored in the checkpoint; the EMA copy when there is one."""
@@ -100,15 +109,13 @@ def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: lis
 
     An InfoGAN (--latent-classes) takes --class as the index of one of its latent categories."""
     if not loaded.conditional:
-        categories = getattr(loaded.G, "latent_classes", 0)
-        if classes and not categories:
+        if classes and not loaded.latent_classes:
             raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
         z = truncate(latents(num * max(1, len(classes or [])), loaded.latent_dim, seed), truncation)
         if not classes:
             return generate(loaded.G, z), None
-        names = [str(i) for i in range(categories)]  # its categories have numbers, not names
-        picked = class_rows([class_index(c, names) for c in classes], num)
-        return generate(loaded.G, with_category(z, picked, categories)), num
+        picked = class_rows([loaded.category_index(c) for c in classes], num)
+        return generate(loaded.G, with_category(z, picked, loaded.latent_classes)), num
     if classes:
         labels = class_rows([class_index(c, loaded.class_names) for c in classes], num)
         per_row = num

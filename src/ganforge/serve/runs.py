@@ -116,20 +116,14 @@ def class_choices(run: ServedRun) -> list[str]:
         return [ALL_CLASSES] if run.kind == "conditional" else []
     if run.kind == "conditional":
         return [ALL_CLASSES, *loaded.class_names]
-    categories = latent_categories(loaded)
-    return [ALL_CLASSES, *map(str, range(categories))] if categories else []
-
-
-def latent_categories(loaded: LoadedGenerator) -> int:
-    """How many InfoGAN categories an unconditional G has (0: none)."""
-    return 0 if loaded.conditional else int(getattr(loaded.G, "latent_classes", 0))
+    return [ALL_CLASSES, *map(str, range(loaded.latent_classes))] if loaded.latent_classes else []
 
 
 def _category(loaded: LoadedGenerator, class_name: str | None) -> int | None:
     """The InfoGAN category picked (None: every category, drawn at random, or not an InfoGAN)."""
-    if not latent_categories(loaded) or class_name in (None, "", ALL_CLASSES):
+    if not loaded.latent_classes or class_name in (None, "", ALL_CLASSES):
         return None
-    return class_index(str(class_name), [str(i) for i in range(latent_categories(loaded))])
+    return loaded.category_index(str(class_name))
 
 
 def _labels(loaded: LoadedGenerator, class_name: str | None) -> list[int] | None:
@@ -190,7 +184,7 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
     z = torch.cat([slerp(a, b, t) for t in steps + steps[-2:0:-1]])  # there and back: the GIF loops smoothly
     category = _category(loaded, class_name)
     if category is not None:  # the walk stays in the chosen latent category
-        z = with_category(z, torch.full((len(z),), category), latent_categories(loaded))
+        z = with_category(z, torch.full((len(z),), category), loaded.latent_classes)
     classes = _labels(loaded, class_name)
     if classes is None:
         pictures = list(to_uint8(generate(loaded.G, z)))
