@@ -58,7 +58,8 @@ class GANStep:
         if train_d:
             if self.d_penalty is not None:
                 penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.opt_D))
-            extras = [term for term in (penalty, d_info) if term is not None]
+            extras = [term for term in (penalty, None if d_info is None else self.info_weight * d_info)
+                      if term is not None]
             update(self.opt_D, d_loss + sum(extras) if extras else d_loss)
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
@@ -68,14 +69,14 @@ class GANStep:
         g_loss = self.loss.g_loss(g_logits.float())
         g_info = self._info_loss(g_codes, codes)
         if train_g:
-            update(self.opt_G, g_loss if g_info is None else g_loss + g_info)
+            update(self.opt_G, g_loss if g_info is None else g_loss + self.info_weight * g_info)
         D.requires_grad_(True)
 
         stats = step_stats(d_loss, g_loss, real_logits, fake_logits)
         if penalty is not None:
             stats["loss/D_penalty"] = penalty.detach()
         if g_info is not None:  # how well D tells G's categories apart: near 1 once G keeps them distinct
-            stats["loss/info"] = g_info.detach() / self.info_weight if self.info_weight else g_info.detach()
+            stats["loss/info"] = g_info.detach()
             stats["info/accuracy"] = (g_codes.detach().argmax(1) == codes).float().mean()
         return stats
 
@@ -88,7 +89,7 @@ class GANStep:
     def _info_loss(self, code_logits: torch.Tensor | None, codes: torch.Tensor | None) -> torch.Tensor | None:
         if code_logits is None or codes is None:
             return None
-        return self.info_weight * F.cross_entropy(code_logits.float(), codes)
+        return F.cross_entropy(code_logits.float(), codes)  # unweighted: the steps weight it, the log shows it
 
 
 def model_args(config: TrainConfig) -> dict[str, Any]:
