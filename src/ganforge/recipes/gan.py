@@ -58,9 +58,8 @@ class GANStep:
         if train_d:
             if self.d_penalty is not None:
                 penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.opt_D))
-            extras = [term for term in (penalty, None if d_info is None else self.info_weight * d_info)
-                      if term is not None]
-            update(self.opt_D, d_loss + sum(extras) if extras else d_loss)
+            total = d_loss if penalty is None else d_loss + penalty
+            update(self.opt_D, total if d_info is None else total + self.info_weight * d_info)
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
         D.requires_grad_(False)
