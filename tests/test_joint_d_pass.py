@@ -1,0 +1,47 @@
+"""GANStep judges the real and the fake batch in one D pass when D's layers treat samples alone."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+import torch
+
+from ganforge.config import TrainConfig
+from ganforge.models import create_model
+from ganforge.recipes.gan import judges_samples_independently, make_gan_step, model_args
+
+
+def _one_step(config: TrainConfig, joint: bool) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    torch.manual_seed(0)
+    G, D = create_model("dcgan", **model_args(config))
+    opt_G = torch.optim.Adam(G.parameters(), lr=1e-3)
+    opt_D = torch.optim.Adam(D.parameters(), lr=1e-3)
+    step = make_gan_step(config, G, D, opt_G, opt_D, torch.device("cpu"), "fp32")
+    step.joint_d = joint
+    generator = torch.Generator().manual_seed(1)
+    real = torch.rand(8, 1, 16, 16, generator=generator) * 2 - 1
+    z = torch.randn(8, config.latent_dim, generator=generator)
+    stats = step(real, z)
+    return stats, copy.deepcopy(D.state_dict())
+
+
+@pytest.mark.parametrize("latent_classes", [0, 3])
+def test_one_pass_gives_the_same_step_as_two(tiny_config: TrainConfig, latent_classes: int) -> None:
+    config = dataclasses.replace(tiny_config, d_batchnorm=False, loss="hinge", latent_classes=latent_classes)
+    joint_stats, joint_D = _one_step(config, joint=True)
+    apart_stats, apart_D = _one_step(config, joint=False)
+    for key in ("loss/D", "loss/G", "D/real_prob", "D/fake_prob"):
+        assert joint_stats[key].item() == pytest.approx(apart_stats[key].item(), rel=1e-5), key
+    for key, value in joint_D.items():
+        torch.testing.assert_close(value, apart_D[key], rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_or_minibatch_std_keep_two_passes(tiny_config: TrainConfig) -> None:
+    def D_of(**changes: object) -> torch.nn.Module:
+        return create_model("dcgan", **model_args(dataclasses.replace(tiny_config, **changes)))[1]
+
+    assert judges_samples_independently(D_of(d_batchnorm=False))
+    assert not judges_samples_independently(D_of(d_batchnorm=True))  # real and fake statistics would mix
+    assert not judges_samples_independently(D_of(d_batchnorm=False, minibatch_std=True))
