@@ -42,6 +42,7 @@ class TrainConfig:
     beta2: float = 0.999
     batch_size: int = 64
     ema_beta: float = 0.0  # 0 disables the EMA copy of G; 0.999 is a good value when enabled
+    lr_decay_start: float | None = None  # from this fraction of the run, both rates fall linearly towards 0
     # length
     total_steps: int | None = None
     epochs: float | None = None
@@ -129,6 +130,8 @@ class TrainConfig:
         self._validate_pix2pix()
         self._validate_eval()
         self._validate_latent_classes()
+        if self.lr_decay_start is not None and not (self.total_steps or self.epochs):
+            raise GanforgeError("--lr-decay-start needs a run length to decay over: give --steps or --epochs")
         from ganforge.highres import check_highres
         from ganforge.losses import LOSSES
         from ganforge.models import model_names

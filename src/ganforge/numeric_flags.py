@@ -70,6 +70,7 @@ TRAIN_RANGES: dict[str, Range] = {
     "beta2": PROBABILITY_LIKE,
     "batch_size": Range(1, 65536),
     "ema_beta": Range(0, 1, whole=False, high_open=True, example="0.999"),
+    "lr_decay_start": Range(0, 1, whole=False, high_open=True, example="0.5"),
     "total_steps": STEPS,
     "epochs": Range(0, 1e6, whole=False, low_open=True),
     "max_minutes": Range(0, 525_600, whole=False, low_open=True, example="60 for an hour; a year at most"),

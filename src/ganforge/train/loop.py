@@ -36,6 +36,7 @@ from ganforge.train import distributed
 from ganforge.train.coverage import make_coverage_check
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.events import emit
+from ganforge.train.lr_decay import apply_lr_decay
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 from ganforge.train.remedies import Remedies, resolve_augment
@@ -284,6 +285,7 @@ class Trainer:
                 if self.dist.any(self.clock() >= deadline):
                     status = "time budget"
                     break
+                apply_lr_decay(self.optimizers(), self.step, self.total_steps, cfg.lr_decay_start)
                 decision = self.remedies.balance.decide()  # --balance: who is updated this step
                 for _ in range(self.remedies.balance.d_steps - 1):  # --d-steps: extra D-only updates
                     self.step_fn(*self._next_batch(), train_g=False)

@@ -1,0 +1,31 @@
+"""Linear learning-rate decay over the end of a run.
+
+GAN updates keep oscillating at a constant rate; letting both rates fall to near zero over the last
+part of the run lets G settle on crisper samples (measured on digits: README). The schedule
+multiplies each rate by f(step) / f(step - 1), so it composes with what else changes the rates
+(the NaN roll-back halves them, --balance adaptive steers D's) instead of overwriting them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def decay_factor(step: int, total_steps: int, start: float) -> float:
+    """f(step): 1 until start x total_steps, then linear down to 1 / (decay length) at the last step."""
+    first = int(start * total_steps)
+    if step <= first:
+        return 1.0
+    return max(total_steps - step, 1) / max(total_steps - first, 1)
+
+
+def apply_lr_decay(optimizers: list[torch.optim.Optimizer], step: int, total_steps: int | None,
+                   start: float | None) -> None:
+    """Before update number `step` (0-based): move every rate from f(step - 1) to f(step)."""
+    if start is None or not total_steps or step == 0:
+        return
+    ratio = decay_factor(step, total_steps, start) / decay_factor(step - 1, total_steps, start)
+    if ratio != 1.0:
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group["lr"] *= ratio

@@ -1,0 +1,64 @@
+"""--lr-decay-start: the learning rates fall linearly over the end of the run, and a resume continues exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganforge.checkpoint import load_checkpoint
+from ganforge.config import TrainConfig
+from ganforge.errors import GanforgeError
+from ganforge.train.loop import train
+from ganforge.train.lr_decay import apply_lr_decay, decay_factor
+
+
+def test_factor_is_flat_then_linear_and_never_zero() -> None:
+    factors = [decay_factor(s, 10, 0.6) for s in range(10)]
+    assert factors[:7] == [1.0] * 7  # steps 0-6: full rate (decay starts after step 6 = 0.6 x 10)
+    assert factors[7:] == pytest.approx([3 / 4, 2 / 4, 1 / 4])  # the last update (step 9) at 1/4, not 0
+
+
+def test_applying_step_by_step_gives_the_factor_and_keeps_other_changes() -> None:
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    for step in range(10):
+        apply_lr_decay([opt], step, 10, 0.6)
+        if step == 8:
+            opt.param_groups[0]["lr"] *= 0.5  # e.g. the NaN roll-back halves the rate: the decay keeps the half
+        expected = 0.1 * decay_factor(step, 10, 0.6) * (0.5 if step >= 8 else 1.0)
+        assert opt.param_groups[0]["lr"] == pytest.approx(expected)
+
+
+def test_off_without_a_start() -> None:
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    apply_lr_decay([opt], 9, 10, None)
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_needs_a_run_length(tiny_config: TrainConfig) -> None:
+    config = dataclasses.replace(tiny_config, total_steps=None, max_minutes=1.0, lr_decay_start=0.5)
+    with pytest.raises(GanforgeError, match="--lr-decay-start needs"):
+        config.validate()
+
+
+def test_run_decays_and_resumes_exactly(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    config = dataclasses.replace(tiny_config, total_steps=6, lr_decay_start=0.5, checkpoint_every=3,
+                                 sample_every=100)
+    train(config, tmp_path / "whole", quiet=True)
+    state = load_checkpoint(tmp_path / "whole" / "checkpoints" / "latest.pt")
+    lr_g = state["opt_G"]["param_groups"][0]["lr"]
+    assert lr_g == pytest.approx(config.lr_g * decay_factor(5, 6, 0.5))  # the rate of the last update (1/3)
+
+    assert json.loads((tmp_path / "whole" / "config.json").read_text())["lr_decay_start"] == 0.5
+    # as if the run had been killed right after its step-3 checkpoint, mid-decay schedule
+    shutil.copytree(tmp_path / "whole", tmp_path / "split")
+    checkpoints = tmp_path / "split" / "checkpoints"
+    shutil.copy(checkpoints / "step-0000003.pt", checkpoints / "latest.pt")
+    train(config, tmp_path / "split", resume=True, quiet=True)
+    resumed = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
+    for key, value in state["G"].items():
+        assert torch.equal(value, resumed["G"][key]), key
