@@ -39,3 +39,19 @@ def test_unconditional_checkpoint_keeps_its_keys(tiny_config: TrainConfig, tmp_p
 def test_random_crop_outside_pix2pix_is_refused(tiny_config: TrainConfig, tmp_path: Path) -> None:
     with pytest.raises(GanforgeError, match="--random-crop is for pix2pix"):
         train(dataclasses.replace(tiny_config, random_crop=True), tmp_path / "run", quiet=True)
+
+
+def test_the_data_set_goes_to_a_device_once(tiny_config: TrainConfig) -> None:
+    """The training stream and the doctor's batches share one device copy (a GPU held three before)."""
+    import torch
+
+    from ganforge.data.dataset import ImageDataset
+    from ganforge.recipes import Recipe
+
+    images = torch.zeros(4, 16, 16, 1, dtype=torch.uint8)
+    recipe = Recipe(tiny_config, ImageDataset(images, name="zeros"))
+    meta = torch.device("meta")  # a device other than the CPU, available everywhere
+    first = recipe.on_device(images, meta)
+    assert first.device == meta and recipe.on_device(images, meta) is first
+    streams = [recipe.batches(meta, 2, seed) for seed in (0, 3)]
+    assert all(stream.images is first for stream in streams)

@@ -96,10 +96,19 @@ class Recipe:
         With several processes batch_size is the global batch and this process gets its rank's slice.
         """
         d = self.dataset
-        labels = None if d.labels is None else d.labels.to(device)
-        return BatchStream(d.images.to(device), batch_size, seed, self.config.flip, labels=labels,
+        labels = None if d.labels is None else self.on_device(d.labels, device)
+        return BatchStream(self.on_device(d.images, device), batch_size, seed, self.config.flip, labels=labels,
                            crop=self.config.resolution if self.config.aspect == "1:1" else None,
                            rank=rank, world_size=world_size)
+
+    def on_device(self, data: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """`data` (a tensor of this recipe's data set) on `device`, copied there once: the training stream
+        and the doctor's fixed batches share the copy instead of each holding the whole data set on a GPU."""
+        copies = self.__dict__.setdefault("_device_copies", {})
+        key = (id(data), str(device))
+        if key not in copies:
+            copies[key] = data.to(device)
+        return copies[key]
 
     def save_samples(self, path: Path, images: torch.Tensor, per_row: int, D: nn.Module) -> None:
         """Write the sample grid of one step (D: what a plot of D's decision surface would use)."""

@@ -47,7 +47,7 @@ class PointsRecipe(Recipe):
 
     def batches(self, device: torch.device, batch_size: int, seed: int, rank: int = 0,
                 world_size: int = 1) -> BatchStream:
-        return BatchStream(self.dataset.points.to(device), batch_size, seed, decode=torch.Tensor.float,
+        return BatchStream(self.on_device(self.dataset.points, device), batch_size, seed, decode=torch.Tensor.float,
                            rank=rank, world_size=world_size)
 
     def save_samples(self, path: Path, images: torch.Tensor, per_row: int, D: nn.Module) -> None:
