@@ -124,3 +124,17 @@ def test_mean_pairwise_distance_and_grad_norm():
     assert grad_norm(layer).item() == 0.0
     layer.weight.grad = torch.tensor([[3.0, 4.0]])
     assert grad_norm(layer).item() == 5.0
+
+
+def test_collapse_remedy_suggests_only_what_the_run_is_not_using() -> None:
+    from ganforge.presets import make_config
+    from ganforge.train.doctor import COLLAPSE_REMEDY
+    from ganforge.train.remedies import collapse_remedy
+
+    plain = make_config({"data": "digits", "preset": "plain", "resolution": 32, "channels": 1})
+    assert collapse_remedy(plain) == COLLAPSE_REMEDY  # nothing on yet: every remedy
+    points = collapse_remedy(make_config({"data": "grid"}))  # the recommended 2D recipe: EMA and --pack 2 on
+    assert "--ema-beta" not in points and "--pack 4" in points and "--pack 2 " not in points
+    infogan = collapse_remedy(make_config({"data": "digits", "preset": "recommended", "resolution": 32,
+                                           "channels": 1}))
+    assert infogan == "Try --minibatch-std."  # packing is refused with latent categories; the rest is on

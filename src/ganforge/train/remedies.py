@@ -50,6 +50,24 @@ def check_config(cfg: TrainConfig) -> None:
 
 
 HIGHRES_MODELS = ("msg", "progressive", "fastgan")  # their recipes bring their own D input (recipes/highres.py)
+def collapse_remedy(cfg: TrainConfig) -> str:
+    """What a collapse or coverage report suggests: the remedies this run takes and does not use yet."""
+    if cfg.model in HIGHRES_MODELS:  # they refuse --pack, --minibatch-std and --spectral-norm (see above)
+        return HIGHRES_COLLAPSE_REMEDY
+    options = []
+    if not (cfg.conditional or cfg.latent_classes):  # both need D to judge one sample at a time
+        options.append("--pack 2 (PacGAN)" if cfg.pack == 1 else f"--pack {2 * cfg.pack} (PacGAN; now {cfg.pack})")
+    if not cfg.minibatch_std:
+        options.append("--minibatch-std")
+    if not cfg.ema_beta:
+        options.append("--ema-beta 0.999")
+    if not (cfg.loss == "hinge" and cfg.spectral_norm):
+        options.append("--loss hinge with --spectral-norm")
+    if not options:
+        return "Try a lower --lr-g, or --balance ttur with --lr-d above --lr-g."
+    return "Try " + (", ".join(options[:-1]) + ", or " if len(options) > 1 else "") + options[-1] + "."
+
+
 HIGHRES_COLLAPSE_REMEDY = ("Try --ema-beta 0.999, or --balance ttur with --lr-d above --lr-g (e.g. 4e-4, 1e-4); these "
                            "models' D already has minibatch std (msg, progressive) or augmentation (fastgan).")
 
@@ -126,9 +144,8 @@ class Remedies:
         self.d_input = DiscriminatorInput(D, augment, cfg.pack, cfg.instance_noise, cfg.noise_anneal_steps)
         self.balance = make_balance(cfg.balance, cfg.loss, opt_D, cfg.d_steps, cfg.skip_d_below,
                                     cfg.skip_g_above, cfg.balance_target)
-        self.doctor = TrainingDoctor(check_imbalance=not penalised)  # WGAN-GP's D loss has no 'too low'
-        if cfg.model in HIGHRES_MODELS:  # they refuse --pack, --minibatch-std and --spectral-norm (see above)
-            self.doctor.collapse_remedy = HIGHRES_COLLAPSE_REMEDY
+        self.doctor = TrainingDoctor(check_imbalance=not penalised,  # WGAN-GP's D loss has no 'too low'
+                                     collapse_remedy=collapse_remedy(cfg))
 
     def after_step(self, step: int, stats: dict[str, torch.Tensor], decision: Decision,
                    G: nn.Module) -> list[Event]:
