@@ -50,9 +50,13 @@ def check_config(cfg: TrainConfig) -> None:
 
 
 HIGHRES_MODELS = ("msg", "progressive", "fastgan")  # their recipes bring their own D input (recipes/highres.py)
+HIGHRES_COLLAPSE_REMEDY = ("Try --ema-beta 0.999, or --balance ttur with --lr-d above --lr-g (e.g. 4e-4, 1e-4); these "
+                           "models' D already has minibatch std (msg, progressive) or augmentation (fastgan).")
+
+
 def collapse_remedy(cfg: TrainConfig) -> str:
     """What a collapse or coverage report suggests: the remedies this run takes and does not use yet."""
-    if cfg.model in HIGHRES_MODELS:  # they refuse --pack, --minibatch-std and --spectral-norm (see above)
+    if cfg.model in HIGHRES_MODELS:  # they refuse --pack, --minibatch-std and --spectral-norm (below)
         return HIGHRES_COLLAPSE_REMEDY
     options = []
     if not (cfg.conditional or cfg.latent_classes):  # both need D to judge one sample at a time
@@ -66,10 +70,6 @@ def collapse_remedy(cfg: TrainConfig) -> str:
     if not options:
         return "Try a lower --lr-g, or --balance ttur with --lr-d above --lr-g."
     return "Try " + (", ".join(options[:-1]) + ", or " if len(options) > 1 else "") + options[-1] + "."
-
-
-HIGHRES_COLLAPSE_REMEDY = ("Try --ema-beta 0.999, or --balance ttur with --lr-d above --lr-g (e.g. 4e-4, 1e-4); these "
-                           "models' D already has minibatch std (msg, progressive) or augmentation (fastgan).")
 
 
 def _check_highres_remedies(cfg: TrainConfig) -> None:
