@@ -3,7 +3,7 @@
 `plain` is the textbook baseline (DCGAN's settings for images, a vanilla MLP GAN for 2D points).
 `recommended` is the recipe measured on the mode-collapse benchmarks (`ganforge bench modes`).
 `auto` (the CLI default) picks `recommended` for 2D point data and stacked digits, `plain` otherwise.
-The built-in `digits` get the image recipe plus what was measured on them (InfoGAN's 10 latent categories).
+The built-in `digits` get the image recipe plus what was measured on them (40 InfoGAN latent categories).
 Precedence: preset < --config file < flags.
 """
 

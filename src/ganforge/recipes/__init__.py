@@ -34,6 +34,7 @@ class Recipe:
     def __init__(self, config: TrainConfig, dataset: ImageDataset) -> None:
         self.config = config
         self.dataset = dataset
+        self._device_copies: dict[tuple[int, str], torch.Tensor] = {}  # on_device's copies
 
     @staticmethod
     def load_data(config: TrainConfig, quiet: bool = False) -> ImageDataset:
@@ -104,11 +105,10 @@ class Recipe:
     def on_device(self, data: torch.Tensor, device: torch.device) -> torch.Tensor:
         """`data` (a tensor of this recipe's data set) on `device`, copied there once: the training stream
         and the doctor's fixed batches share the copy instead of each holding the whole data set on a GPU."""
-        copies = self.__dict__.setdefault("_device_copies", {})
         key = (id(data), str(device))
-        if key not in copies:
-            copies[key] = data.to(device)
-        return copies[key]
+        if key not in self._device_copies:
+            self._device_copies[key] = data.to(device)
+        return self._device_copies[key]
 
     def save_samples(self, path: Path, images: torch.Tensor, per_row: int, D: nn.Module) -> None:
         """Write the sample grid of one step (D: what a plot of D's decision surface would use)."""
