@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from ganforge.cli import main
 from ganforge.data.builtin import digits, stacked_digits
 from ganforge.errors import GanforgeError
 from ganforge.metrics.modes import kl_to_uniform, read_stacked_modes, score_stacked_modes
@@ -59,3 +62,16 @@ def test_stacked_modes_are_read_per_channel_and_unreadable_samples_count_for_non
     score = score_stacked_modes(modes)
     assert (score.modes_captured, score.read_fraction) == (2, 0.75)
     assert score.kl_to_uniform == pytest.approx((2 / 3) * math.log(2 / 3 * 1000) + (1 / 3) * math.log(1 / 3 * 1000))
+
+
+def test_the_default_stacked_digits_recipe_trains_and_samples_three_channel_images(tmp_path):
+    """`ganforge train --data stacked-digits` (recommended: packed, spectrally normalised D without batch norm)."""
+    run = tmp_path / "sd"
+    assert main(["train", "--data", "stacked-digits", "--steps", "3", "--batch-size", "8", "--out", str(run),
+                 "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["preset"], config["pack"], config["d_batchnorm"], config["loss"]) == ("recommended", 2, False,
+                                                                                          "hinge")
+    assert main(["sample", str(run), "-n", "6", "-o", str(tmp_path / "s.npy")]) == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (6, 16, 16, 3) and samples.dtype == np.uint8
