@@ -92,7 +92,8 @@ def train_one(name: str, args: argparse.Namespace, data, out: Path) -> tuple[Tra
     # machine do not shrink one model's budget more than another's; GPU: wall-clock time
     trainer.clock = time.process_time if args.device == "cpu" else time.perf_counter
     start = trainer.clock()
-    trainer.run()
+    if trainer.run().status == "interrupted":  # Ctrl-C / SIGTERM stops the whole benchmark, not just this model
+        raise KeyboardInterrupt
     return trainer, trainer.clock() - start
 
 

@@ -318,3 +318,23 @@ def test_highres_benchmark_budget_counts_cpu_time_not_wall_time(tmp_path, monkey
     trainer, cpu_s = highres.train_one("dcgan", args, shapes(128, count=8), tmp_path / "run")
     assert 1 <= trainer.step <= 2  # 60 s of (stand-in) CPU time are spent after one or two steps
     assert cpu_s >= 60
+
+
+def test_highres_benchmark_stops_whole_when_a_run_is_interrupted(tmp_path, monkeypatch):
+    """Ctrl-C / SIGTERM during one model's training stops the benchmark; it used to go on to the next model."""
+    import argparse
+
+    from benchmark_import import load_benchmark
+
+    from ganforge.data.builtin import shapes
+    from ganforge.train.signals import StopSignals
+
+    def install_then_signal(self):  # as if SIGTERM arrived right after training started
+        self.requested = "SIGTERM"
+        return self
+
+    monkeypatch.setattr(StopSignals, "install", install_then_signal)
+    args = argparse.Namespace(resolution=128, width_scale=1, stage_images=0, batch_size=2, minutes=1.0,
+                              device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        load_benchmark("highres").train_one("dcgan", args, shapes(128, count=8), tmp_path / "run")
