@@ -14,6 +14,8 @@ def test_a_short_ring_run_is_trained_scored_and_tabulated(tmp_path):
     run = run_one("ring", "recommended", seed=0, minutes=0.04, out_dir=tmp_path / "ring")
     assert run.modes_total == 8 and 0 <= run.modes <= 8 and 0.0 <= run.high_quality <= 1.0
     assert run.steps >= 1 and run.cpu_s >= 2.4  # the budget is CPU time: 0.04 min = 2.4 s
+    saved = json.loads((tmp_path / "ring" / "config.json").read_text())
+    assert saved["checkpoint_every"] == 10_000  # bench runs keep few periodic checkpoints (scored from the last)
     table = format_table([run, BenchRun("stacked-digits", "plain", 0, 10, 1.0, 1.0, 12, 1000, kl=2.5,
                                         read_fraction=0.5)])
     assert "ring" in table and "PacGAN: 1000/1000 modes, KL 0.06" in table and "2.500" in table
