@@ -85,3 +85,12 @@ def test_balance_policies_deciding_per_process_are_refused_under_torchrun(tmp_pa
     with pytest.raises(GanforgeError, match=f"--balance {balance} is not supported with several processes"):
         Trainer(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()  # refused before the run folder is made
+
+
+def test_lr_decay_over_a_time_budget_is_refused_under_torchrun(tmp_path, monkeypatch):
+    # each rank's clock differs: their learning rates, and so their weights, would drift apart
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    config = TrainConfig(**{**TINY, "total_steps": None, "max_minutes": 1.0, "lr_decay_start": 0.5})
+    with pytest.raises(GanforgeError, match="--lr-decay-start over a time budget is not supported"):
+        Trainer(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

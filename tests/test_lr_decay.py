@@ -14,7 +14,7 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.train.loop import train
-from ganforge.train.lr_decay import apply_lr_decay, decay_factor
+from ganforge.train.lr_decay import BUDGET_FLOOR, apply_lr_decay, budget_decay_factor, decay_factor
 
 
 def test_factor_is_flat_then_linear_and_never_zero() -> None:
@@ -40,9 +40,37 @@ def test_off_without_a_start() -> None:
 
 
 def test_needs_a_run_length(tiny_config: TrainConfig) -> None:
-    config = dataclasses.replace(tiny_config, total_steps=None, max_minutes=1.0, lr_decay_start=0.5)
+    config = dataclasses.replace(tiny_config, total_steps=None, epochs=None, max_minutes=None, lr_decay_start=0.5)
     with pytest.raises(GanforgeError, match="--lr-decay-start needs"):
         config.validate()
+
+
+def test_budget_factor_is_flat_then_linear_down_to_the_floor() -> None:
+    assert [budget_decay_factor(p, 0.5) for p in (0.0, 0.5, 0.75)] == [1.0, 1.0, pytest.approx(0.5)]
+    assert budget_decay_factor(1.0, 0.5) == BUDGET_FLOOR and budget_decay_factor(2.0, 0.5) == BUDGET_FLOOR
+
+
+def test_a_time_budgeted_run_decays_over_its_budget(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    """With only --max-minutes the rates follow the share of the budget spent (a stand-in clock: 1 s a step)."""
+    from ganforge.train.loop import Trainer
+
+    config = dataclasses.replace(tiny_config, total_steps=None, epochs=None, max_minutes=0.1, lr_decay_start=0.5,
+                                 sample_every=100, checkpoint_every=100)
+    trainer = Trainer(config, tmp_path / "run", quiet=True)
+    seconds = iter(range(10**6))
+    trainer.clock = lambda: float(next(seconds))  # read at the start and once before each step: 1 s a step
+    step_fn, lrs = trainer.step_fn, []
+
+    def recording_step(*args, **kwargs):
+        lrs.append(trainer.opt_G.param_groups[0]["lr"])
+        return step_fn(*args, **kwargs)
+
+    trainer.step_fn = recording_step
+    result = trainer.run()
+    assert result.status == "time budget" and result.step == 5  # the 6th reading ends the 6 s budget
+    factors = [budget_decay_factor(k / 6, 0.5) for k in range(1, 6)]  # step k runs after k of the 6 s
+    assert lrs == pytest.approx([config.lr_g * f for f in factors])
+    assert lrs[-1] < lrs[2] == config.lr_g  # flat for the first half, then falling
 
 
 def test_run_decays_and_resumes_exactly(tiny_config: TrainConfig, tmp_path: Path) -> None:

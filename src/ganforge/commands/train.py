@@ -19,7 +19,7 @@ HELP = {
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
     "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
     "lr_decay_start": "from this fraction of the run (e.g. 0.5) both learning rates fall linearly towards 0 "
-                      "at the last step (needs --steps or --epochs)",
+                      "at the last step (with only --max-minutes: over the time budget)",
     "precision": "fp32, bf16, fp16 (loss-scaled; for GPUs without bf16) or auto (bf16 where the hardware has native "
                  "kernels, fp16 on older CUDA GPUs, else fp32)",
     "tensorboard": "also write scalars, sample grids and weight histograms to RUN/tensorboard",

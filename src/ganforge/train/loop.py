@@ -36,7 +36,7 @@ from ganforge.train import distributed
 from ganforge.train.coverage import make_coverage_check
 from ganforge.train.ema import ema_beta_at, make_ema, update_ema
 from ganforge.train.events import emit
-from ganforge.train.lr_decay import apply_lr_decay
+from ganforge.train.lr_decay import BudgetDecay, apply_lr_decay
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
 from ganforge.train.remedies import Remedies, resolve_augment
@@ -92,6 +92,11 @@ class Trainer:
             # each process would decide from its own losses: one could skip an update the others make and hang
             raise GanforgeError(f"--balance {config.balance} is not supported with several processes (torchrun) yet; "
                                 "use --balance fixed or ttur")
+        if distributed.launched_by_torchrun() and config.lr_decay_start is not None and not (config.total_steps or
+                                                                                         config.epochs):
+            # each process's clock differs: their rates would drift apart and so would their weights
+            raise GanforgeError("--lr-decay-start over a time budget is not supported with several processes "
+                                "(torchrun); give --steps or --epochs to decay over")
         self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (train/distributed.py)
         with self.dist.main_first():
             state = self._prepare_run_dir(resume)
@@ -268,6 +273,8 @@ class Trainer:
         cfg = self.config
         start = self.clock()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        timed_decay = cfg.lr_decay_start is not None and self.total_steps is None
+        budget_decay = BudgetDecay(cfg.lr_decay_start) if timed_decay else None
         status = "done"
         sums: dict[str, torch.Tensor] = {}
         count, window_start, window_images = 0, time.monotonic(), 0
@@ -282,10 +289,14 @@ class Trainer:
                 if self.dist.any(stop.requested):
                     status = "interrupted"
                     break
-                if self.dist.any(self.clock() >= deadline):
+                now = self.clock()
+                if self.dist.any(now >= deadline):
                     status = "time budget"
                     break
-                apply_lr_decay(self.optimizers(), self.step, self.total_steps, cfg.lr_decay_start)
+                if budget_decay is not None:  # --lr-decay-start with only --max-minutes: over the time budget
+                    budget_decay(self.optimizers(), (now - start) / (deadline - start))
+                else:
+                    apply_lr_decay(self.optimizers(), self.step, self.total_steps, cfg.lr_decay_start)
                 decision = self.remedies.balance.decide()  # --balance: who is updated this step
                 for _ in range(self.remedies.balance.d_steps - 1):  # --d-steps: extra D-only updates
                     self.step_fn(*self._next_batch(), train_g=False)

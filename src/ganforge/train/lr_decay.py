@@ -4,6 +4,10 @@ pix2pix's schedule: constant rates, then both falling to near zero, so the last 
 (On the digits recipe it did not help: README.) The schedule
 multiplies each rate by f(step) / f(step - 1), so it composes with what else changes the rates
 (the NaN roll-back halves them, --balance adaptive steers D's) instead of overwriting them.
+
+A run with only a time budget (--max-minutes) decays over that budget instead: linear decay to near
+zero at the end of the budget is the schedule that does best under a fixed compute budget (Li et al.
+2020, "Budgeted Training"). Each invocation decays over its own budget, from the rates it starts with.
 """
 
 from __future__ import annotations
@@ -29,3 +33,29 @@ def apply_lr_decay(optimizers: list[torch.optim.Optimizer], step: int, total_ste
         for opt in optimizers:
             for group in opt.param_groups:
                 group["lr"] *= ratio
+
+
+BUDGET_FLOOR = 0.01  # the rate factor at the very end of a time budget (never 0: the last steps still learn)
+
+
+def budget_decay_factor(progress: float, start: float) -> float:
+    """f(fraction of the time budget spent): 1 until `start`, then linear down to BUDGET_FLOOR at the end."""
+    if progress <= start:
+        return 1.0
+    return max(1.0 - (progress - start) / (1.0 - start), BUDGET_FLOOR)
+
+
+class BudgetDecay:
+    """The decay for runs limited by time alone: call it with the fraction of the budget spent, before each step."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.applied = 1.0  # the factor the rates carry now (from this invocation's decay)
+
+    def __call__(self, optimizers: list[torch.optim.Optimizer], progress: float) -> None:
+        factor = budget_decay_factor(progress, self.start)
+        if factor != self.applied:
+            for opt in optimizers:
+                for group in opt.param_groups:
+                    group["lr"] *= factor / self.applied
+            self.applied = factor
