@@ -6,8 +6,8 @@ multiplies each rate by f(step) / f(step - 1), so it composes with what else cha
 (the NaN roll-back halves them, --balance adaptive steers D's) instead of overwriting them.
 
 A run with only a time budget (--max-minutes) decays over that budget instead: linear decay to near
-zero at the end of the budget is the schedule that does best under a fixed compute budget (Li et al.
-2020, "Budgeted Training"). Each invocation decays over its own budget, from the rates it starts with.
+zero at the end of the budget did best among the schedules Li et al. 2020 ("Budgeted Training")
+compared under fixed budgets. Each invocation decays over its own budget, from the rates it starts with.
 """
 
 from __future__ import annotations
