@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from ganforge.checkpoint import load_checkpoint
-from ganforge.config import TrainConfig
-from ganforge.errors import GanforgeError
-from ganforge.train.loop import train
+from ganforge.config import DEFAULT_STEPS, TrainConfig
+from ganforge.train.loop import planned_steps, train
 from ganforge.train.lr_decay import BUDGET_FLOOR, apply_lr_decay, budget_decay_factor, decay_factor
 
 
@@ -39,10 +38,9 @@ def test_off_without_a_start() -> None:
     assert opt.param_groups[0]["lr"] == 0.1
 
 
-def test_needs_a_run_length(tiny_config: TrainConfig) -> None:
+def test_a_run_given_no_length_decays_over_the_default_steps(tiny_config: TrainConfig) -> None:
     config = dataclasses.replace(tiny_config, total_steps=None, epochs=None, max_minutes=None, lr_decay_start=0.5)
-    with pytest.raises(GanforgeError, match="--lr-decay-start needs"):
-        config.validate()
+    assert planned_steps(config.validate(), dataset_size=100) == DEFAULT_STEPS
 
 
 def test_budget_factor_is_flat_then_linear_down_to_the_floor() -> None:

@@ -130,9 +130,6 @@ class TrainConfig:
         self._validate_pix2pix()
         self._validate_eval()
         self._validate_latent_classes()
-        if self.lr_decay_start is not None and not (self.total_steps or self.epochs or self.max_minutes):
-            raise GanforgeError("--lr-decay-start needs a run length to decay over: give --steps, --epochs or "
-                                "--max-minutes")
         from ganforge.highres import check_highres
         from ganforge.losses import LOSSES
         from ganforge.models import model_names
