@@ -92,7 +92,7 @@ class Trainer:
             # each process would decide from its own losses: one could skip an update the others make and hang
             raise GanforgeError(f"--balance {config.balance} is not supported with several processes (torchrun) yet; "
                                 "use --balance fixed or ttur")
-        timed = config.max_minutes and not (config.total_steps or config.epochs)
+        timed = planned_steps(config, dataset_size=1) is None  # only a time budget (the data's size cannot matter)
         if distributed.launched_by_torchrun() and config.lr_decay_start is not None and timed:
             # each process's clock differs: their rates would drift apart and so would their weights
             raise GanforgeError("--lr-decay-start over a time budget is not supported with several processes "

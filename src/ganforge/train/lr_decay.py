@@ -28,7 +28,11 @@ def apply_lr_decay(optimizers: list[torch.optim.Optimizer], step: int, total_ste
     """Before update number `step` (0-based): move every rate from f(step - 1) to f(step)."""
     if start is None or not total_steps or step == 0:
         return
-    ratio = decay_factor(step, total_steps, start) / decay_factor(step - 1, total_steps, start)
+    _scale_rates(optimizers, decay_factor(step, total_steps, start) / decay_factor(step - 1, total_steps, start))
+
+
+def _scale_rates(optimizers: list[torch.optim.Optimizer], ratio: float) -> None:
+    """Multiply every rate by `ratio` (keeping whatever else has changed them)."""
     if ratio != 1.0:
         for opt in optimizers:
             for group in opt.param_groups:
@@ -54,8 +58,5 @@ class BudgetDecay:
 
     def __call__(self, optimizers: list[torch.optim.Optimizer], progress: float) -> None:
         factor = budget_decay_factor(progress, self.start)
-        if factor != self.applied:
-            for opt in optimizers:
-                for group in opt.param_groups:
-                    group["lr"] *= factor / self.applied
-            self.applied = factor
+        _scale_rates(optimizers, factor / self.applied)
+        self.applied = factor
