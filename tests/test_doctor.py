@@ -124,6 +124,7 @@ def test_mean_pairwise_distance_and_grad_norm():
     assert grad_norm(layer).item() == 0.0
     layer.weight.grad = torch.tensor([[3.0, 4.0]])
     assert grad_norm(layer).item() == 5.0
+    assert grad_norm(list(layer.parameters())).item() == 5.0  # the loop passes lists gathered once
 
 
 def test_collapse_remedy_suggests_only_what_the_run_is_not_using() -> None:

@@ -10,7 +10,7 @@ from ganforge.data.augment import ADA_ADJUST_EVERY, ADA_MAX_P, AdaptiveAugment, 
 from ganforge.models import create_model
 from ganforge.models.layers import MinibatchStd, apply_spectral_norm, pack
 from ganforge.train.d_input import DiscriminatorInput
-from ganforge.train.ema import make_ema, update_ema
+from ganforge.train.ema import WeightAverage, make_ema, update_ema
 
 
 def test_spectral_norm_bounds_the_top_singular_value():
@@ -46,6 +46,22 @@ def test_ema_update_formula():
     for old, new, current in zip(before, ema.parameters(), G.parameters()):
         torch.testing.assert_close(new, 0.9 * old + 0.1 * current)
 
+
+
+def test_weight_average_follows_optimizer_steps():
+    """The training loop gathers the parameter lists once: later in-place updates (an optimiser) must count."""
+    G = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    ema = make_ema(G)
+    average = WeightAverage(ema, G)
+    optimizer = torch.optim.SGD(G.parameters(), lr=0.5)
+    for _ in range(2):
+        before = [p.clone() for p in ema.parameters()]
+        G.train()(torch.randn(8, 3)).square().sum().backward()  # BN's running statistics move too
+        optimizer.step()
+        average(0.75)
+        for old, new, current in zip(before, ema.parameters(), G.parameters()):
+            torch.testing.assert_close(new, 0.75 * old + 0.25 * current)
+        torch.testing.assert_close(ema[1].running_mean, G[1].running_mean)
 
 def test_packing_shapes_and_grouping():
     images = torch.arange(4 * 2 * 3 * 3, dtype=torch.float32).view(4, 2, 3, 3)

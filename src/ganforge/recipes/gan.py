@@ -40,6 +40,7 @@ class GANStep:
         self.latent_classes, self.info_weight = latent_classes, info_weight
         self.d_penalty = d_penalty if d_penalty is not None and d_penalty.active else None  # GP / R1
         self.joint_d = judges_samples_independently(D)
+        self.d_params = list(D.parameters())  # gathered once: freezing D walks them twice per step
 
     def __call__(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
                  train_d: bool = True, train_g: bool = True) -> dict[str, torch.Tensor]:
@@ -50,7 +51,7 @@ class GANStep:
             fake = G(z, *cond)  # (B, C, H, W); reused by both stages
 
         # Stage 1: the discriminator, a binary classifier of real (1) vs fake (0).
-        D.requires_grad_(True)
+        _set_trainable(self.d_params, True)
         with autocast(self.device, self.precision):
             real_logits, fake_logits, fake_codes = self._judge_pair(real, fake.detach(), cond)
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
@@ -63,14 +64,14 @@ class GANStep:
             update(self.opt_D, total if d_info is None else total + self.info_weight * d_info)
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
-        D.requires_grad_(False)
+        _set_trainable(self.d_params, False)
         with autocast(self.device, self.precision):
             g_logits, g_codes = self._judge(fake, cond)
         g_loss = self.loss.g_loss(g_logits.float())
         g_info = self._info_loss(g_codes, codes)
         if train_g:
             update(self.opt_G, g_loss if g_info is None else g_loss + self.info_weight * g_info)
-        D.requires_grad_(True)
+        _set_trainable(self.d_params, True)
 
         stats = step_stats(d_loss, g_loss, real_logits, fake_logits)
         if penalty is not None:
@@ -103,6 +104,12 @@ class GANStep:
         if code_logits is None or codes is None:
             return None
         return F.cross_entropy(code_logits.float(), codes)  # unweighted: the steps weight it, the log shows it
+
+
+def _set_trainable(params: list[torch.Tensor], trainable: bool) -> None:
+    """Module.requires_grad_ without the walk over the module tree."""
+    for p in params:
+        p.requires_grad_(trainable)
 
 
 def judges_samples_independently(D: nn.Module) -> bool:

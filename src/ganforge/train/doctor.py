@@ -129,9 +129,11 @@ def _spread_out(batch: torch.Tensor) -> torch.Tensor:
     return batch[torch.linspace(0, len(batch) - 1, DOCTOR_BATCH).long().to(batch.device)]
 
 
-def grad_norm(module: nn.Module) -> torch.Tensor:
-    """L2 norm of all of a module's current gradients (0 when it has none)."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
+def grad_norm(params: nn.Module | list[torch.Tensor]) -> torch.Tensor:
+    """L2 norm of all current gradients of a module (or of its parameter list; 0 when it has none)."""
+    if isinstance(params, nn.Module):
+        params = list(params.parameters())
+    grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))

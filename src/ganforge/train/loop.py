@@ -34,7 +34,7 @@ from ganforge.runtime import (
 )
 from ganforge.train import distributed
 from ganforge.train.coverage import make_coverage_check
-from ganforge.train.ema import ema_beta_at, make_ema, update_ema
+from ganforge.train.ema import WeightAverage, ema_beta_at, make_ema
 from ganforge.train.events import emit
 from ganforge.train.lr_decay import BudgetDecay, apply_lr_decay
 from ganforge.train.metrics_log import MetricsLog
@@ -133,6 +133,7 @@ class Trainer:
             for optimizer in self.optimizers():
                 attach_loss_scaler(optimizer, self.device)
         self.G_ema = make_ema(self.G) if cfg.ema_beta > 0 else None
+        self.weight_average = WeightAverage(self.G_ema, self.G) if self.G_ema is not None else None
         # issue 3: D's input (augmentation, instance noise, packing), the balance policy and the training doctor
         self.remedies = Remedies(cfg, self.D, self.opt_D)
         step_D = self.remedies.d_input if self.recipe.wraps_d else self.D
@@ -301,8 +302,8 @@ class Trainer:
                 for _ in range(self.remedies.balance.d_steps - 1):  # --d-steps: extra D-only updates
                     self.step_fn(*self._next_batch(), train_g=False)
                 stats = self.step_fn(*self._next_batch(), train_d=decision.train_d, train_g=decision.train_g)
-                if self.G_ema is not None:
-                    update_ema(self.G_ema, self.G, ema_beta_at(self.step, cfg.ema_beta))
+                if self.weight_average is not None:
+                    self.weight_average(ema_beta_at(self.step, cfg.ema_beta))
                 self.step += 1
                 emit(self.remedies.after_step(self.step, stats, decision, self.G), self.log, self.quiet)
                 bar.update(1)

@@ -47,7 +47,7 @@ def plot_losses(records: list[dict[str, Any]], path: Path) -> None:
     ax_prob.set_ylabel("probability")
     ax_prob.legend(loc="upper right")
     fig.suptitle(EXPLANATION, fontsize=8, wrap=True)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.08, top=0.90, hspace=0.08)  # fixed: tight_layout redraws
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=90)
     plt.close(fig)

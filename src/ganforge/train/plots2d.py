@@ -54,7 +54,7 @@ def save_scatter(path: Path, real: torch.Tensor, fake: torch.Tensor, d_input: to
     ax.set_ylim(limits[2], limits[3])
     ax.set_title(f"step {step}: real (black) vs generated (orange)", fontsize=9)
     fig.colorbar(surface, ax=ax, fraction=0.046, pad=0.04, label='D(x): "real" probability')
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.9, bottom=0.07, top=0.94)  # fixed margins: tight_layout draws twice
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=80)

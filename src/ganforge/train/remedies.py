@@ -146,12 +146,15 @@ class Remedies:
                                     cfg.skip_g_above, cfg.balance_target)
         self.doctor = TrainingDoctor(check_imbalance=not penalised,  # WGAN-GP's D loss has no 'too low'
                                      collapse_remedy=collapse_remedy(cfg))
+        self._params: tuple[nn.Module, list[torch.Tensor], list[torch.Tensor]] | None = None
 
     def after_step(self, step: int, stats: dict[str, torch.Tensor], decision: Decision,
                    G: nn.Module) -> list[Event]:
         """Adds gradient norms and balance/augmentation values to `stats`; returns the balance's events."""
-        stats["grad/G"] = grad_norm(G)
-        stats["grad/D"] = grad_norm(self.d_input)
+        if self._params is None or self._params[0] is not G:  # gathered once: walking the modules costs per step
+            self._params = (G, list(G.parameters()), list(self.d_input.parameters()))
+        stats["grad/G"] = grad_norm(self._params[1])
+        stats["grad/D"] = grad_norm(self._params[2])
         stats.update(self.balance.metrics(decision))
         self.d_input.update(step, stats)
         if self.d_input.augment is not None:
