@@ -45,3 +45,35 @@ def test_batch_norm_or_minibatch_std_keep_two_passes(tiny_config: TrainConfig) -
     assert judges_samples_independently(D_of(d_batchnorm=False))
     assert not judges_samples_independently(D_of(d_batchnorm=True))  # real and fake statistics would mix
     assert not judges_samples_independently(D_of(d_batchnorm=False, minibatch_std=True))
+
+
+@pytest.mark.parametrize("latent_classes", [0, 3])
+def test_d_only_step_updates_d_alone_in_one_pass(tiny_config: TrainConfig, latent_classes: int) -> None:
+    """--d-steps / --balance skip: a step with train_g=False updates D exactly as a full step does, leaves G
+    alone, and reports G's loss from the stage-1 verdict instead of judging the fakes a second time."""
+    config = dataclasses.replace(tiny_config, d_batchnorm=False, loss="hinge", latent_classes=latent_classes)
+    _, full_D = _one_step(config, joint=True)
+
+    torch.manual_seed(0)
+    G, D = create_model("dcgan", **model_args(config))
+    G_before = copy.deepcopy(G)
+    D_before = copy.deepcopy(D)
+    step = make_gan_step(config, G, D, torch.optim.Adam(G.parameters(), lr=1e-3),
+                         torch.optim.Adam(D.parameters(), lr=1e-3), torch.device("cpu"), "fp32")
+    passes = []
+    D.register_forward_hook(lambda module, args, out: passes.append(len(args[0])))
+    generator = torch.Generator().manual_seed(1)
+    real = torch.rand(8, 1, 16, 16, generator=generator) * 2 - 1
+    z = torch.randn(8, config.latent_dim, generator=generator)
+    stats = step(real, z, train_g=False)
+
+    if not latent_classes:  # an InfoGAN's D runs forward_with_codes, which the hook does not see
+        assert passes == [16]  # real and fake together, once
+    for key, value in D.state_dict().items():
+        torch.testing.assert_close(value, full_D[key], rtol=1e-5, atol=1e-6)
+    for before, after in zip(G_before.parameters(), G.parameters()):  # (BN statistics move: G ran in train mode)
+        torch.testing.assert_close(after, before, rtol=0, atol=0)
+    with torch.no_grad():
+        judged_before_update = D_before(G_before(z))
+    assert stats["loss/G"].item() == pytest.approx(step.loss.g_loss(judged_before_update).item(), rel=1e-5)
+    assert all(p.requires_grad for p in D.parameters())

@@ -47,8 +47,8 @@ class GANStep:
         G, D = self.G, self.D
         cond = (labels,) if self.conditional else ()  # an unconditional G ignores the data's labels
         codes = latent_category(z, self.latent_classes) if self.latent_classes else None
-        with autocast(self.device, self.precision):
-            fake = G(z, *cond)  # (B, C, H, W); reused by both stages
+        with autocast(self.device, self.precision), torch.set_grad_enabled(train_g):
+            fake = G(z, *cond)  # (B, C, H, W); reused by both stages (no graph when G is not trained)
 
         # Stage 1: the discriminator, a binary classifier of real (1) vs fake (0).
         _set_trainable(self.d_params, True)
@@ -64,14 +64,17 @@ class GANStep:
             update(self.opt_D, total if d_info is None else total + self.info_weight * d_info)
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
-        _set_trainable(self.d_params, False)
-        with autocast(self.device, self.precision):
-            g_logits, g_codes = self._judge(fake, cond)
-        g_loss = self.loss.g_loss(g_logits.float())
-        g_info = self._info_loss(g_codes, codes)
         if train_g:
+            _set_trainable(self.d_params, False)
+            with autocast(self.device, self.precision):
+                g_logits, g_codes = self._judge(fake, cond)
+            g_loss = self.loss.g_loss(g_logits.float())
+            g_info = self._info_loss(g_codes, codes)
             update(self.opt_G, g_loss if g_info is None else g_loss + self.info_weight * g_info)
-        _set_trainable(self.d_params, True)
+            _set_trainable(self.d_params, True)
+        else:  # a D-only step (--d-steps, --balance skip): G's loss as D judged the fakes in stage 1, no 2nd pass
+            g_loss, g_codes = self.loss.g_loss(fake_logits.float()), fake_codes
+            g_info = self._info_loss(g_codes, codes)
 
         stats = step_stats(d_loss, g_loss, real_logits, fake_logits)
         if penalty is not None:
