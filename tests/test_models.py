@@ -61,6 +61,19 @@ def test_nearest_upsampling_variant_keeps_the_shape():
     assert G(torch.randn(2, 8)).shape == (2, 1, 32, 32)
 
 
+def test_subpixel_upsampling_starts_as_nearest_and_learns_every_phase():
+    """ICNR init: each 2x2 block of the output starts as one value (no checkerboard), and training can
+    split the 4 phases (every weight gets a gradient)."""
+    G, _ = create_model("dcgan", resolution=32, channels=3, latent_dim=8, g_width=4, upsample="subpixel")
+    images = G(torch.randn(2, 8))
+    assert images.shape == (2, 3, 32, 32)
+    blocks = images.unflatten(2, (16, 2)).unflatten(4, (16, 2))  # (B, C, 16, 2, 16, 2)
+    torch.testing.assert_close(blocks, blocks[:, :, :, :1, :, :1].expand_as(blocks))
+    assert images.std() > 0
+    images.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+
+
 @pytest.mark.parametrize("resolution", [128, 256])
 def test_high_resolutions_build(resolution):
     G, D = create_model("dcgan", resolution=resolution, channels=3, latent_dim=4, g_width=2, d_width=2)

@@ -45,6 +45,8 @@ HELP = {
     "latent_classes": "InfoGAN: K categories in G's latent that D learns to tell apart from the image, so G "
                       "gives each its own kind of image (e.g. 10 for digits; no labels needed; 0 = off)",
     "info_weight": "InfoGAN: weight of the category-recognition loss",
+    "upsample": "DCGAN G's upscaling: transpose (transposed convs), nearest (nearest + 3x3 conv) or subpixel "
+                "(3x3 conv to 4x the channels + pixel shuffle; nearest's cost, a faster last layer)",
 }
 
 
