@@ -14,6 +14,8 @@ def test_auto_picks_recommended_for_points_and_stacked_digits_plain_for_images()
     assert make_config({"data": "my/points.npy"}).model == "mlp"
     assert make_config({"data": "stacked-digits"}).preset == "recommended"
     assert make_config({"data": "ring"}).lr_decay_start == 0.5  # 2D: rates fall over the second half of the run
+    assert make_config({"data": "grid"}).r1_gamma == 0.1  # 2D: a light R1 penalty keeps every grid mode
+    assert make_config({"data": "grid", "preset": "plain"}).r1_gamma == 0
     assert make_config({"data": "ring", "preset": "plain"}).lr_decay_start is None
     images = make_config({"data": "digits"})
     assert images.preset == "plain" and images.lr_g == TrainConfig().lr_g and images.model == "dcgan"

@@ -24,10 +24,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # the EMA of G's weights averages out its oscillation around the modes, which is what makes samples precise;
         # PacGAN packing (D judges pairs) stops G dropping grid modes (grid seeds 0 / 3: 21 / 20 of 25 -> 25 / 25);
         # rates decaying over the second half of the run (of the time budget, with --max-minutes) sharpen the modes
-        # (grid HQ up 0.6-3.1 points on all 5 seeds, ring unchanged within noise)
+        # (grid HQ up 0.6-3.1 points on all 5 seeds, ring unchanged within noise); a light R1 penalty on D
+        # (Mescheder et al. 2018) keeps G's mass on every grid mode (seed 1 had kept dropping the centre column:
+        # 21/25 -> 25/25, 5 of 5 seeds at >= 95% HQ instead of 4)
         "recommended": dict(model="mlp", latent_dim=2, g_width=128, d_width=128, batch_size=256, lr_g=1e-3,
                             lr_d=1e-3, precision="fp32", log_every=100, sample_every=1000, checkpoint_every=5000,
-                            sample_count=1000, ema_beta=0.999, pack=2, lr_decay_start=0.5),
+                            sample_count=1000, ema_beta=0.999, pack=2, lr_decay_start=0.5, r1_gamma=0.1),
     },
     "stacked-digits": {
         "plain": dict(g_width=32, d_width=32, log_every=100, sample_every=1000),
