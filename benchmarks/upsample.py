@@ -1,0 +1,72 @@
+"""G's upscaling blocks: nearest + 3x3 conv (the reference) against sub-pixel conv and transposed conv.
+
+    python benchmarks/upsample.py                 # the digits G's blocks (32 px, width 64), batch 64, bf16
+    python benchmarks/upsample.py --precision fp32 --threads 2
+
+Each row is one upscaling block of DCGAN's G at 32 px (c_in -> c_out channels, input resolution), timed
+forward + backward as in training (channels_last, autocast, gradients to the input and the weights).
+Timed windows of the three variants are interleaved and the medians compared, so a load change on a
+shared machine hits all of them alike. Sub-pixel conv has the same FLOPs as nearest + conv; transposed
+conv has 4/9 of them but draws checkerboards (why ganforge's recipes do not use it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from ganforge.models.dcgan import _upsample_block
+
+BLOCKS = ((256, 128, 4), (128, 64, 8), (64, 1, 16))  # DCGAN-32's G at width 64, one output channel (digits)
+MODES = ("nearest", "subpixel", "transpose")
+
+
+def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, steps: int) -> float:
+    """Mean ms of `steps` forward + backward passes."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        inp = x.detach().requires_grad_(True)
+        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = block(inp)
+        out.float().sum().backward()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--windows", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10, help="passes per timed window")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    dtype = torch.bfloat16 if args.precision == "bf16" else None
+    print(f"batch {args.batch_size}, {args.precision}, {args.threads} thread(s); ms forward + backward, "
+          f"median of {args.windows} windows")
+    totals = dict.fromkeys(MODES, 0.0)
+    for c_in, c_out, res in BLOCKS:
+        x = torch.randn(args.batch_size, c_in, res, res).to(memory_format=torch.channels_last)
+        blocks = {mode: nn.Sequential(*_upsample_block(c_in, c_out, mode)).to(memory_format=torch.channels_last)
+                  for mode in MODES}
+        for block in blocks.values():
+            time_block(block, x, dtype, 3)  # warm-up: oneDNN picks and caches its kernels
+        times: dict[str, list[float]] = {mode: [] for mode in MODES}
+        for _ in range(args.windows):
+            for mode, block in blocks.items():
+                times[mode].append(time_block(block, x, dtype, args.steps))
+        medians = {mode: statistics.median(t) for mode, t in times.items()}
+        for mode in MODES:
+            totals[mode] += medians[mode]
+        shown = ", ".join(f"{mode} {medians[mode]:.1f} ({medians['nearest'] / medians[mode]:.2f}x)" for mode in MODES)
+        print(f"{c_in:>4} -> {c_out:<4} from {res:>2} px: {shown}")
+    shown = ", ".join(f"{mode} {totals[mode]:.1f} ({totals['nearest'] / totals[mode]:.2f}x)" for mode in MODES)
+    print(f"all three blocks: {shown}")
+
+
+if __name__ == "__main__":
+    main()
