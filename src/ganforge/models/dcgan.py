@@ -50,7 +50,7 @@ class SubpixelConv(nn.Conv2d):
     """3x3 conv to 4x the channels at the input's resolution, for nn.PixelShuffle(2).
 
     Why: the same FLOPs as nearest upscaling + conv, but no upscaled copy of the input, and a last
-    layer with 4 output channels instead of 1 or 3, which oneDNN runs ~3x faster (benchmarks/upsample.py).
+    layer with 4 output channels instead of 1, which oneDNN ran ~4x faster (benchmarks/upsample.py).
     Initialised ICNR-style (Aitken et al. 2017): the 4 phases of each output channel start equal, so the
     block starts as nearest-neighbour upscaling of one conv and has no checkerboard at the start."""
 
