@@ -125,8 +125,10 @@ class TrainConfig:
             raise GanforgeError(f"--device must be auto, cpu, cuda or mps, got {self.device!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise GanforgeError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
-        if self.upsample not in ("transpose", "nearest", "subpixel"):
-            raise GanforgeError(f"--upsample must be transpose, nearest or subpixel, got {self.upsample!r}")
+        from ganforge.models.dcgan import UPSAMPLE_MODES
+
+        if self.upsample not in UPSAMPLE_MODES:
+            raise GanforgeError(f"--upsample must be one of {', '.join(UPSAMPLE_MODES)}, got {self.upsample!r}")
         self._validate_pix2pix()
         self._validate_eval()
         self._validate_latent_classes()

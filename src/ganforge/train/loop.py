@@ -136,6 +136,7 @@ class Trainer:
         self.weight_average = WeightAverage(self.G_ema, self.G) if self.G_ema is not None else None
         # issue 3: D's input (augmentation, instance noise, packing), the balance policy and the training doctor
         self.remedies = Remedies(cfg, self.D, self.opt_D)
+        self.G_params = list(self.G.parameters())  # for the gradient norms, gathered once
         step_D = self.remedies.d_input if self.recipe.wraps_d else self.D
         self.step_fn = self.recipe.make_step(self.G, step_D, self.opt_G, self.opt_D, self.device, self.precision)
         self.batches = self.recipe.batches(self.device, cfg.batch_size, cfg.seed,
@@ -305,7 +306,7 @@ class Trainer:
                 if self.weight_average is not None:
                     self.weight_average(ema_beta_at(self.step, cfg.ema_beta))
                 self.step += 1
-                emit(self.remedies.after_step(self.step, stats, decision, self.G), self.log, self.quiet)
+                emit(self.remedies.after_step(self.step, stats, decision, self.G_params), self.log, self.quiet)
                 bar.update(1)
                 for key, value in stats.items():  # accumulate on device: no host sync per step
                     # host-side values (augment p, balance flags) join the device's sums: one device to check

@@ -146,15 +146,13 @@ class Remedies:
                                     cfg.skip_g_above, cfg.balance_target)
         self.doctor = TrainingDoctor(check_imbalance=not penalised,  # WGAN-GP's D loss has no 'too low'
                                      collapse_remedy=collapse_remedy(cfg))
-        self._params: tuple[nn.Module, list[torch.Tensor], list[torch.Tensor]] | None = None
+        self.d_params = list(self.d_input.parameters())  # gathered once: walking the modules every step costs
 
     def after_step(self, step: int, stats: dict[str, torch.Tensor], decision: Decision,
-                   G: nn.Module) -> list[Event]:
+                   G_params: list[torch.Tensor]) -> list[Event]:
         """Adds gradient norms and balance/augmentation values to `stats`; returns the balance's events."""
-        if self._params is None or self._params[0] is not G:  # gathered once: walking the modules costs per step
-            self._params = (G, list(G.parameters()), list(self.d_input.parameters()))
-        stats["grad/G"] = grad_norm(self._params[1])
-        stats["grad/D"] = grad_norm(self._params[2])
+        stats["grad/G"] = grad_norm(G_params)
+        stats["grad/D"] = grad_norm(self.d_params)
         stats.update(self.balance.metrics(decision))
         self.d_input.update(step, stats)
         if self.d_input.augment is not None:
