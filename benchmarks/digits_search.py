@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ganforge.checkpoint import load_checkpoint
@@ -56,27 +56,30 @@ def main() -> None:
     else:
         model = load_digit_classifier().model
     seeds = [int(s) for s in args.seeds.split(",")]
-    jobs = [(flags, seed) for flags in args.configs for seed in seeds]
     root = Path(tempfile.mkdtemp(prefix="digits-search-"))
-    outs = {job: root / f"run{i}" for i, job in enumerate(jobs)}
-    with ThreadPoolExecutor(args.parallel) as pool:
-        futures = {job: pool.submit(train, *job, args.steps, args.device, outs[job]) for job in jobs}
+    # seed-major order: if the search is cut short, every configuration has about as many seeds done
+    jobs = [(flags, seed) for seed in seeds for flags in args.configs]
     scores: dict[str, list[float]] = {flags: [] for flags in args.configs}
-    for (flags, seed), future in futures.items():
-        try:
-            seconds = future.result()
-        except RuntimeError as err:
-            print(f"FAILED {err}", flush=True)
-            continue
-        loaded = load_generator(outs[(flags, seed)] / "checkpoints" / "latest.pt", use_ema=True)
-        report = read_digits(model, generate(loaded.G, latents(1000, loaded.latent_dim, 0)), 0.9)
-        scores[flags].append(report.confident_fraction)
-        print(f"{flags!r:<70} seed {seed}: {report.confident_fraction:6.1%} confident, "
-              f"{report.classes_found}/10 digits, {seconds:.0f} s", flush=True)
+    with ThreadPoolExecutor(args.parallel) as pool:
+        futures = {pool.submit(train, flags, seed, args.steps, args.device, root / f"run{i}"): (flags, seed, i)
+                   for i, (flags, seed) in enumerate(jobs)}
+        for future in as_completed(futures):  # scored as they finish, so a cut-short search still reports
+            flags, seed, i = futures[future]
+            try:
+                seconds = future.result()
+            except RuntimeError as err:
+                print(f"FAILED {err}", flush=True)
+                continue
+            loaded = load_generator(root / f"run{i}" / "checkpoints" / "latest.pt", use_ema=True)
+            report = read_digits(model, generate(loaded.G, latents(1000, loaded.latent_dim, 0)), 0.9)
+            scores[flags].append(report.confident_fraction)
+            print(f"{flags!r:<70} seed {seed}: {report.confident_fraction:6.1%} confident, "
+                  f"{report.classes_found}/10 digits, {seconds:.0f} s", flush=True)
     print(f"\n{args.steps} steps each; median over seeds {args.seeds} of the share read confidently (p >= 0.9)")
     for flags, values in sorted(scores.items(), key=lambda kv: -statistics.median(kv[1] or [0])):
         if values:
-            print(f"{statistics.median(values):6.1%}  (min {min(values):.1%})  {flags}")
+            print(f"{statistics.median(values):6.1%}  (mean {statistics.mean(values):.1%}, min {min(values):.1%},"
+                  f" {len(values)} seeds)  {flags}")
 
 
 if __name__ == "__main__":

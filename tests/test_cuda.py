@@ -32,6 +32,7 @@ def _losses_finite(run) -> bool:
     dict(augment="ada", ema_beta=0.99),  # host-side augment p beside device losses
     dict(balance="skip", loss="hinge", spectral_norm=True, r1_gamma=1.0, r1_every=2),
     dict(conditional=True),
+    dict(d_steps=2, upsample="subpixel", latent_classes=4, info_weight=0.5),  # D-only steps, InfoGAN head
 ])
 def test_dcgan_recipes_train_resume_and_sample_on_cuda(tiny_config, tmp_path, precision, extra):
     config = replace(tiny_config, device=DEVICE, precision=precision, total_steps=4, log_every=1, **extra)
