@@ -118,6 +118,8 @@ def test_ema_follows_the_formula_with_warm_up():
     before = ema.weight.clone()
     with torch.no_grad():
         G.weight.add_(1.0)
-    update_ema(ema, G, ema_beta_at(0, 0.999))  # warm-up: beta = 0.1 at step 0
-    assert torch.allclose(ema.weight, 0.1 * before + 0.9 * G.weight)
+    update_ema(ema, G, ema_beta_at(0, 0.999))  # warm-up: beta = 1 / 4 at step 0
+    assert torch.allclose(ema.weight, 0.25 * before + 0.75 * G.weight)
     assert ema_beta_at(10_000, 0.999) == 0.999
+    assert ema_beta_at(1_000, 0.999) == 1_001 / 1_004  # below the set beta until step 2,996
+    assert ema_beta_at(2_996, 0.999) == 0.999

@@ -17,7 +17,8 @@ HELP = {
             "a folder of pairs or a built-in task: edges2digits, masks2shapes, edges2photo, gray2color",
     "total_steps": "number of training steps (one D update + one G update each)",
     "max_minutes": "time budget; the run stops with a checkpoint when it is spent",
-    "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables",
+    "ema_beta": "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables. Until step ~3/(1-beta) the "
+                "average spans about the last third of the run (warm-up)",
     "lr_decay_start": "from this fraction of the run (e.g. 0.5) both learning rates fall linearly towards 0 "
                       "at the last step (with only --max-minutes: over the time budget)",
     "precision": "fp32, bf16, fp16 (loss-scaled; for GPUs without bf16) or auto (bf16 where the hardware has native "
