@@ -61,6 +61,45 @@ def test_nearest_upsampling_variant_keeps_the_shape():
     assert G(torch.randn(2, 8)).shape == (2, 1, 32, 32)
 
 
+@pytest.mark.parametrize("bias", [False, True])
+def test_nearest_conv_equals_upscaling_then_conv(bias):
+    """NearestConv computes a 3x3 conv of the 2x nearest-upscaled input on the small input: the same outputs
+    and the same gradients as nn.Upsample + nn.Conv2d with the same weights (a non-square map, borders too)."""
+    from ganforge.models.dcgan import NearestConv
+
+    torch.manual_seed(0)
+    folded = NearestConv(5, 3)
+    if bias:
+        folded.bias = torch.nn.Parameter(torch.randn(3))
+    plain = torch.nn.Conv2d(5, 3, 3, 1, 1, bias=bias)
+    plain.load_state_dict(folded.state_dict())
+    folded, plain = folded.double(), plain.double()  # float64: the two sum in different orders
+    x = torch.randn(2, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    out_folded = folded(x)
+    out_plain = plain(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+    torch.testing.assert_close(out_folded, out_plain)
+    grads_folded = torch.autograd.grad(out_folded.square().sum(), (x, folded.weight))
+    grads_plain = torch.autograd.grad(out_plain.square().sum(), (x, plain.weight))
+    torch.testing.assert_close(grads_folded, grads_plain)
+
+
+def test_folded_nearest_generator_loads_plain_checkpoints(monkeypatch):
+    """G's large-map blocks use NearestConv; a G built without it (FOLD_FROM out of reach, as before it
+    existed) has the same state-dict keys, and either loads the other's weights to the same images."""
+    from ganforge.models import dcgan
+
+    torch.manual_seed(0)
+    G, _ = create_model("dcgan", resolution=64, channels=3, latent_dim=8, g_width=4, upsample="nearest")
+    assert sum(isinstance(m, dcgan.NearestConv) for m in G.modules()) == 2  # 16 -> 32 and 32 -> 64 px
+    monkeypatch.setattr(dcgan, "FOLD_FROM", 10**6)
+    plain, _ = create_model("dcgan", resolution=64, channels=3, latent_dim=8, g_width=4, upsample="nearest")
+    assert not any(isinstance(m, dcgan.NearestConv) for m in plain.modules())
+    assert list(plain.state_dict()) == list(G.state_dict())
+    plain.load_state_dict(G.state_dict())
+    z = torch.randn(3, 8)
+    torch.testing.assert_close(G.eval()(z), plain.eval()(z))
+
+
 def test_subpixel_upsampling_starts_as_nearest_and_learns_every_phase():
     """ICNR init: each 2x2 block of the output starts as one value (no checkerboard), and training can
     split the 4 phases (every weight gets a gradient)."""
