@@ -3,6 +3,7 @@
 
     python benchmarks/upsample.py                 # DCGAN's G blocks, batch 64, bf16, one thread
     python benchmarks/upsample.py --precision fp32 --threads 2
+    python benchmarks/upsample.py --training-step --threads 2   # whole recommended-preset steps, both nearest forms
 
 Each row is one upscaling block of DCGAN's G (c_in -> c_out channels, input resolution): the digits G at
 32 px (width 64, one channel), then the last two blocks of an RGB G at 64 px. Timed forward + backward as in
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -43,6 +45,43 @@ def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, ste
     return (time.perf_counter() - start) / steps * 1e3
 
 
+def training_steps(args: argparse.Namespace) -> None:
+    """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), G built with and without
+    NearestConv (FOLD_FROM in or out of reach) in one process, windows interleaved."""
+    import tempfile
+
+    from ganforge.models import dcgan
+    from ganforge.presets import make_config
+    from ganforge.train.loop import Trainer
+
+    for data, extra in (("digits", {}), ("shapes", {"resolution": 64})):
+        trainers = {}
+        for name, fold_from in (("nearest", 10**9), ("nearest folded", dcgan.FOLD_FROM)):
+            default, dcgan.FOLD_FROM = dcgan.FOLD_FROM, fold_from
+            config = make_config({"data": data, "preset": "recommended", "upsample": "nearest", "total_steps": 10**9,
+                                  "seed": 0, "threads": args.threads, "sample_every": 10**9,
+                                  "checkpoint_every": 10**9, "log_every": 10**9, **extra})
+            trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
+            dcgan.FOLD_FROM = default
+
+        def run(trainer: Trainer, steps: int) -> float:
+            start = time.perf_counter()
+            for _ in range(steps):
+                trainer.step_fn(*trainer._next_batch())
+            return (time.perf_counter() - start) / steps * 1e3
+
+        for trainer in trainers.values():
+            run(trainer, 10)  # warm-up
+        times: dict[str, list[float]] = {name: [] for name in trainers}
+        for _ in range(args.windows):
+            for name, trainer in trainers.items():
+                times[name].append(run(trainer, 30))
+        ms = {name: statistics.median(t) for name, t in times.items()}
+        print(f"{data} ({extra.get('resolution', 32)} px) training step, {args.threads} thread(s), median of "
+              f"{args.windows} windows of 30: nearest {ms['nearest']:.1f} ms, nearest folded {ms['nearest folded']:.1f}"
+              f" ms ({ms['nearest'] / ms['nearest folded']:.3f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64)
@@ -50,8 +89,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--windows", type=int, default=7)
     parser.add_argument("--steps", type=int, default=10, help="passes per timed window")
+    parser.add_argument("--training-step", action="store_true", help="time whole training steps instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.training_step:
+        training_steps(args)
+        return
     dtype = torch.bfloat16 if args.precision == "bf16" else None
     print(f"batch {args.batch_size}, {args.precision}, {args.threads} thread(s); ms forward + backward, "
           f"median of {args.windows} windows")
