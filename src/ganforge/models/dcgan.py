@@ -77,9 +77,10 @@ class NearestConv(nn.Conv2d):
     """A 3x3 conv of the 2x nearest-upscaled input, computed on the input itself: one conv to 4x the channels
     with the folded kernel (fold_nearest), then PixelShuffle. The same result as nn.Upsample + this conv (to
     float rounding) and the same parameters, without the upscaled copy, which is 4x the input. Measured
-    forward + backward, bf16, batch 64, one thread (benchmarks/upsample.py): 3.2x faster for G's last layer on
-    digits (64 -> 1 channel, 16 -> 32 px), 6.1x for 64 -> 3 at 32 -> 64 px, 1.18x for 128 -> 64 at 16 -> 32 px;
-    at 8 px no gain and at 4 px slower (0.69x), hence FOLD_FROM."""
+    forward + backward, bf16, batch 64, one thread (benchmarks/upsample.py): 3.8x faster for G's last layer on
+    digits (64 -> 1 channel, 16 -> 32 px), 6.8x for 64 -> 3 at 32 -> 64 px, 1.18x for 128 -> 64 at 16 -> 32 px;
+    at 8 px 0.97x and at 4 px slower (0.61-0.66x: folding the large kernel costs more than it saves), hence
+    FOLD_FROM. FastGAN's blocks could use it too, but its 64 px step gained 1.3% (7.08 -> 6.99 s): not worth it."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(c_in, c_out, 3, 1, 1, bias=False)
