@@ -16,19 +16,14 @@ import argparse
 import copy
 import json
 import tempfile
-from collections.abc import Callable
 
 import torch
 
 from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
 from ganforge.presets import make_config
 from ganforge.sampling import generate, latents
-from ganforge.train.ema import WeightAverage, make_ema
+from ganforge.train.ema import WeightAverage, ema_beta_at, make_ema
 from ganforge.train.loop import Trainer
-
-
-def schedule(c: float, cap: float) -> Callable[[int], float]:
-    return lambda step: min(cap, (1 + step) / (c + step))
 
 
 def main() -> None:
@@ -50,7 +45,7 @@ def main() -> None:
     for spec in args.warmups.split(","):
         c, cap = (float(x) for x in spec.split(":"))
         ema = make_ema(trainer.G)
-        averages[f"c={c:g} cap={cap:g}"] = (ema, WeightAverage(ema, trainer.G), schedule(c, cap))
+        averages[f"c={c:g} cap={cap:g}"] = (ema, WeightAverage(ema, trainer.G), c, cap)
     classifier = load_digit_classifier().model
     z = latents(1000, trainer.config.latent_dim, 0)
     score_at = {int(s) for s in args.score_at.split(",")}
@@ -64,12 +59,12 @@ def main() -> None:
     def every_step(beta: float) -> None:
         nonlocal step
         loop_average(beta)
-        for _, average, beta_at in averages.values():
-            average(beta_at(step))
+        for _, average, c, cap in averages.values():
+            average(ema_beta_at(step, cap, warmup=c))
         step += 1
         if step in score_at:
             row = {"seed": args.seed, "step": step, **extra, "loop EMA": score(trainer.G_ema)}
-            row.update({name: score(ema) for name, (ema, _, _) in averages.items()})
+            row.update({name: score(ema) for name, (ema, *_) in averages.items()})
             row["raw G"] = score(trainer.G)
             print(json.dumps(row), flush=True)
 
