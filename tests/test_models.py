@@ -62,9 +62,11 @@ def test_nearest_upsampling_variant_keeps_the_shape():
 
 
 @pytest.mark.parametrize("bias", [False, True])
-def test_nearest_conv_equals_upscaling_then_conv(bias):
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_nearest_conv_equals_upscaling_then_conv(bias, memory_format):
     """NearestConv computes a 3x3 conv of the 2x nearest-upscaled input on the small input: the same outputs
-    and the same gradients as nn.Upsample + nn.Conv2d with the same weights (a non-square map, borders too)."""
+    and the same gradients as nn.Upsample + nn.Conv2d with the same weights (a non-square map, borders too),
+    in the input's memory format."""
     from ganforge.models.dcgan import NearestConv
 
     torch.manual_seed(0)
@@ -74,13 +76,25 @@ def test_nearest_conv_equals_upscaling_then_conv(bias):
     plain = torch.nn.Conv2d(5, 3, 3, 1, 1, bias=bias)
     plain.load_state_dict(folded.state_dict())
     folded, plain = folded.double(), plain.double()  # float64: the two sum in different orders
-    x = torch.randn(2, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 5, 4, 6, dtype=torch.float64).to(memory_format=memory_format).requires_grad_()
     out_folded = folded(x)
+    assert out_folded.is_contiguous(memory_format=memory_format)
     out_plain = plain(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
     torch.testing.assert_close(out_folded, out_plain)
     grads_folded = torch.autograd.grad(out_folded.square().sum(), (x, folded.weight))
     grads_plain = torch.autograd.grad(out_plain.square().sum(), (x, plain.weight))
     torch.testing.assert_close(grads_folded, grads_plain)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_nearest_conv_second_derivatives(memory_format):
+    """NearestConv's hand-written gradient has its own gradient (for penalties that differentiate through G)."""
+    from ganforge.models.dcgan import NearestConv
+
+    torch.manual_seed(0)
+    layer = NearestConv(3, 2).double()
+    x = torch.randn(2, 3, 3, 5, dtype=torch.float64).to(memory_format=memory_format).requires_grad_()
+    assert torch.autograd.gradgradcheck(layer, (x,))
 
 
 def test_folded_nearest_generator_loads_plain_checkpoints(monkeypatch):
@@ -90,7 +104,7 @@ def test_folded_nearest_generator_loads_plain_checkpoints(monkeypatch):
 
     torch.manual_seed(0)
     G, _ = create_model("dcgan", resolution=64, channels=3, latent_dim=8, g_width=4, upsample="nearest")
-    assert sum(isinstance(m, dcgan.NearestConv) for m in G.modules()) == 2  # 16 -> 32 and 32 -> 64 px
+    assert sum(isinstance(m, dcgan.NearestConv) for m in G.modules()) == 4  # every block, 4 -> 8 ... 32 -> 64 px
     monkeypatch.setattr(dcgan, "FOLD_FROM", 10**6)
     plain, _ = create_model("dcgan", resolution=64, channels=3, latent_dim=8, g_width=4, upsample="nearest")
     assert not any(isinstance(m, dcgan.NearestConv) for m in plain.modules())
