@@ -38,8 +38,9 @@ def dcgan_init(module: nn.Module) -> None:
 UPSAMPLE_MODES = ("transpose", "nearest", "subpixel")
 
 
-# NearestConv from this input size up (every DCGAN block); benchmarks/upsample.py, one thread, bf16, batch 64:
-# 1.03-1.14x for 4 px inputs, 1.49-1.56x for 8 px, 5.3-5.8x for the digits G's last block, 8.7x for an RGB one's
+# NearestConv from this input size up (every DCGAN block); benchmarks/upsample.py, one thread, bf16, batch 64,
+# against Upsample + Conv2d: 1.49-1.61x for 4 px inputs, 2.08x for 8 px, 2.33x for 128 -> 64 channels at 16 px,
+# 3.61x for the digits G's last block (64 -> 1 at 16 px), 7.59x for an RGB 64 px G's (64 -> 3 at 32 px)
 FOLD_FROM = 4
 
 
@@ -56,104 +57,32 @@ def _upsample_block(c_in: int, c_out: int, mode: str, size: int = FOLD_FROM) -> 
     return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
 
 
-# Nearest x2 then a 3x3 conv: output row 2i+a sees small-map rows i-1, i, i, i+1 through kernel rows 0, 1, 2
-# (a = 0: rows i-1, i, i; a = 1: rows i, i, i+1). So each output phase a is a 2-tap conv on the small map: taps
-# (i-1, i) for a = 0, (i, i+1) for a = 1, each tap the sum of the kernel rows that land on it.
-_PHASE_TAPS = torch.tensor([[[1.0, 0, 0], [0, 1, 1]],  # phase 0: tap 0 = kernel row 0, tap 1 = rows 1 + 2
-                            [[1.0, 1, 0], [0, 0, 1]]])  # phase 1: tap 0 = rows 0 + 1, tap 1 = row 2
-
-
-_PHASE_FOLD: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+# Nearest x2 then a 3x3 conv is a transposed conv (4x4 kernel, stride 2, padding 1) with a folded kernel. Output row
+# 2i sees small-map rows (i-1, i, i) through kernel rows (0, 1, 2), and row 2i+1 sees (i, i, i+1); a transposed
+# conv's output row 2i reads input row i-1 through its kernel row 3 and row i through row 1, and output row 2i+1
+# reads row i through row 2 and row i+1 through row 0. So its rows 0..3 are: w2, w1 + w2, w0 + w1, w0.
+_FOLD_ROWS = torch.tensor([[0.0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]])
 
 
 def fold_nearest(weight: torch.Tensor) -> torch.Tensor:
-    """A 3x3 kernel meant for the 2x nearest-upscaled map -> the (4*C_out, C_in, 2, 2) kernel of its four
-    output phases on the small map; channel order (row phase, column phase, c). One small matrix product."""
-    key = (weight.dtype, weight.device)
-    if key not in _PHASE_FOLD:  # (9 kernel taps) -> (row phase, tap, column phase, tap)
-        _PHASE_FOLD[key] = torch.einsum("aph,bqw->hwapbq", _PHASE_TAPS, _PHASE_TAPS).reshape(9, 16).to(weight)
-    c_out, c_in = weight.shape[:2]
-    phases = (weight.reshape(c_out * c_in, 9) @ _PHASE_FOLD[key]).view(c_out, c_in, 2, 2, 2, 2)
-    return phases.permute(2, 4, 0, 1, 3, 5).reshape(4 * c_out, c_in, 2, 2)
-
-
-def _phase_windows(y: torch.Tensor) -> list[tuple[int, int, torch.Tensor]]:
-    """The four phase maps (a, b, view) of a (B, 4*C, H+1, W+1) phase-conv output, each (B, C, H, W): phase
-    (a, b) at small pixel (i, j) sits at (i+a, j+b), as row phase 0 reads rows (i-1, i) and phase 1 (i, i+1)."""
-    batch, c4, h1, w1 = y.shape
-    y = y.view(batch, 2, 2, c4 // 4, h1, w1)
-    return [(a, b, y[:, a, b, :, a:a + h1 - 1, b:b + w1 - 1]) for a in (0, 1) for b in (0, 1)]
-
-
-def _memory_format(y: torch.Tensor) -> torch.memory_format:
-    return torch.channels_last if y.stride(1) == 1 else torch.contiguous_format  # a conv output: one or other
-
-
-def _interleave(y: torch.Tensor) -> torch.Tensor:
-    """(B, 4*C, H+1, W+1) phase maps -> the (B, C, 2H, 2W) image they tile, in the input's memory format."""
-    batch, c4, h1, w1 = y.shape
-    out = torch.empty((batch, c4 // 4, 2 * (h1 - 1), 2 * (w1 - 1)), dtype=y.dtype, device=y.device,
-                      memory_format=_memory_format(y))
-    for a, b, window in _phase_windows(y):
-        out[:, :, a::2, b::2] = window
-    return out
-
-
-def _deinterleave(grad: torch.Tensor, shape: torch.Size, memory_format: torch.memory_format) -> torch.Tensor:
-    """The adjoint of _interleave: each output pixel's value back to its phase map; zero where none came."""
-    y = torch.empty(shape, dtype=grad.dtype, device=grad.device, memory_format=memory_format).zero_()
-    for a, b, window in _phase_windows(y):
-        window.copy_(grad[:, :, a::2, b::2])
-    return y
-
-
-class _Interleave(torch.autograd.Function):
-    """_interleave with its adjoint as the gradient: two strided copies per pass, instead of the zero-filled
-    full-size gradient per phase that autograd builds for four slices of one tensor."""
-
-    @staticmethod
-    def forward(ctx, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.shape, ctx.format = y.shape, _memory_format(y)
-        return _interleave(y)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return _Deinterleave.apply(grad, ctx.shape, ctx.format)
-
-
-class _Deinterleave(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, grad: torch.Tensor, shape: torch.Size, memory_format: torch.memory_format
-                ) -> torch.Tensor:  # type: ignore[override]
-        return _deinterleave(grad, shape, memory_format)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
-        return _Interleave.apply(grad), None, None
-
-
-def interleave_phases(y: torch.Tensor) -> torch.Tensor:
-    """(B, 4*C, H+1, W+1) phase maps of a 2x2 conv over the 1-padded small map -> the (B, C, 2H, 2W) output,
-    in the input's memory format (channels_last in training)."""
-    if y.requires_grad and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
-        return _Interleave.apply(y)
-    return _interleave(y)  # no gradient needed, or an exporter tracing plain tensor operations
+    """A (C_out, C_in, 3, 3) kernel meant for the 2x nearest-upscaled map -> the (C_in, C_out, 4, 4) kernel of
+    the stride-2 transposed conv on the small map that computes the same output."""
+    rows = _FOLD_ROWS.to(weight)
+    return torch.einsum("kh,lw,oihw->iokl", rows, rows, weight)
 
 
 class NearestConv(nn.Conv2d):
-    """A 3x3 conv of the 2x nearest-upscaled input, computed on the input itself: each 2x2 block of the output
-    sees only 2x2 input pixels, so one 2x2 conv to 4x the channels (the folded kernel, fold_nearest) gives all
-    four phases, which interleave_phases puts in place. The same result as nn.Upsample + this conv (to float
-    rounding) and the same parameters, with 16 multiply-adds per input pixel instead of 36 and without the
-    upscaled copy of the input, which is 4x its size (speed: see FOLD_FROM). FastGAN's blocks could use it too,
-    but its 64 px step gained 1.3% with an earlier form of it (7.08 -> 6.99 s): not worth it."""
+    """A 3x3 conv of the 2x nearest-upscaled input, computed on the input itself as the equivalent transposed
+    conv (fold_nearest): the same result as nn.Upsample + this conv (to float rounding) and the same
+    parameters, with 16 multiply-adds per input pixel instead of 36, without the upscaled copy of the input
+    (4x its size), and on oneDNN's fast transposed-conv kernels (speed: see FOLD_FROM). FastGAN's up-blocks
+    use it too."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(c_in, c_out, 3, 1, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = None if self.bias is None else self.bias.repeat(4)
-        return interleave_phases(F.conv2d(x, fold_nearest(self.weight), bias, padding=1))
+        return F.conv_transpose2d(x, fold_nearest(self.weight), self.bias, stride=2, padding=1)
 
 
 class SubpixelConv(nn.Conv2d):
