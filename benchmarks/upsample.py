@@ -9,7 +9,7 @@ Each row is one upscaling block of DCGAN's G (c_in -> c_out channels, input reso
 32 px (width 64, one channel), then the last two blocks of an RGB G at 64 px. Timed forward + backward as in
 training (channels_last, autocast, gradients to the input and the weights). Timed windows of the variants
 are interleaved and the medians compared, so a load change on a shared machine hits all of them alike.
-"nearest folded" is the identical function (models/dcgan.py: NearestConv, in every block), computed as the
+"nearest folded" is the identical function (models/layers.py: NearestConv, in every block), computed as the
 equivalent stride-2 transposed conv of the small map with a folded kernel (4/9 of the FLOPs); sub-pixel conv has
 the same FLOPs as nearest + conv but is a different model; a free transposed conv has the folded form's FLOPs
 but draws checkerboards (why ganforge's recipes do not use it).

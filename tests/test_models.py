@@ -68,7 +68,7 @@ def test_nearest_conv_equals_upscaling_then_conv(bias, memory_format):
     with a folded kernel: the same outputs
     and the same gradients as nn.Upsample + nn.Conv2d with the same weights (a non-square map, borders too),
     in the input's memory format."""
-    from ganforge.models.dcgan import NearestConv
+    from ganforge.models.layers import NearestConv
 
     torch.manual_seed(0)
     folded = NearestConv(5, 3)
@@ -85,6 +85,26 @@ def test_nearest_conv_equals_upscaling_then_conv(bias, memory_format):
     grads_folded = torch.autograd.grad(out_folded.square().sum(), (x, folded.weight))
     grads_plain = torch.autograd.grad(out_plain.square().sum(), (x, plain.weight))
     torch.testing.assert_close(grads_folded, grads_plain)
+
+
+def test_upscaled_equal_conv_equals_upscaling_then_equal_conv():
+    """MSG-GAN's and progressive growing's upscaling conv (equalised learning rate, with bias), computed as a
+    transposed conv: the same outputs and gradients as nn.Upsample + EqualConv2d with the same state dict."""
+    from ganforge.models.scaled import EqualConv2d, UpscaledEqualConv2d
+
+    torch.manual_seed(0)
+    folded = UpscaledEqualConv2d(5, 3).double()
+    plain = EqualConv2d(5, 3, 3, padding=1).double()
+    with torch.no_grad():
+        folded.bias.normal_()
+    plain.load_state_dict(folded.state_dict())
+    x = torch.randn(2, 5, 4, 6, dtype=torch.float64, requires_grad=True)
+    out_folded = folded(x)
+    out_plain = plain(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
+    torch.testing.assert_close(out_folded, out_plain)
+    params = lambda m: (x, m.weight, m.bias)  # noqa: E731
+    torch.testing.assert_close(torch.autograd.grad(out_folded.square().sum(), params(folded)),
+                               torch.autograd.grad(out_plain.square().sum(), params(plain)))
 
 
 def test_folded_nearest_generator_loads_plain_checkpoints(monkeypatch):

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge.models import MODELS
-from ganforge.models.dcgan import NearestConv
+from ganforge.models.layers import NearestConv
 from ganforge.models.scaled import grid_sizes, num_doublings, scale_widths
 
 SLE_SPAN = 3  # features at r px excite those at r * 2^3 px (8 -> 64, 16 -> 128, 32 -> 256)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.aspect import base_grid
-from ganforge.models.layers import MinibatchStd
+from ganforge.models.layers import MinibatchStd, fold_nearest
 
 
 def num_doublings(resolution: int) -> int:
@@ -54,6 +54,17 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
+class UpscaledEqualConv2d(EqualConv2d):
+    """A 3x3 EqualConv2d of the 2x nearest-upscaled input, computed on the input itself as the equivalent
+    stride-2 transposed conv (dcgan.fold_nearest, as NearestConv): the same function and parameters."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__(c_in, c_out, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose2d(x, fold_nearest(self.weight * self.scale), self.bias, stride=2, padding=1)
+
+
 class EqualLinear(nn.Module):
     """Linear layer with the equalised learning rate (see EqualConv2d)."""
 
@@ -74,9 +85,11 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
-def conv_act(c_in: int, c_out: int, pixel_norm: bool) -> list[nn.Module]:
-    """Equalised 3x3 conv + LeakyReLU(0.2) (+ pixel norm in generators)."""
-    layers: list[nn.Module] = [EqualConv2d(c_in, c_out, 3, padding=1), nn.LeakyReLU(0.2)]
+def conv_act(c_in: int, c_out: int, pixel_norm: bool, upscale: bool = False) -> list[nn.Module]:
+    """Equalised 3x3 conv + LeakyReLU(0.2) (+ pixel norm in generators); `upscale`: of the 2x nearest-upscaled
+    input (UpscaledEqualConv2d, after an nn.Identity that keeps the Upsample's place in checkpoint keys)."""
+    conv = [nn.Identity(), UpscaledEqualConv2d(c_in, c_out)] if upscale else [EqualConv2d(c_in, c_out, 3, padding=1)]
+    layers: list[nn.Module] = [*conv, nn.LeakyReLU(0.2)]
     return layers + [PixelNorm()] if pixel_norm else layers
 
 
@@ -118,7 +131,7 @@ class ScaleGenerator(nn.Module):
         widths = scale_widths(resolution, width)  # at 4, 8, ..., R px
         self.stem = GeneratorStem(latent_dim, widths[0], grid_sizes(resolution, aspect)[0])
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), *conv_act(c_in, c_out, pixel_norm=True),
+            nn.Sequential(*conv_act(c_in, c_out, pixel_norm=True, upscale=True),
                           *conv_act(c_out, c_out, pixel_norm=True))
             for c_in, c_out in zip(widths[:-1], widths[1:]))
         self.to_rgb = nn.ModuleList(EqualConv2d(c, channels, 1) for c in widths)
