@@ -65,9 +65,8 @@ def test_nearest_upsampling_variant_keeps_the_shape():
 @pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
 def test_nearest_conv_equals_upscaling_then_conv(bias, memory_format):
     """NearestConv computes a 3x3 conv of the 2x nearest-upscaled input as a transposed conv of the small input
-    with a folded kernel: the same outputs
-    and the same gradients as nn.Upsample + nn.Conv2d with the same weights (a non-square map, borders too),
-    in the input's memory format."""
+    with a folded kernel: the same outputs and the same gradients as nn.Upsample + nn.Conv2d with the same
+    weights (a non-square map, borders too), in the input's memory format."""
     from ganforge.models.layers import NearestConv
 
     torch.manual_seed(0)
@@ -108,7 +107,7 @@ def test_upscaled_equal_conv_equals_upscaling_then_equal_conv():
 
 
 def test_folded_nearest_generator_loads_plain_checkpoints(monkeypatch):
-    """G's large-map blocks use NearestConv; a G built without it (FOLD_FROM out of reach, as before it
+    """G's upscaling blocks use NearestConv; a G built without it (FOLD_FROM out of reach, as before it
     existed) has the same state-dict keys, and either loads the other's weights to the same images."""
     from ganforge.models import dcgan
 

@@ -69,7 +69,7 @@ class NearestConv(nn.Conv2d):
     conv (fold_nearest): the same result as nn.Upsample + this conv (to float rounding) and the same
     parameters, with 16 multiply-adds per input pixel instead of 36, without the upscaled copy of the input
     (4x its size), and on oneDNN's fast transposed-conv kernels (speed: see dcgan.FOLD_FROM). FastGAN's up-blocks
-    use it too."""
+    use it too, and MSG-GAN's / progressive growing's the same fold (scaled.UpscaledEqualConv2d)."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(c_in, c_out, 3, 1, 1, bias=False)

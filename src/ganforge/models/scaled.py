@@ -56,7 +56,7 @@ class EqualConv2d(nn.Module):
 
 class UpscaledEqualConv2d(EqualConv2d):
     """A 3x3 EqualConv2d of the 2x nearest-upscaled input, computed on the input itself as the equivalent
-    stride-2 transposed conv (dcgan.fold_nearest, as NearestConv): the same function and parameters."""
+    stride-2 transposed conv (layers.fold_nearest, as NearestConv): the same function and parameters."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(c_in, c_out, 3, padding=1)
