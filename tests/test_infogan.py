@@ -97,3 +97,40 @@ def test_sample_draws_a_chosen_latent_category(tiny_config, tmp_path):
     assert main(["sample", str(tmp_path / "run"), "-n", "3", "--class", "2", "-o", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (3, 16, 16, 1)
     assert main(["sample", str(tmp_path / "run"), "-n", "3", "--class", "9", "-o", str(tmp_path / "t.npy")]) == 2
+
+
+def test_checkpoints_record_the_data_share_of_each_category_without_touching_d(tiny_config, tmp_path):
+    """The prior is the mean of D's category softmax over the training images (all of them when there are at most
+    2,048), computed in eval mode: D's weights, spectral-norm vectors and train mode are left as they were."""
+    from ganforge.images import from_uint8
+
+    config = replace(tiny_config, latent_classes=4, spectral_norm=True, d_batchnorm=False, total_steps=6)
+    trainer = Trainer(config, tmp_path / "run", quiet=True)
+    trainer.run()
+    before = {k: v.clone() for k, v in trainer.D.state_dict().items()}
+    prior = trainer.state_dict()["category_prior"]
+    assert trainer.D.training
+    for key, value in trainer.D.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    trainer.D.eval()
+    with torch.no_grad():
+        codes = trainer.D.forward_with_codes(from_uint8(trainer.dataset.images).contiguous(
+            memory_format=torch.channels_last))[1]
+    assert len(prior) == 4 and sum(prior) == pytest.approx(1.0)
+    torch.testing.assert_close(torch.tensor(prior), codes.softmax(1).mean(0))
+
+
+def test_sampling_draws_categories_in_the_recorded_proportions(tiny_config, tmp_path, monkeypatch):
+    """With a recorded prior, `ganforge sample` draws categories by it (here all category 2); without one
+    (older checkpoints), the category stays the argmax of the Gaussian latent, as in training."""
+    import ganforge.sampling as sampling
+
+    train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "run", quiet=True)
+    assert len(load_generator(tmp_path / "run" / "checkpoints" / "latest.pt").category_prior) == 4
+    drawn = []
+    monkeypatch.setattr(sampling, "generate", lambda G, z: drawn.append(z) or G(z))
+    loaded = replace(load_generator(tmp_path / "run" / "checkpoints" / "latest.pt"), category_prior=[0, 0, 1, 0])
+    sampling.sample_images(loaded, 50, seed=3)
+    assert torch.equal(latent_category(drawn[-1], 4), torch.full((50,), 2))
+    sampling.sample_images(replace(loaded, category_prior=None), 50, seed=3)
+    assert torch.equal(drawn[-1], sampling.latents(50, loaded.latent_dim, 3))

@@ -25,6 +25,7 @@ class LoadedGenerator:
     source: Path
     ema: bool = False  # True when these are the EMA weights
     class_names: list[str] = field(default_factory=list)  # non-empty for class-conditional generators
+    category_prior: list[float] | None = None  # InfoGAN: the data's share of each latent category, if recorded
 
     @property
     def conditional(self) -> bool:
@@ -60,7 +61,7 @@ def generator_from_state(state: dict, path: str | os.PathLike, use_ema: bool = T
         raise GanforgeError(f"{path}: checkpoint does not match its model ({str(err).splitlines()[0][:120]})") from None
     G.to(device).eval()
     return LoadedGenerator(G, int(state["model_args"].get("latent_dim", 0)), int(state["step"]), Path(path), ema,
-                           list(state.get("class_names") or []))
+                           list(state.get("class_names") or []), state.get("category_prior"))
 
 
 def class_index(name_or_index: str, class_names: list[str]) -> int:
@@ -80,6 +81,12 @@ def class_rows(classes: list[int], per_class: int) -> torch.Tensor:
 
 def latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def draw_categories(prior: list[float], n: int, seed: int) -> torch.Tensor:
+    """n InfoGAN categories drawn in the prior's proportions, the same for the same seed."""
+    weights = torch.tensor(prior, dtype=torch.float64)
+    return torch.multinomial(weights, n, replacement=True, generator=torch.Generator().manual_seed(seed))
 
 
 def truncate(z: torch.Tensor, truncation: float, center: torch.Tensor | None = None) -> torch.Tensor:
@@ -107,11 +114,15 @@ def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: lis
                   truncation: float = 1.0) -> tuple[torch.Tensor, int | None]:
     """`num` samples (`num` of each class named), and the grid's row length: one row per class when conditional.
 
-    An InfoGAN (--latent-classes) takes --class as the index of one of its latent categories."""
+    An InfoGAN (--latent-classes) takes --class as the index of one of its latent categories; without it, the
+    categories are drawn in the data's proportions when the checkpoint recorded them (train/category_prior.py)."""
     if not loaded.conditional:
         if classes and not loaded.latent_classes:
             raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
         z = truncate(latents(num * max(1, len(classes or [])), loaded.latent_dim, seed), truncation)
+        if not classes and loaded.latent_classes and loaded.category_prior:  # the data's category proportions,
+            categories = draw_categories(loaded.category_prior, num, seed + 1)  # from a stream of their own
+            z = with_category(z, categories, loaded.latent_classes)
         if not classes:
             return generate(loaded.G, z), None
         picked = class_rows([loaded.category_index(c) for c in classes], num)

@@ -33,6 +33,7 @@ from ganforge.runtime import (
     resolve_precision,
 )
 from ganforge.train import distributed
+from ganforge.train.category_prior import category_prior
 from ganforge.train.coverage import make_coverage_check
 from ganforge.train.ema import WeightAverage, ema_beta_at, make_ema
 from ganforge.train.events import emit
@@ -178,6 +179,12 @@ class Trainer:
         (self.out_dir / "samples").mkdir(exist_ok=True)
         return None
 
+    def _category_prior(self) -> list[float] | None:
+        """InfoGAN: the data's share of each latent category, which sampling draws by (train/category_prior.py)."""
+        if not self.config.latent_classes or not hasattr(self.D, "forward_with_codes"):
+            return None
+        return category_prior(self.D, self.dataset.images, self.recipe.memory_format)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "recipe": self.recipe.name,
@@ -190,6 +197,7 @@ class Trainer:
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
+            "category_prior": self._category_prior(),
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "loss_scalers": [scaler.state_dict() for scaler in self._loss_scalers()],
