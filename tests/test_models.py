@@ -107,14 +107,14 @@ def test_upscaled_equal_conv_equals_upscaling_then_equal_conv():
 
 
 def test_folded_nearest_generator_loads_plain_checkpoints(monkeypatch):
-    """G's upscaling blocks use NearestConv; a G built without it (FOLD_FROM out of reach, as before it
+    """G's upscaling blocks use NearestConv; a G built without it (FOLD_NEAREST off, as before it
     existed) has the same state-dict keys, and either loads the other's weights to the same images."""
     from ganforge.models import dcgan
 
     torch.manual_seed(0)
     G, _ = create_model("dcgan", resolution=64, channels=3, latent_dim=8, g_width=4, upsample="nearest")
     assert sum(isinstance(m, dcgan.NearestConv) for m in G.modules()) == 4  # every block, 4 -> 8 ... 32 -> 64 px
-    monkeypatch.setattr(dcgan, "FOLD_FROM", 10**6)
+    monkeypatch.setattr(dcgan, "FOLD_NEAREST", False)
     plain, _ = create_model("dcgan", resolution=64, channels=3, latent_dim=8, g_width=4, upsample="nearest")
     assert not any(isinstance(m, dcgan.NearestConv) for m in plain.modules())
     assert list(plain.state_dict()) == list(G.state_dict())

@@ -120,10 +120,10 @@ def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: lis
         if classes and not loaded.latent_classes:
             raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
         z = truncate(latents(num * max(1, len(classes or [])), loaded.latent_dim, seed), truncation)
-        if not classes and loaded.latent_classes and loaded.category_prior:  # the data's category proportions,
-            categories = draw_categories(loaded.category_prior, num, seed + 1)  # from a stream of their own
-            z = with_category(z, categories, loaded.latent_classes)
         if not classes:
+            if loaded.latent_classes and loaded.category_prior:  # the data's category proportions,
+                categories = draw_categories(loaded.category_prior, num, seed + 1)  # from a stream of their own
+                z = with_category(z, categories, loaded.latent_classes)
             return generate(loaded.G, z), None
         picked = class_rows([loaded.category_index(c) for c in classes], num)
         return generate(loaded.G, with_category(z, picked, loaded.latent_classes)), num

@@ -37,21 +37,22 @@ def dcgan_init(module: nn.Module) -> None:
 UPSAMPLE_MODES = ("transpose", "nearest", "subpixel")
 
 
-# NearestConv from this input size up (every DCGAN block); benchmarks/upsample.py, one thread, bf16, batch 64,
-# against Upsample + Conv2d: 1.49-1.61x for 4 px inputs, 2.08x for 8 px, 2.33x for 128 -> 64 channels at 16 px,
-# 3.61x for the digits G's last block (64 -> 1 at 16 px), 7.59x for an RGB 64 px G's (64 -> 3 at 32 px)
-FOLD_FROM = 4
+# Nearest upscaling + conv as NearestConv in every block (False builds the plain pair, for benchmarks and tests).
+# benchmarks/upsample.py, one thread, bf16, batch 64, against Upsample + Conv2d: 1.49-1.61x for 4 px inputs, 2.08x
+# for 8 px, 2.33x for 128 -> 64 channels at 16 px, 3.61x for the digits G's last block (64 -> 1 at 16 px), 7.59x
+# for an RGB 64 px G's (64 -> 3 at 32 px)
+FOLD_NEAREST = True
 
 
-def _upsample_block(c_in: int, c_out: int, mode: str, size: int = FOLD_FROM) -> list[nn.Module]:
-    """Layers that double the resolution of a (B, c_in, size, size) map; `size` picks the faster form."""
+def _upsample_block(c_in: int, c_out: int, mode: str) -> list[nn.Module]:
+    """Layers that double the resolution of a (B, c_in, H, W) map."""
     if mode == "transpose":
         return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
     if mode == "subpixel":  # Shi et al. 2016: a conv at the low resolution makes the 4 pixels of each 2x2 block
         return [SubpixelConv(c_in, c_out), nn.PixelShuffle(2)]
     # nearest-neighbour upscaling + conv: the usual cure for checkerboard artefacts. Both forms are the same
     # function with the same parameters; nn.Identity holds the Upsample's place so checkpoints keep their keys.
-    if size >= FOLD_FROM:
+    if FOLD_NEAREST:
         return [nn.Identity(), NearestConv(c_in, c_out)]
     return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
 
@@ -88,11 +89,9 @@ class DCGANGenerator(nn.Module):
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(True),
         ]
-        size = min(base_grid(aspect))  # the shorter side of the feature map each block doubles
         for c_in, c_out in zip(widths[:-1], widths[1:]):
-            layers += [*_upsample_block(c_in, c_out, upsample, size), nn.BatchNorm2d(c_out), nn.ReLU(True)]
-            size *= 2
-        layers += [*_upsample_block(widths[-1], channels, upsample, size), nn.Tanh()]  # -> (B, C, R, R)
+            layers += [*_upsample_block(c_in, c_out, upsample), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [*_upsample_block(widths[-1], channels, upsample), nn.Tanh()]  # -> (B, C, R, R)
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
         for module in self.modules():

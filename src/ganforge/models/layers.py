@@ -57,6 +57,11 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
 _FOLD_ROWS = torch.tensor([[0.0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]])
 
 
+def nearest_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """conv2d(2x nearest upscale of x, weight (3x3), bias, padding=1), computed on x as one transposed conv."""
+    return F.conv_transpose2d(x, fold_nearest(weight), bias, stride=2, padding=1)
+
+
 def fold_nearest(weight: torch.Tensor) -> torch.Tensor:
     """A (C_out, C_in, 3, 3) kernel meant for the 2x nearest-upscaled map -> the (C_in, C_out, 4, 4) kernel of
     the stride-2 transposed conv on the small map that computes the same output."""
@@ -66,13 +71,13 @@ def fold_nearest(weight: torch.Tensor) -> torch.Tensor:
 
 class NearestConv(nn.Conv2d):
     """A 3x3 conv of the 2x nearest-upscaled input, computed on the input itself as the equivalent transposed
-    conv (fold_nearest): the same result as nn.Upsample + this conv (to float rounding) and the same
+    conv (nearest_conv): the same result as nn.Upsample + this conv (to float rounding) and the same
     parameters, with 16 multiply-adds per input pixel instead of 36, without the upscaled copy of the input
-    (4x its size), and on oneDNN's fast transposed-conv kernels (speed: see dcgan.FOLD_FROM). FastGAN's up-blocks
+    (4x its size), and on oneDNN's fast transposed-conv kernels (speed: see dcgan.FOLD_NEAREST). FastGAN's up-blocks
     use it too, and MSG-GAN's / progressive growing's the same fold (scaled.UpscaledEqualConv2d)."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(c_in, c_out, 3, 1, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv_transpose2d(x, fold_nearest(self.weight), self.bias, stride=2, padding=1)
+        return nearest_conv(x, self.weight, self.bias)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.aspect import base_grid
-from ganforge.models.layers import MinibatchStd, fold_nearest
+from ganforge.models.layers import MinibatchStd, nearest_conv
 
 
 def num_doublings(resolution: int) -> int:
@@ -56,13 +56,13 @@ class EqualConv2d(nn.Module):
 
 class UpscaledEqualConv2d(EqualConv2d):
     """A 3x3 EqualConv2d of the 2x nearest-upscaled input, computed on the input itself as the equivalent
-    stride-2 transposed conv (layers.fold_nearest, as NearestConv): the same function and parameters."""
+    stride-2 transposed conv (layers.nearest_conv, as NearestConv): the same function and parameters."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__(c_in, c_out, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv_transpose2d(x, fold_nearest(self.weight * self.scale), self.bias, stride=2, padding=1)
+        return nearest_conv(x, self.weight * self.scale, self.bias)
 
 
 class EqualLinear(nn.Module):

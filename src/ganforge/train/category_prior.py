@@ -29,12 +29,8 @@ def category_prior(D: nn.Module, images: torch.Tensor, memory_format: torch.memo
     was_training = D.training
     D.eval()
     try:
-        total = None
-        for chunk in picked.split(BATCH):
-            x = from_uint8(chunk).to(device).contiguous(memory_format=memory_format)
-            share = D.forward_with_codes(x)[1].float().softmax(1).sum(0)
-            total = share if total is None else total + share
+        shares = [D.forward_with_codes(from_uint8(chunk).to(device).contiguous(memory_format=memory_format))[1]
+                  .float().softmax(1) for chunk in picked.split(BATCH)]
     finally:
         D.train(was_training)
-    return (total / len(picked)).cpu().tolist()
-
+    return torch.cat(shares).mean(0).cpu().tolist()

@@ -181,7 +181,7 @@ class Trainer:
 
     def _category_prior(self) -> list[float] | None:
         """InfoGAN: the data's share of each latent category, which sampling draws by (train/category_prior.py)."""
-        if not self.config.latent_classes or not hasattr(self.D, "forward_with_codes"):
+        if not self.config.latent_classes:  # (only DCGAN takes latent classes: config.validate)
             return None
         return category_prior(self.D, self.dataset.images, self.recipe.memory_format)
 
