@@ -3,7 +3,7 @@
 
     python benchmarks/upsample.py                 # DCGAN's G blocks, batch 64, bf16, one thread
     python benchmarks/upsample.py --precision fp32 --threads 2
-    python benchmarks/upsample.py --training-step --threads 2   # whole recommended-preset steps, both nearest forms
+    python benchmarks/upsample.py --training-step --threads 2   # whole recommended-preset steps, see below
 
 Each row is one upscaling block of DCGAN's G (c_in -> c_out channels, input resolution): the digits G at
 32 px (width 64, one channel), then the last two blocks of an RGB G at 64 px. Timed forward + backward as in
@@ -13,6 +13,10 @@ are interleaved and the medians compared, so a load change on a shared machine h
 equivalent stride-2 transposed conv of the small map with a folded kernel (4/9 of the FLOPs); sub-pixel conv has
 the same FLOPs as nearest + conv but is a different model; a free transposed conv has the folded form's FLOPs
 but draws checkerboards (why ganforge's recipes do not use it).
+
+--training-step times whole steps of the recommended preset three ways: "nearest" (the plain Upsample + Conv2d
+pair and plain convs at both ends), "nearest folded" (NearestConv) and "+ linear ends" (also G's first layer and
+D's heads as the identical linear layers: dcgan.LINEAR_ENDS).
 """
 
 from __future__ import annotations
@@ -51,8 +55,8 @@ def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, ste
 
 
 def training_steps(args: argparse.Namespace) -> None:
-    """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), G built with and without
-    NearestConv (dcgan.FOLD_NEAREST on or off) in one process, windows interleaved."""
+    """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), the models built with
+    dcgan.FOLD_NEAREST and dcgan.LINEAR_ENDS off and on, in one process, windows interleaved."""
     import tempfile
 
     from ganforge.models import dcgan
@@ -62,13 +66,15 @@ def training_steps(args: argparse.Namespace) -> None:
     window = 30
     for data, extra in (("digits", {"upsample": "nearest"}), ("shapes", {"resolution": 64, "upsample": "nearest"})):
         trainers = {}
-        for name, folded in (("nearest", False), ("nearest folded", True)):
-            default, dcgan.FOLD_NEAREST = dcgan.FOLD_NEAREST, folded
+        for name, folded, linear in (("nearest", False, False), ("nearest folded", True, False),
+                                     ("+ linear ends", True, True)):
+            defaults = dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS
+            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS = folded, linear
             config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
                                   "seed": 0, "threads": args.threads, "sample_every": 10**9,
                                   "checkpoint_every": 10**9, "log_every": 10**9, **extra})
             trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
-            dcgan.FOLD_NEAREST = default
+            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS = defaults
 
         def run(trainer: Trainer, steps: int) -> float:
             start = time.perf_counter()
@@ -83,10 +89,9 @@ def training_steps(args: argparse.Namespace) -> None:
             for name, trainer in trainers.items():
                 times[name].append(run(trainer, window))
         ms = {name: statistics.median(t) for name, t in times.items()}
+        shown = ", ".join(f"{name} {ms[name]:.1f} ms ({ms['nearest'] / ms[name]:.3f}x)" for name in ms)
         print(f"{data} ({extra.get('resolution', 32)} px) training step, "
-              f"{args.threads} thread(s), median of {args.windows} windows of {window}: nearest "
-              f"{ms['nearest']:.1f} ms, nearest folded {ms['nearest folded']:.1f} ms "
-              f"({ms['nearest'] / ms['nearest folded']:.3f}x)")
+              f"{args.threads} thread(s), median of {args.windows} windows of {window}: {shown}")
 
 
 def main() -> None:

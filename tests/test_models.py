@@ -154,3 +154,51 @@ def test_point_model_contract(name):
     for label, net in (("G", G), ("D", D)):
         for pname, p in net.named_parameters():
             assert p.grad is not None and torch.isfinite(p.grad).all(), f"{label}.{pname}"
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("grid", [(4, 4), (4, 8)])
+def test_whole_input_conv_equals_conv(bias, memory_format, grid):
+    """D's heads (a kernel the size of the map) run as a linear layer: the same outputs and input / weight / bias
+    gradients as nn.Conv2d with the same state dict, square and wide maps, under spectral norm too; other
+    input sizes fall back to the conv."""
+    from ganforge.models.layers import WholeInputConv, apply_spectral_norm
+
+    torch.manual_seed(0)
+    fast = WholeInputConv(5, 3, grid, 1, 0, bias=bias).double().to(memory_format=memory_format)
+    plain = torch.nn.Conv2d(5, 3, grid, 1, 0, bias=bias).double()
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 5, *grid, dtype=torch.float64).to(memory_format=memory_format).requires_grad_()
+    params = lambda m: (x, *m.parameters())  # noqa: E731
+    out = fast(x)
+    assert out.shape == (2, 3, 1, 1)
+    torch.testing.assert_close(out, plain(x))
+    torch.testing.assert_close(torch.autograd.grad(out.square().sum(), params(fast)),
+                               torch.autograd.grad(plain(x).square().sum(), params(plain)))
+    apply_spectral_norm(fast), apply_spectral_norm(plain)
+    plain.load_state_dict(fast.state_dict())
+    torch.testing.assert_close(fast.eval()(x), plain.eval()(x))
+    bigger = torch.randn(2, 5, grid[0] + 2, grid[1] + 2, dtype=torch.float64)
+    torch.testing.assert_close(fast(bigger), plain(bigger))  # a 3x3 output: the plain conv's path
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("grid", [(4, 4), (4, 8)])
+def test_latent_stem_equals_transposed_conv(bias, memory_format, grid):
+    """G's first layer (1x1 latent -> small map) runs as a linear layer: the same outputs, in the model's memory
+    format, and the same gradients as nn.ConvTranspose2d with the same state dict."""
+    from ganforge.models.layers import LatentStem
+
+    torch.manual_seed(0)
+    fast = LatentStem(6, 3, grid, 1, 0, bias=bias).double().to(memory_format=memory_format)
+    plain = torch.nn.ConvTranspose2d(6, 3, grid, 1, 0, bias=bias).double()
+    plain.load_state_dict(fast.state_dict())
+    z = torch.randn(2, 6, 1, 1, dtype=torch.float64, requires_grad=True)
+    out = fast(z)
+    assert out.shape == (2, 3, *grid) and out.is_contiguous(memory_format=memory_format)
+    torch.testing.assert_close(out, plain(z))
+    params = lambda m: (z, *m.parameters())  # noqa: E731
+    torch.testing.assert_close(torch.autograd.grad(out.square().sum(), params(fast)),
+                               torch.autograd.grad(plain(z).square().sum(), params(plain)))

@@ -81,3 +81,32 @@ class NearestConv(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nearest_conv(x, self.weight, self.bias)
+
+
+class WholeInputConv(nn.Conv2d):
+    """A conv whose kernel covers its whole input (D's heads: a 4x4 map -> one value per channel), computed as the
+    identical linear layer over the flattened map. Why: oneDNN ran these tiny-output convs (and their backward)
+    several times slower than the matmul they are (benchmarks/upsample.py --heads); the parameters and
+    checkpoint keys stay a conv's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.kernel_size or self.padding != (0, 0) or self.groups != 1:
+            return super().forward(x)
+        # (B, H, W, C) order: a view of a channels_last map and kernel (a copy of contiguous ones; same sum)
+        out = F.linear(x.permute(0, 2, 3, 1).flatten(1), self.weight.permute(0, 2, 3, 1).flatten(1), self.bias)
+        return out.view(x.shape[0], -1, 1, 1)
+
+
+class LatentStem(nn.ConvTranspose2d):
+    """The generator's first layer, a transposed conv from a 1x1 latent to a small map, computed as the identical
+    linear layer (see WholeInputConv for why); parameters and checkpoint keys stay a transposed conv's."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, latent, 1, 1) -> (B, C, h, w)
+        if tuple(z.shape[-2:]) != (1, 1) or self.stride != (1, 1) or self.padding != (0, 0) or self.groups != 1:
+            return super().forward(z)
+        c_in, c_out, h, w = self.weight.shape
+        out = z.flatten(1) @ self.weight.permute(0, 2, 3, 1).reshape(c_in, h * w * c_out)  # (B, h*w*C), HWC order
+        if self.bias is not None:
+            out = out + self.bias.repeat(h * w)
+        out = out.view(-1, h, w, c_out).permute(0, 3, 1, 2)  # channels_last strides
+        return out if self.weight.is_contiguous(memory_format=torch.channels_last) else out.contiguous()
