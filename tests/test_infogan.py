@@ -134,3 +134,24 @@ def test_sampling_draws_categories_in_the_recorded_proportions(tiny_config, tmp_
     assert torch.equal(latent_category(drawn[-1], 4), torch.full((50,), 2))
     sampling.sample_images(replace(loaded, category_prior=None), 50, seed=3)
     assert torch.equal(drawn[-1], sampling.latents(50, loaded.latent_dim, 3))
+
+
+def test_interpolation_and_web_page_walks_follow_the_recorded_categories(tiny_config, tmp_path, monkeypatch):
+    """With a recorded prior (here all category 2), `ganforge interpolate`'s key points and the web page's walk ends
+    take their categories by it, like `ganforge sample` (the export: test_export.py)."""
+    from types import SimpleNamespace
+
+    import ganforge.sampling as sampling
+    import ganforge.serve.runs as served
+
+    train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "run", quiet=True)
+    checkpoint = tmp_path / "run" / "checkpoints" / "latest.pt"
+    loaded = replace(load_generator(checkpoint), category_prior=[0, 0, 1, 0])
+    drawn = []
+    record = lambda G, z, labels=None: drawn.append(z) or G(z)  # noqa: E731
+    monkeypatch.setattr(sampling, "generate", record)
+    monkeypatch.setattr(served, "generate", record)
+    sampling.interpolation_frames(loaded, walks=3, points=2, frames_per_leg=1, seed=0)  # frames = the key points
+    assert len(drawn) == 2 and all(torch.equal(latent_category(z, 4), torch.full((3,), 2)) for z in drawn)
+    served.interpolation_gif(SimpleNamespace(generator=lambda use_ema: loaded), 5, 6, 2, 1.0, True, tmp_path)
+    assert torch.equal(latent_category(drawn[-1], 4), torch.full((2,), 2))  # the walk's two ends

@@ -8,6 +8,7 @@ more. The file appears at its final path only after it passed, so a failed expor
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import warnings
@@ -39,6 +40,7 @@ class ExportResult:
     batches: tuple[int, ...]
     inputs: list[tuple[str, str, tuple[int, ...]]]  # (name, dtype, shape without the batch dimension)
     output_shape: tuple[int, ...]
+    categories: Path | None = None  # InfoGAN: the JSON of the data's category proportions written beside the file
 
     def describe(self) -> str:
         """`z float32 (batch, 8), labels int64 (batch,)`: what a program feeding the file must pass."""
@@ -83,8 +85,24 @@ def export_generator(run: str | os.PathLike, out: str | os.PathLike, fmt: str | 
         return export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),
                                                      torch.randint(0, classes, (n,), generator=g)),
                              out, fmt, ("z", "labels"), "images")
-    return export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),), out, fmt,
-                         ("z",), "images")
+    result = export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),), out, fmt,
+                           ("z",), "images")
+    if loaded.latent_classes and loaded.category_prior:
+        result.categories = write_category_prior(result.path, loaded.latent_classes, loaded.category_prior)
+    return result
+
+
+def write_category_prior(exported: Path, classes: int, prior: list[float]) -> Path:
+    """`NAME.categories.json` beside an exported InfoGAN: a program feeding z ~ N(0, I) gets the categories
+    uniformly (their argmax), as in training; drawing them in these proportions is what `ganforge sample` does."""
+    path = exported.with_name(f"{exported.stem}.categories.json")
+    text = json.dumps({"latent_classes": classes, "proportions": prior,
+                       "use": f"draw category k with these probabilities, then set z[:, k] above the other "
+                              f"entries of z[:, :{classes}] (their argmax is the category)"}, indent=1)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def export_module(module: nn.Module, draw_inputs: InputSampler, out: str | os.PathLike, fmt: str | None = None,

@@ -89,6 +89,14 @@ def draw_categories(prior: list[float], n: int, seed: int) -> torch.Tensor:
     return torch.multinomial(weights, n, replacement=True, generator=torch.Generator().manual_seed(seed))
 
 
+def with_prior_categories(z: torch.Tensor, loaded: LoadedGenerator, seed: int) -> torch.Tensor:
+    """An InfoGAN's latents with categories drawn in the data's proportions (from a stream of their own, seed + 1)
+    when the checkpoint recorded them (train/category_prior.py); otherwise z unchanged (uniform, as in training)."""
+    if not (loaded.latent_classes and loaded.category_prior):
+        return z
+    return with_category(z, draw_categories(loaded.category_prior, len(z), seed + 1), loaded.latent_classes)
+
+
 def truncate(z: torch.Tensor, truncation: float, center: torch.Tensor | None = None) -> torch.Tensor:
     """The truncation trick: pull latents toward the prior's mean (0, or `center`) by a factor in [0, 1].
 
@@ -121,10 +129,7 @@ def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: lis
             raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
         z = truncate(latents(num * max(1, len(classes or [])), loaded.latent_dim, seed), truncation)
         if not classes:
-            if loaded.latent_classes and loaded.category_prior:  # the data's category proportions,
-                categories = draw_categories(loaded.category_prior, num, seed + 1)  # from a stream of their own
-                z = with_category(z, categories, loaded.latent_classes)
-            return generate(loaded.G, z), None
+            return generate(loaded.G, with_prior_categories(z, loaded, seed)), None
         picked = class_rows([loaded.category_index(c) for c in classes], num)
         return generate(loaded.G, with_category(z, picked, loaded.latent_classes)), num
     if classes:
@@ -181,12 +186,15 @@ def write_points(points: torch.Tensor, out: Path) -> Path:
     return out
 
 
-def interpolation_frames(G: nn.Module, latent_dim: int, walks: int, points: int, frames_per_leg: int,
-                         seed: int, num_classes: int = 0) -> list[np.ndarray]:
+def interpolation_frames(loaded: LoadedGenerator, walks: int, points: int, frames_per_leg: int,
+                         seed: int) -> list[np.ndarray]:
     """`walks` parallel latent walks through `points` random points (looping back), one grid per frame.
 
-    For a conditional G (num_classes > 0) walk w keeps class w % num_classes."""
-    keys = latents(walks * points, latent_dim, seed).view(points, walks, latent_dim)
+    For a conditional G walk w keeps class w % classes; an InfoGAN's points take their categories in the data's
+    proportions, as `ganforge sample` does."""
+    keys = with_prior_categories(latents(walks * points, loaded.latent_dim, seed), loaded, seed)
+    keys = keys.view(points, walks, loaded.latent_dim)
+    G, num_classes = loaded.G, len(loaded.class_names)
     labels = torch.arange(walks) % num_classes if num_classes else None
     frames = []
     for p in range(points):

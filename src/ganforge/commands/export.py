@@ -27,4 +27,7 @@ def run(args: argparse.Namespace) -> int:
           f"{', '.join(map(str, result.output_shape))}) "
           f"in [-1, 1]; max abs difference vs PyTorch {result.max_abs_diff:.2e} "
           f"(batches {', '.join(map(str, result.batches))})")
+    if result.categories is not None:
+        print(f"InfoGAN: the first dims of z choose the category (their argmax); the data's proportions, which "
+              f"`ganforge sample` draws by: {result.categories}")
     return 0

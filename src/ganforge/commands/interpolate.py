@@ -37,8 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(loaded.G, MLPGenerator):
         raise GanforgeError(f"{args.run}: a 2D point run has no images to interpolate; its evolution.gif shows "
                             "the generated points moving during training")
-    frames = interpolation_frames(loaded.G, loaded.latent_dim, args.walks, args.points, args.frames, args.seed,
-                                  num_classes=len(loaded.class_names))
+    frames = interpolation_frames(loaded, args.walks, args.points, args.frames, args.seed)
     save_gif(frames, args.out, args.fps)
     print(f"wrote {len(frames)} frames to {args.out}")
     return 0

@@ -32,6 +32,7 @@ from ganforge.sampling import (
     save_gif,
     slerp,
     truncate,
+    with_prior_categories,
 )
 from ganforge.translate import LoadedTranslator, load_translator
 
@@ -178,8 +179,8 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
     seed_a, seed_b = whole_number(seed_a, "seed A", 0, MAX_SEED), whole_number(seed_b, "seed B", 0, MAX_SEED)
     frames = whole_number(frames, "frames", 2, MAX_FRAMES)
     loaded = run.generator(use_ema)
-    a = truncate(latents(1, loaded.latent_dim, seed_a), float(truncation))
-    b = truncate(latents(1, loaded.latent_dim, seed_b), float(truncation))
+    a = with_prior_categories(truncate(latents(1, loaded.latent_dim, seed_a), float(truncation)), loaded, seed_a)
+    b = with_prior_categories(truncate(latents(1, loaded.latent_dim, seed_b), float(truncation)), loaded, seed_b)
     steps = torch.linspace(0, 1, frames).tolist()
     z = torch.cat([slerp(a, b, t) for t in steps + steps[-2:0:-1]])  # there and back: the GIF loops smoothly
     category = _category(loaded, class_name)
