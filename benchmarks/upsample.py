@@ -14,9 +14,10 @@ equivalent stride-2 transposed conv of the small map with a folded kernel (4/9 o
 the same FLOPs as nearest + conv but is a different model; a free transposed conv has the folded form's FLOPs
 but draws checkerboards (why ganforge's recipes do not use it).
 
---training-step times whole steps of the recommended preset three ways: "nearest" (the plain Upsample + Conv2d
-pair and plain convs at both ends), "nearest folded" (NearestConv) and "+ linear ends" (also G's first layer and
-D's heads as the identical linear layers: dcgan.LINEAR_ENDS).
+--training-step times whole steps of the recommended preset four ways: "nearest" (the plain Upsample + Conv2d
+pair and plain convs at both ends), "nearest folded" (NearestConv), "+ linear ends" (also G's first layer and
+D's heads as the identical linear layers: dcgan.LINEAR_ENDS) and "+ matmul grad" (also the weight gradient of the
+convs between the 4 and 8 px maps as one matrix product: dcgan.MATMUL_GRAD, models/matmul_grad.py).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, ste
 
 def training_steps(args: argparse.Namespace) -> None:
     """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), the models built with
-    dcgan.FOLD_NEAREST and dcgan.LINEAR_ENDS off and on, in one process, windows interleaved."""
+    dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS and dcgan.MATMUL_GRAD off and on, in one process, windows interleaved."""
     import tempfile
 
     from ganforge.models import dcgan
@@ -64,17 +65,18 @@ def training_steps(args: argparse.Namespace) -> None:
     from ganforge.train.loop import Trainer
 
     window = 30
-    for data, extra in (("digits", {"upsample": "nearest"}), ("shapes", {"resolution": 64, "upsample": "nearest"})):
+    settings = {"digits": {"upsample": "nearest"}, "shapes": {"resolution": 64, "upsample": "nearest"}}
+    for data, extra in ((name, settings[name]) for name in args.data.split(",")):
         trainers = {}
-        for name, folded, linear in (("nearest", False, False), ("nearest folded", True, False),
-                                     ("+ linear ends", True, True)):
-            defaults = dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS
-            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS = folded, linear
+        for name, flags in (("nearest", (False, False, False)), ("nearest folded", (True, False, False)),
+                            ("+ linear ends", (True, True, False)), ("+ matmul grad", (True, True, True))):
+            defaults = dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD
+            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD = flags
             config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
                                   "seed": 0, "threads": args.threads, "sample_every": 10**9,
                                   "checkpoint_every": 10**9, "log_every": 10**9, **extra})
             trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
-            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS = defaults
+            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD = defaults
 
         def run(trainer: Trainer, steps: int) -> float:
             start = time.perf_counter()
@@ -102,6 +104,7 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=7)
     parser.add_argument("--steps", type=int, default=10, help="passes per timed window")
     parser.add_argument("--training-step", action="store_true", help="time whole training steps instead")
+    parser.add_argument("--data", default="digits,shapes", help="--training-step: digits, shapes (64 px) or both")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.training_step:

@@ -15,6 +15,7 @@ from torch import nn
 from ganforge.aspect import base_grid
 from ganforge.models import MODELS
 from ganforge.models.layers import LatentStem, MinibatchStd, NearestConv, WholeInputConv
+from ganforge.models.matmul_grad import MatmulGradConv2d, MatmulGradConvTranspose2d
 
 
 def _widths(resolution: int, base: int, cap_multiplier: int = 8) -> list[int]:
@@ -48,18 +49,25 @@ FOLD_NEAREST = True
 # WholeInputConv; False builds plain convs). benchmarks/upsample.py --training-step --threads 2 --windows 5:
 # digits step 114.7 -> 105.5 ms (1.09x; oneDNN's 1x1-output convs were slow), RGB 64 px step 431.9 -> 425.3 ms
 LINEAR_ENDS = True
+# The convs between the 4 px grid and the 8 px maps (D's last strided conv, G's first upscaling) with their weight
+# gradient as one matrix product (models/matmul_grad.py; False builds plain convs): 1.4-1.9x on those gradients
+# (benchmarks/weight_grad.py); digits step 84.9 -> 81.8 ms (benchmarks/upsample.py --training-step --threads 2)
+MATMUL_GRAD = True
 
 
-def _upsample_block(c_in: int, c_out: int, mode: str) -> list[nn.Module]:
-    """Layers that double the resolution of a (B, c_in, H, W) map."""
+def _upsample_block(c_in: int, c_out: int, mode: str, from_grid: bool = False) -> list[nn.Module]:
+    """Layers that double the resolution of a (B, c_in, H, W) map (`from_grid`: H, W is the 4 px grid)."""
+    matmul_grad = MATMUL_GRAD and from_grid
     if mode == "transpose":
+        if matmul_grad:
+            return [MatmulGradConvTranspose2d(c_in, c_out, bias=False)]
         return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
     if mode == "subpixel":  # Shi et al. 2016: a conv at the low resolution makes the 4 pixels of each 2x2 block
         return [SubpixelConv(c_in, c_out), nn.PixelShuffle(2)]
     # nearest-neighbour upscaling + conv: the usual cure for checkerboard artefacts. Both forms are the same
     # function with the same parameters; nn.Identity holds the Upsample's place so checkpoints keep their keys.
     if FOLD_NEAREST:
-        return [nn.Identity(), NearestConv(c_in, c_out)]
+        return [nn.Identity(), NearestConv(c_in, c_out, matmul_grad)]
     return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
 
 
@@ -96,8 +104,8 @@ class DCGANGenerator(nn.Module):
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(True),
         ]
-        for c_in, c_out in zip(widths[:-1], widths[1:]):
-            layers += [*_upsample_block(c_in, c_out, upsample), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [*_upsample_block(c_in, c_out, upsample, from_grid=i == 0), nn.BatchNorm2d(c_out), nn.ReLU(True)]
         layers += [*_upsample_block(widths[-1], channels, upsample), nn.Tanh()]  # -> (B, C, R, R)
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
@@ -137,8 +145,10 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         widths = _widths(resolution, width)[::-1]  # resolution/2 px first
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        for c_in, c_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batchnorm)]
+        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
+            to_grid = MATMUL_GRAD and i == len(widths) - 2  # the conv to the 4 px grid
+            layers += [MatmulGradConv2d(c_in, c_out, bias=not batchnorm) if to_grid
+                       else nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batchnorm)]
             if batchnorm:
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, True))

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.models.matmul_grad import stride2_conv4x4
+
 
 class MinibatchStd(nn.Module):
     """Appends one feature: the average standard deviation across groups of samples (ProGAN).
@@ -76,17 +78,20 @@ class NearestConv(nn.Conv2d):
     (4x its size), and on oneDNN's fast transposed-conv kernels (speed: see dcgan.FOLD_NEAREST). FastGAN's up-blocks
     use it too, and MSG-GAN's / progressive growing's the same fold (scaled.UpscaledEqualConv2d)."""
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, matmul_grad: bool = False) -> None:
         super().__init__(c_in, c_out, 3, 1, 1, bias=False)
+        self.matmul_grad = matmul_grad  # the weight gradient as one matrix product (models/matmul_grad.py)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.matmul_grad:
+            return stride2_conv4x4(x, fold_nearest(self.weight), self.bias, transposed=True)
         return nearest_conv(x, self.weight, self.bias)
 
 
 class WholeInputConv(nn.Conv2d):
     """A conv whose kernel covers its whole input (D's heads: a 4x4 map -> one value per channel), computed as the
     identical linear layer over the flattened map. Why: oneDNN ran these tiny-output convs (and their backward)
-    several times slower than the matmul they are (benchmarks/upsample.py --heads); the parameters and
+    several times slower than the matmul they are (benchmarks/upsample.py --training-step); the parameters and
     checkpoint keys stay a conv's."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
