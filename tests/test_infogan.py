@@ -100,8 +100,9 @@ def test_sample_draws_a_chosen_latent_category(tiny_config, tmp_path):
 
 
 def test_checkpoints_record_the_data_share_of_each_category_without_touching_d(tiny_config, tmp_path):
-    """The prior is the mean of D's category softmax over the training images (all of them when there are at most
-    2,048), computed in eval mode: D's weights, spectral-norm vectors and train mode are left as they were."""
+    """The prior is the share of the training images (all of them when there are at most 2,048) that D's category
+    head assigns to each category, computed in eval mode: D's weights, spectral-norm vectors and train mode are
+    left as they were."""
     from ganforge.images import from_uint8
 
     config = replace(tiny_config, latent_classes=4, spectral_norm=True, d_batchnorm=False, total_steps=6)
@@ -117,7 +118,7 @@ def test_checkpoints_record_the_data_share_of_each_category_without_touching_d(t
         codes = trainer.D.forward_with_codes(from_uint8(trainer.dataset.images).contiguous(
             memory_format=torch.channels_last))[1]
     assert len(prior) == 4 and sum(prior) == pytest.approx(1.0)
-    torch.testing.assert_close(torch.tensor(prior), codes.softmax(1).mean(0))
+    torch.testing.assert_close(torch.tensor(prior), torch.bincount(codes.argmax(1), minlength=4) / len(codes))
 
 
 def test_sampling_draws_categories_in_the_recorded_proportions(tiny_config, tmp_path, monkeypatch):
