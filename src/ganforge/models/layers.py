@@ -95,7 +95,7 @@ class WholeInputConv(nn.Conv2d):
     checkpoint keys stay a conv's."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[-2:]) != self.kernel_size or self.padding != (0, 0) or self.groups != 1:
+        if tuple(x.shape[-2:]) != self.kernel_size or (self.padding, self.dilation, self.groups) != ((0, 0), (1, 1), 1):
             return super().forward(x)
         # (B, H, W, C) order: a view of a channels_last map and kernel (a copy of contiguous ones; same sum)
         out = F.linear(x.permute(0, 2, 3, 1).flatten(1), self.weight.permute(0, 2, 3, 1).flatten(1), self.bias)
@@ -107,7 +107,8 @@ class LatentStem(nn.ConvTranspose2d):
     linear layer (see WholeInputConv for why); parameters and checkpoint keys stay a transposed conv's."""
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, latent, 1, 1) -> (B, C, h, w)
-        if tuple(z.shape[-2:]) != (1, 1) or self.stride != (1, 1) or self.padding != (0, 0) or self.groups != 1:
+        settings = (self.stride, self.padding, self.dilation, self.output_padding, self.groups)
+        if tuple(z.shape[-2:]) != (1, 1) or settings != ((1, 1), (0, 0), (1, 1), (0, 0), 1):
             return super().forward(z)
         c_in, c_out, h, w = self.weight.shape
         out = z.flatten(1) @ self.weight.permute(0, 2, 3, 1).reshape(c_in, h * w * c_out)  # (B, h*w*C), HWC order
