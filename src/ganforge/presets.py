@@ -45,13 +45,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # the unconditional DCGAN on digits blends between its 10 classes (README): 40 InfoGAN categories give each digit
 # (in one or more writing styles) its own, and Adam 4e-4 with betas (0, 0.99) moved faster; measured with
 # benchmarks/digits_quality.py (10 / 20 / 40 / 64 categories: 83.8 / 86.3 / 89.2 / 87.8% at 3,500 steps, seed 0).
-# D at width 48 (README): ~0.72x the step time of width 64 (most of a step is D's), so the main command's 3,500 steps
-# fit its 5-minute budget (4 min 37 s); 1,000-sample reads: 90.0% on average over five runs against 91.3% at width 64
-# (same code otherwise), 90.4% for the main command and 89.7% over seeds 0-4 on the final code
+# G and D at width 48 (README): a step costs ~0.6x width 64's, so the main command's 4,000 steps fit its 5-minute
+# budget (4 min 49 s); 1,000-sample reads over seeds 0-4: mean 90.4% (88.7-92.7%), against 89.7% (84.1-93.1%) for
+# D alone at 48 with 3,500 steps (4 min 37 s) and 91.3% for width 64 with 3,500 steps (6 min 59 s)
 FAST_ADAM = dict(lr_g=4e-4, lr_d=4e-4, beta1=0.0, beta2=0.99)
 PRESETS["digits"] = {
     "plain": PRESETS["images"]["plain"],
-    "recommended": {**PRESETS["images"]["recommended"], "latent_classes": 40, "d_width": 48, **FAST_ADAM},
+    "recommended": {**PRESETS["images"]["recommended"], "latent_classes": 40, "g_width": 48, "d_width": 48,
+                    **FAST_ADAM},
 }
 # measured with `ganforge bench modes --only stacked-digits` (README): the DCGAN defaults let D overpower G
 # (81 / 1000 modes); the image recipe keeps the two level, PacGAN packing (D judges pairs) spreads G over all 1000
