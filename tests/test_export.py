@@ -195,9 +195,9 @@ def test_conditional_generator_export_takes_labels_and_matches_pytorch(condition
 
 
 def test_infogan_export_writes_its_categories_and_the_docs_example_draws_by_them(tiny_config, tmp_path):
-    """An InfoGAN export writes NAME.categories.json (the checkpoint's category prior); the docs example draws
-    categories by it: with all the weight on category 2, its grid is G's images of the same numpy latents with
-    category 2 (to 1 grey level: rounding)."""
+    """An InfoGAN export writes NAME.categories.json (the checkpoint's category prior; an export without categories
+    removes a stale one of the same name); the docs example draws categories by it: with all the weight on
+    category 2, its grid is G's images of the same numpy latents with category 2 (to 1 grey level: rounding)."""
     import json
     from dataclasses import replace
 
@@ -215,6 +215,12 @@ def test_infogan_export_writes_its_categories_and_the_docs_example_draws_by_them
     assert prior["latent_classes"] == 4 and prior["proportions"] == loaded.category_prior
     result.categories.write_text(json.dumps({**prior, "proportions": [0, 0, 1, 0]}))
     _run_example(EXAMPLE, str(result.path), str(tmp_path / "grid.png"), "--num", "4", "--seed", "3")
+    train(tiny_config, tmp_path / "plain", quiet=True)  # no latent categories, exported to the same name:
+    export_generator(tmp_path / "plain", tmp_path / "other.onnx")
+    assert not (tmp_path / "other.categories.json").exists()
+    result.categories.rename(tmp_path / "other.categories.json")  # a stale one from an earlier export goes
+    export_generator(tmp_path / "plain", tmp_path / "other.onnx")
+    assert not (tmp_path / "other.categories.json").exists()
     z = torch.from_numpy(np.random.default_rng(3).standard_normal((4, 8)).astype(np.float32))
     with torch.no_grad():
         images = loaded.G.eval()(with_category(z, torch.full((4,), 2), 4))

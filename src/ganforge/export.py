@@ -78,24 +78,27 @@ def export_generator(run: str | os.PathLike, out: str | os.PathLike, fmt: str | 
     if state.get("recipe") == "pix2pix":
         args = state["model_args"]
         shape = (int(args["in_channels"]), int(args["resolution"]), int(args["resolution"]))
-        return export_module(loaded.G, lambda n, g: (torch.rand(n, *shape, generator=g) * 2 - 1,), out, fmt,
-                             ("input",), "images")
-    if loaded.conditional:
+        result = export_module(loaded.G, lambda n, g: (torch.rand(n, *shape, generator=g) * 2 - 1,), out, fmt,
+                               ("input",), "images")
+    elif loaded.conditional:
         classes = len(loaded.class_names)
-        return export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),
-                                                     torch.randint(0, classes, (n,), generator=g)),
-                             out, fmt, ("z", "labels"), "images")
-    result = export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),), out, fmt,
-                           ("z",), "images")
-    if loaded.latent_classes and loaded.category_prior:
-        result.categories = write_category_prior(result.path, loaded.latent_classes, loaded.category_prior)
+        result = export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),
+                                                       torch.randint(0, classes, (n,), generator=g)),
+                               out, fmt, ("z", "labels"), "images")
+    else:
+        result = export_module(loaded.G, lambda n, g: (torch.randn(n, loaded.latent_dim, generator=g),), out, fmt,
+                               ("z",), "images")
+    sidecar = result.path.with_name(f"{result.path.stem}.categories.json")
+    if loaded.latent_classes and loaded.category_prior and not loaded.conditional:
+        result.categories = write_category_prior(sidecar, loaded.latent_classes, loaded.category_prior)
+    else:  # the file it described was just replaced by one without latent categories
+        sidecar.unlink(missing_ok=True)
     return result
 
 
-def write_category_prior(exported: Path, classes: int, prior: list[float]) -> Path:
+def write_category_prior(path: Path, classes: int, prior: list[float]) -> Path:
     """`NAME.categories.json` beside an exported InfoGAN: a program feeding z ~ N(0, I) gets the categories
     uniformly (their argmax), as in training; drawing them in these proportions is what `ganforge sample` does."""
-    path = exported.with_name(f"{exported.stem}.categories.json")
     text = json.dumps({"latent_classes": classes, "proportions": prior,
                        "use": f"draw category k with these probabilities, then set z[:, k] above the other "
                               f"entries of z[:, :{classes}] (their argmax is the category)"}, indent=1)
