@@ -59,8 +59,12 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
 _FOLD_ROWS = torch.tensor([[0.0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]])
 
 
-def nearest_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """conv2d(2x nearest upscale of x, weight (3x3), bias, padding=1), computed on x as one transposed conv."""
+def nearest_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                 matmul_grad: bool = False) -> torch.Tensor:
+    """conv2d(2x nearest upscale of x, weight (3x3), bias, padding=1), computed on x as one transposed conv
+    (`matmul_grad`: its weight gradient as one matrix product, models/matmul_grad.py)."""
+    if matmul_grad:
+        return stride2_conv4x4(x, fold_nearest(weight), bias, transposed=True)
     return F.conv_transpose2d(x, fold_nearest(weight), bias, stride=2, padding=1)
 
 
@@ -83,9 +87,7 @@ class NearestConv(nn.Conv2d):
         self.matmul_grad = matmul_grad  # the weight gradient as one matrix product (models/matmul_grad.py)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.matmul_grad:
-            return stride2_conv4x4(x, fold_nearest(self.weight), self.bias, transposed=True)
-        return nearest_conv(x, self.weight, self.bias)
+        return nearest_conv(x, self.weight, self.bias, self.matmul_grad)
 
 
 class WholeInputConv(nn.Conv2d):

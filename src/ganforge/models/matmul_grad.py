@@ -32,6 +32,12 @@ def weight_grad(big: torch.Tensor, small: torch.Tensor) -> torch.Tensor:
     return (rows.t() @ patches(big)).view(small.shape[1], 4, 4, big.shape[1]).permute(0, 3, 1, 2)
 
 
+def _in_format_of(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """t in `like`'s memory format (channels_last or contiguous)."""
+    channels_last = like.is_contiguous(memory_format=torch.channels_last)
+    return t.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
 class _Stride2Conv4x4(torch.autograd.Function):
     """conv2d(x, w, stride 2, padding 1) or conv_transpose2d(x, w, stride 2, padding 1), 4x4 kernel, no bias."""
 
@@ -45,15 +51,12 @@ class _Stride2Conv4x4(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         x, weight = ctx.saved_tensors
-        grad = grad.contiguous(memory_format=torch.channels_last if x.is_contiguous(
-            memory_format=torch.channels_last) else torch.contiguous_format)
+        grad = _in_format_of(grad, x)
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:  # the adjoint: a transposed conv undoes a conv's shape and vice versa
             grad_x = (F.conv2d if ctx.transposed else F.conv_transpose2d)(grad, weight, None, 2, 1)
         if ctx.needs_input_grad[1]:  # conv: w (C_out, C_in) links x (big) to grad (small); transposed the reverse
-            grad_w = weight_grad(grad, x) if ctx.transposed else weight_grad(x, grad)
-            grad_w = grad_w.contiguous(memory_format=torch.channels_last if weight.is_contiguous(
-                memory_format=torch.channels_last) else torch.contiguous_format)
+            grad_w = _in_format_of(weight_grad(grad, x) if ctx.transposed else weight_grad(x, grad), weight)
         return grad_x, grad_w, None
 
 
