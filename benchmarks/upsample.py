@@ -14,10 +14,12 @@ equivalent stride-2 transposed conv of the small map with a folded kernel (4/9 o
 the same FLOPs as nearest + conv but is a different model; a free transposed conv has the folded form's FLOPs
 but draws checkerboards (why ganforge's recipes do not use it).
 
---training-step times whole steps of the recommended preset four ways: "nearest" (the plain Upsample + Conv2d
+--training-step times whole steps of the recommended preset five ways: "nearest" (the plain Upsample + Conv2d
 pair and plain convs at both ends), "nearest folded" (NearestConv), "+ linear ends" (also G's first layer and
-D's heads as the identical linear layers: dcgan.LINEAR_ENDS) and "+ matmul grad" (also the weight gradient of the
-convs between the 4 and 8 px maps as one matrix product: dcgan.MATMUL_GRAD, models/matmul_grad.py).
+D's heads as the identical linear layers: dcgan.LINEAR_ENDS), "+ matmul grad" (also the weight gradient of the
+convs between maps of at most 16 px as one matrix product: dcgan.MATMUL_GRAD_LAYERS, models/stride2.py) and
+"+ sub-pixel" (also G's last layer and D's first layer's input gradient as a 3x3 conv + pixel shuffle:
+stride2.SUBPIXEL_FEW_OUTPUTS, set for each variant's windows).
 """
 
 from __future__ import annotations
@@ -57,39 +59,44 @@ def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, ste
 
 def training_steps(args: argparse.Namespace) -> None:
     """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), the models built with
-    dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS and dcgan.MATMUL_GRAD off and on, in one process, windows interleaved."""
+    dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS and stride2.SUBPIXEL_FEW_OUTPUTS off and on, in
+    one process, windows interleaved."""
     import tempfile
 
-    from ganforge.models import dcgan
+    from ganforge.models import dcgan, stride2
     from ganforge.presets import make_config
     from ganforge.train.loop import Trainer
 
     window = 30
     settings = {"digits": {"upsample": "nearest"}, "shapes": {"resolution": 64, "upsample": "nearest"}}
     for data, extra in ((name, settings[name]) for name in args.data.split(",")):
-        trainers = {}
-        for name, flags in (("nearest", (False, False, False)), ("nearest folded", (True, False, False)),
-                            ("+ linear ends", (True, True, False)), ("+ matmul grad", (True, True, True))):
-            defaults = dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD
-            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD = flags
+        trainers, subpixel = {}, {}
+        variants = (("nearest", (False, False, 0, False)), ("nearest folded", (True, False, 0, False)),
+                    ("+ linear ends", (True, True, 0, False)), ("+ matmul grad", (True, True, 2, False)),
+                    ("+ sub-pixel", (True, True, 2, True)))
+        for name, (*flags, subpixel[name]) in variants:
+            defaults = dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS
+            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS = flags
             config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
                                   "seed": 0, "threads": args.threads, "sample_every": 10**9,
                                   "checkpoint_every": 10**9, "log_every": 10**9, **extra})
             trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
-            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD = defaults
+            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS = defaults
 
-        def run(trainer: Trainer, steps: int) -> float:
+        def run(name: str, steps: int, trainers: dict = trainers, subpixel: dict = subpixel) -> float:
+            trainer, stride2.SUBPIXEL_FEW_OUTPUTS = trainers[name], subpixel[name]
             start = time.perf_counter()
             for _ in range(steps):
                 trainer.step_fn(*trainer._next_batch())
             return (time.perf_counter() - start) / steps * 1e3
 
-        for trainer in trainers.values():
-            run(trainer, 10)  # warm-up
+        for name in trainers:
+            run(name, 10)  # warm-up
         times: dict[str, list[float]] = {name: [] for name in trainers}
         for _ in range(args.windows):
-            for name, trainer in trainers.items():
-                times[name].append(run(trainer, window))
+            for name in trainers:
+                times[name].append(run(name, window))
+        stride2.SUBPIXEL_FEW_OUTPUTS = True
         ms = {name: statistics.median(t) for name, t in times.items()}
         shown = ", ".join(f"{name} {ms[name]:.1f} ms ({ms['nearest'] / ms[name]:.3f}x)" for name in ms)
         print(f"{data} ({extra.get('resolution', 32)} px) training step, "

@@ -15,7 +15,7 @@ from torch import nn
 from ganforge.aspect import base_grid
 from ganforge.models import MODELS
 from ganforge.models.layers import LatentStem, MinibatchStd, NearestConv, WholeInputConv
-from ganforge.models.matmul_grad import MatmulGradConv2d, MatmulGradConvTranspose2d
+from ganforge.models.stride2 import Stride2Conv2d, Stride2ConvTranspose2d
 
 
 def _widths(resolution: int, base: int, cap_multiplier: int = 8) -> list[int]:
@@ -49,19 +49,18 @@ FOLD_NEAREST = True
 # WholeInputConv; False builds plain convs). benchmarks/upsample.py --training-step --threads 2 --windows 5:
 # digits step 114.7 -> 105.5 ms (1.09x; oneDNN's 1x1-output convs were slow), RGB 64 px step 431.9 -> 425.3 ms
 LINEAR_ENDS = True
-# The convs between the 4 px grid and the 8 px maps (D's last strided conv, G's first upscaling) with their weight
-# gradient as one matrix product (models/matmul_grad.py; False builds plain convs): 1.4-1.9x on those gradients
-# (benchmarks/weight_grad.py); digits step 84.9 -> 81.8 ms (benchmarks/upsample.py --training-step --threads 2)
-MATMUL_GRAD = True
+# The convs nearest the 4 px grid (D's last MATMUL_GRAD_LAYERS strided convs, G's first as many upscalings: maps of
+# at most 16 px) with their weight gradient as one matrix product (models/stride2.py; 0 builds plain convs): 1.4-1.9x
+# on those gradients between 8 and 4 px, 1.06-1.5x between 16 and 8 (benchmarks/stride2_conv.py); whole steps:
+# benchmarks/upsample.py --training-step. Every stride-2 layer with at most 4 output channels (G's last, D's
+# first for its input gradient) also takes stride2's sub-pixel form.
+MATMUL_GRAD_LAYERS = 2
 
 
-def _upsample_block(c_in: int, c_out: int, mode: str, from_grid: bool = False) -> list[nn.Module]:
-    """Layers that double the resolution of a (B, c_in, H, W) map (`from_grid`: H, W is the 4 px grid)."""
-    matmul_grad = MATMUL_GRAD and from_grid
+def _upsample_block(c_in: int, c_out: int, mode: str, matmul_grad: bool = False) -> list[nn.Module]:
+    """Layers that double the resolution of a (B, c_in, H, W) map (`matmul_grad`: see MATMUL_GRAD_LAYERS)."""
     if mode == "transpose":
-        if matmul_grad:
-            return [MatmulGradConvTranspose2d(c_in, c_out, bias=False)]
-        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
+        return [Stride2ConvTranspose2d(c_in, c_out, bias=False, matmul_grad=matmul_grad)]
     if mode == "subpixel":  # Shi et al. 2016: a conv at the low resolution makes the 4 pixels of each 2x2 block
         return [SubpixelConv(c_in, c_out), nn.PixelShuffle(2)]
     # nearest-neighbour upscaling + conv: the usual cure for checkerboard artefacts. Both forms are the same
@@ -105,7 +104,8 @@ class DCGANGenerator(nn.Module):
             nn.ReLU(True),
         ]
         for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            layers += [*_upsample_block(c_in, c_out, upsample, from_grid=i == 0), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            block = _upsample_block(c_in, c_out, upsample, matmul_grad=i < MATMUL_GRAD_LAYERS)
+            layers += [*block, nn.BatchNorm2d(c_out), nn.ReLU(True)]
         layers += [*_upsample_block(widths[-1], channels, upsample), nn.Tanh()]  # -> (B, C, R, R)
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
@@ -144,11 +144,10 @@ class DCGANDiscriminator(nn.Module):
                  minibatch_std: bool = False, aspect: str = "1:1", latent_classes: int = 0) -> None:
         super().__init__()
         widths = _widths(resolution, width)[::-1]  # resolution/2 px first
-        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [Stride2Conv2d(channels, widths[0]), nn.LeakyReLU(0.2, True)]
         for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            to_grid = MATMUL_GRAD and i == len(widths) - 2  # the conv to the 4 px grid
-            layers += [MatmulGradConv2d(c_in, c_out, bias=not batchnorm) if to_grid
-                       else nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batchnorm)]
+            to_grid = len(widths) - 2 - i  # convs after this one on the way to the 4 px grid
+            layers.append(Stride2Conv2d(c_in, c_out, bias=not batchnorm, matmul_grad=to_grid < MATMUL_GRAD_LAYERS))
             if batchnorm:
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, True))

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.models.matmul_grad import stride2_conv4x4
+from ganforge.models.stride2 import stride2_conv4x4
 
 
 class MinibatchStd(nn.Module):
@@ -62,10 +62,9 @@ _FOLD_ROWS = torch.tensor([[0.0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]])
 def nearest_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                  matmul_grad: bool = False) -> torch.Tensor:
     """conv2d(2x nearest upscale of x, weight (3x3), bias, padding=1), computed on x as one transposed conv
-    (`matmul_grad`: its weight gradient as one matrix product, models/matmul_grad.py)."""
-    if matmul_grad:
-        return stride2_conv4x4(x, fold_nearest(weight), bias, transposed=True)
-    return F.conv_transpose2d(x, fold_nearest(weight), bias, stride=2, padding=1)
+    (models/stride2.py: with few output channels as a 3x3 conv + pixel shuffle; `matmul_grad`: its weight gradient
+    as one matrix product)."""
+    return stride2_conv4x4(x, fold_nearest(weight), bias, transposed=True, matmul_grad=matmul_grad)
 
 
 def fold_nearest(weight: torch.Tensor) -> torch.Tensor:
@@ -84,7 +83,7 @@ class NearestConv(nn.Conv2d):
 
     def __init__(self, c_in: int, c_out: int, matmul_grad: bool = False) -> None:
         super().__init__(c_in, c_out, 3, 1, 1, bias=False)
-        self.matmul_grad = matmul_grad  # the weight gradient as one matrix product (models/matmul_grad.py)
+        self.matmul_grad = matmul_grad  # the weight gradient as one matrix product (models/stride2.py)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nearest_conv(x, self.weight, self.bias, self.matmul_grad)

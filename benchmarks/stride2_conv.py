@@ -1,0 +1,89 @@
+"""DCGAN's stride-2 4x4 convs on CPU: oneDNN's kernels against the two forms of models/stride2.py.
+
+    python benchmarks/stride2_conv.py              # bf16, 2 threads, batches 64 and 128
+    python benchmarks/stride2_conv.py --threads 1
+
+Weight gradients (the shapes of DCGAN's D; G's mirrored transposed convs have the same sums): each row is one conv
+(c_in -> c_out, input size), its forward for scale, and the weight gradient by oneDNN and as one matrix product
+over the unfolded input. ganforge uses the matrix product for the convs between maps of at most 16 px
+(dcgan.MATMUL_GRAD_LAYERS). Few-output transposed convs (G's last layer; D's first conv's input gradient is the
+same op): oneDNN's transposed conv against the 3x3 conv to 4x the channels + pixel shuffle (the kernel folded in
+the timed call, as training does). Median ms of interleaved windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.models.stride2 import subpixel_kernel, weight_grad
+
+WEIGHT_GRAD_SHAPES = ((48, 96, 16), (96, 192, 8), (64, 128, 16), (128, 256, 8), (128, 256, 16), (256, 512, 8))
+FEW_OUTPUT_SHAPES = ((48, 1, 16), (64, 1, 16), (64, 3, 16), (64, 3, 32), (32, 3, 64))  # c_in -> c_out from size
+CL = torch.channels_last
+
+
+def timed(fn: Callable[[], object], steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def medians(variants: dict[str, Callable[[], object]], windows: int, steps: int) -> dict[str, float]:
+    for fn in variants.values():
+        timed(fn, 3)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(windows):
+        for name, fn in variants.items():
+            times[name].append(timed(fn, steps))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def weight_grad_ways(batch: int, c_in: int, c_out: int, size: int) -> dict[str, Callable[[], object]]:
+    """The conv's forward, and its weight gradient by oneDNN and by the matrix product."""
+    x = torch.randn(batch, c_in, size, size).bfloat16().to(memory_format=CL)
+    w = torch.randn(c_out, c_in, 4, 4).bfloat16().to(memory_format=CL)
+    grad = torch.randn_like(F.conv2d(x, w, None, 2, 1)).contiguous(memory_format=CL)
+    backward = torch.ops.aten.convolution_backward
+    mask = [False, True, False]  # the weight's gradient only
+    return {"forward": lambda: F.conv2d(x, w, None, 2, 1),
+            "oneDNN": lambda: backward(grad, x, w, None, [2, 2], [1, 1], [1, 1], False, [0, 0], 1, mask),
+            "matmul": lambda: weight_grad(x, grad)}
+
+
+def few_output_ways(batch: int, c_in: int, c_out: int, size: int) -> dict[str, Callable[[], object]]:
+    x = torch.randn(batch, c_in, size, size).bfloat16().to(memory_format=CL)
+    w = (torch.randn(c_in, c_out, 4, 4) * 0.02).bfloat16()
+    return {"oneDNN": lambda: F.conv_transpose2d(x, w, None, 2, 1),
+            "sub-pixel": lambda: F.pixel_shuffle(F.conv2d(x, subpixel_kernel(w), None, 1, 1), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--windows", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"bf16, channels_last, {args.threads} thread(s); median ms of {args.windows} windows of {args.steps}")
+    for batch in (64, 128):
+        for c_in, c_out, size in WEIGHT_GRAD_SHAPES:
+            ms = medians(weight_grad_ways(batch, c_in, c_out, size), args.windows, args.steps)
+            print(f"batch {batch:>3}, {c_in:>3} -> {c_out:<3} from {size:>2} px: forward {ms['forward']:.2f}, "
+                  f"weight gradient oneDNN {ms['oneDNN']:.2f}, matmul {ms['matmul']:.2f} "
+                  f"({ms['oneDNN'] / ms['matmul']:.2f}x)", flush=True)
+    for batch in (64, 128):
+        for c_in, c_out, size in FEW_OUTPUT_SHAPES:
+            ms = medians(few_output_ways(batch, c_in, c_out, size), args.windows, args.steps)
+            print(f"batch {batch:>3}, transposed {c_in:>3} -> {c_out} from {size:>2} px: oneDNN {ms['oneDNN']:.2f}, "
+                  f"sub-pixel {ms['sub-pixel']:.2f} ({ms['oneDNN'] / ms['sub-pixel']:.2f}x)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
