@@ -74,9 +74,9 @@ def training_steps(args: argparse.Namespace) -> None:
         variants = (("nearest", (False, False, 0, False)), ("nearest folded", (True, False, 0, False)),
                     ("+ linear ends", (True, True, 0, False)), ("+ matmul grad", (True, True, 2, False)),
                     ("+ sub-pixel", (True, True, 2, True)))
-        for name, (*flags, subpixel[name]) in variants:
+        for name, (fold, linear_ends, matmul_layers, subpixel[name]) in variants:
             defaults = dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS
-            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS = flags
+            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS = fold, linear_ends, matmul_layers
             config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
                                   "seed": 0, "threads": args.threads, "sample_every": 10**9,
                                   "checkpoint_every": 10**9, "log_every": 10**9, **extra})
@@ -90,13 +90,14 @@ def training_steps(args: argparse.Namespace) -> None:
                 trainer.step_fn(*trainer._next_batch())
             return (time.perf_counter() - start) / steps * 1e3
 
+        subpixel_default = stride2.SUBPIXEL_FEW_OUTPUTS
         for name in trainers:
             run(name, 10)  # warm-up
         times: dict[str, list[float]] = {name: [] for name in trainers}
         for _ in range(args.windows):
             for name in trainers:
                 times[name].append(run(name, window))
-        stride2.SUBPIXEL_FEW_OUTPUTS = True
+        stride2.SUBPIXEL_FEW_OUTPUTS = subpixel_default
         ms = {name: statistics.median(t) for name, t in times.items()}
         shown = ", ".join(f"{name} {ms[name]:.1f} ms ({ms['nearest'] / ms[name]:.3f}x)" for name in ms)
         print(f"{data} ({extra.get('resolution', 32)} px) training step, "

@@ -202,3 +202,33 @@ def test_latent_stem_equals_transposed_conv(bias, memory_format, grid):
     params = lambda m: (z, *m.parameters())  # noqa: E731
     torch.testing.assert_close(torch.autograd.grad(out.square().sum(), params(fast)),
                                torch.autograd.grad(plain(z).square().sum(), params(plain)))
+
+
+@pytest.mark.parametrize("upsample", ["transpose", "nearest"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_fast_stride2_paths_give_the_plain_models_outputs_and_gradients(monkeypatch, upsample, channels):
+    """DCGAN with the matmul weight gradients (maps of at most 16 px) and the sub-pixel form of its few-channel
+    layers, against the same weights in torch's plain convs: float64, training mode, channels_last; the images,
+    D's logits and every parameter's gradient through the G -> D chain are equal."""
+    from ganforge.models import dcgan, stride2
+
+    def build() -> tuple[torch.nn.Module, torch.nn.Module]:
+        torch.manual_seed(0)
+        G, D = create_model("dcgan", resolution=32, channels=channels, latent_dim=8, g_width=4, d_width=4,
+                            upsample=upsample)
+        return (G.double().to(memory_format=torch.channels_last), D.double().to(memory_format=torch.channels_last))
+
+    fast = build()
+    layers = [m for net in fast for m in net.modules() if hasattr(m, "matmul_grad")]
+    assert sum(m.matmul_grad for m in layers) == 4  # G's 4 -> 8 and 8 -> 16 px blocks, D's 16 -> 8 and 8 -> 4 px
+    monkeypatch.setattr(dcgan, "MATMUL_GRAD_LAYERS", 0)
+    plain = build()
+    z = torch.randn(4, 8, dtype=torch.float64)
+
+    def run(G: torch.nn.Module, D: torch.nn.Module, subpixel: bool) -> tuple:
+        monkeypatch.setattr(stride2, "SUBPIXEL_FEW_OUTPUTS", subpixel)
+        images = G(z)
+        logits = D(images)
+        return images, logits, torch.autograd.grad(logits.square().sum(), [*G.parameters(), *D.parameters()])
+
+    torch.testing.assert_close(run(*fast, subpixel=True), run(*plain, subpixel=False))

@@ -50,10 +50,11 @@ FOLD_NEAREST = True
 # digits step 114.7 -> 105.5 ms (1.09x; oneDNN's 1x1-output convs were slow), RGB 64 px step 431.9 -> 425.3 ms
 LINEAR_ENDS = True
 # The convs nearest the 4 px grid (D's last MATMUL_GRAD_LAYERS strided convs, G's first as many upscalings: maps of
-# at most 16 px) with their weight gradient as one matrix product (models/stride2.py; 0 builds plain convs): 1.4-1.9x
-# on those gradients between 8 and 4 px, 1.06-1.5x between 16 and 8 (benchmarks/stride2_conv.py); whole steps:
-# benchmarks/upsample.py --training-step. Every stride-2 layer with at most 4 output channels (G's last, D's
-# first for its input gradient) also takes stride2's sub-pixel form.
+# at most 16 px) with their weight gradient as one matrix product (models/stride2.py; 0 builds plain convs):
+# 1.35-1.9x on those gradients between 8 and 4 px, 1.2-1.4x between 16 and 8 at batch 64 (benchmarks/stride2_conv.py);
+# whole steps (benchmarks/upsample.py --training-step --threads 2 --windows 5), none -> both: digits 1.02x, 64 px
+# shapes 1.03x. Every stride-2 layer with at most 4 output channels (G's last, D's first for its input gradient)
+# also takes stride2's sub-pixel form (digits step 1.02x, 64 px shapes 1.01x).
 MATMUL_GRAD_LAYERS = 2
 
 

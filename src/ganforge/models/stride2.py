@@ -2,8 +2,8 @@
 
 1. The weight gradient as one matrix product (`matmul_grad`): oneDNN's weight-gradient kernel for the convs
    near the 4 px grid ran at about half its forward rate; unfolding the larger map into its 4x4 windows (a cheap
-   copy) and multiplying by the smaller map's gradient was 1.4-1.9x faster between the 8 and 4 px maps and
-   1.06-1.5x between the 16 and 8 px maps (benchmarks/stride2_conv.py).
+   copy) and multiplying by the smaller map's gradient was 1.35-1.9x faster between the 8 and 4 px maps and
+   1.2-1.4x between the 16 and 8 px maps at batch 64 (0.8-1.3x at batch 128; benchmarks/stride2_conv.py).
 2. A transposed conv with few output channels (G's last layer, 1 or 3; also the input gradient of D's first
    conv, which is that transposed conv) as a 3x3 conv to 4x the channels + pixel shuffle: each output phase (the
    position in a 2x2 block) reads a 2x2 window of the input, and the 3x3 kernel holds all four phases. oneDNN ran
