@@ -1,6 +1,7 @@
 """DCGAN's stride-2 4x4 convs on CPU: oneDNN's kernels against the two forms of models/stride2.py.
 
-    python benchmarks/stride2_conv.py              # bf16, 2 threads, batches 64 and 128
+    python benchmarks/stride2_conv.py                    # bf16, 2 threads, batches 64 and 128
+    python benchmarks/stride2_conv.py --precision fp32   # the matrix product loses there (ganforge keeps oneDNN's)
     python benchmarks/stride2_conv.py --threads 1
 
 Weight gradients (the shapes of DCGAN's D; G's mirrored transposed convs have the same sums): each row is one conv
@@ -26,6 +27,7 @@ from ganforge.models.stride2 import subpixel_kernel, weight_grad
 WEIGHT_GRAD_SHAPES = ((48, 96, 16), (96, 192, 8), (64, 128, 16), (128, 256, 8), (128, 256, 16), (256, 512, 8))
 FEW_OUTPUT_SHAPES = ((48, 1, 16), (64, 1, 16), (64, 3, 16), (64, 3, 32), (32, 3, 64))  # c_in -> c_out from size
 CL = torch.channels_last
+DTYPE = torch.bfloat16  # --precision
 
 
 def timed(fn: Callable[[], object], steps: int) -> float:
@@ -47,8 +49,8 @@ def medians(variants: dict[str, Callable[[], object]], windows: int, steps: int)
 
 def weight_grad_ways(batch: int, c_in: int, c_out: int, size: int) -> dict[str, Callable[[], object]]:
     """The conv's forward, and its weight gradient by oneDNN and by the matrix product."""
-    x = torch.randn(batch, c_in, size, size).bfloat16().to(memory_format=CL)
-    w = torch.randn(c_out, c_in, 4, 4).bfloat16().to(memory_format=CL)
+    x = torch.randn(batch, c_in, size, size, dtype=DTYPE).to(memory_format=CL)
+    w = torch.randn(c_out, c_in, 4, 4, dtype=DTYPE).to(memory_format=CL)
     grad = torch.randn_like(F.conv2d(x, w, None, 2, 1)).contiguous(memory_format=CL)
     backward = torch.ops.aten.convolution_backward
     mask = [False, True, False]  # the weight's gradient only
@@ -58,8 +60,8 @@ def weight_grad_ways(batch: int, c_in: int, c_out: int, size: int) -> dict[str, 
 
 
 def few_output_ways(batch: int, c_in: int, c_out: int, size: int) -> dict[str, Callable[[], object]]:
-    x = torch.randn(batch, c_in, size, size).bfloat16().to(memory_format=CL)
-    w = (torch.randn(c_in, c_out, 4, 4) * 0.02).bfloat16()
+    x = torch.randn(batch, c_in, size, size, dtype=DTYPE).to(memory_format=CL)
+    w = torch.randn(c_in, c_out, 4, 4, dtype=DTYPE) * 0.02
     return {"oneDNN": lambda: F.conv_transpose2d(x, w, None, 2, 1),
             "sub-pixel": lambda: F.pixel_shuffle(F.conv2d(x, subpixel_kernel(w), None, 1, 1), 2)}
 
@@ -69,9 +71,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--windows", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
     args = parser.parse_args()
+    global DTYPE
+    DTYPE = torch.bfloat16 if args.precision == "bf16" else torch.float32
     torch.set_num_threads(args.threads)
-    print(f"bf16, channels_last, {args.threads} thread(s); median ms of {args.windows} windows of {args.steps}")
+    print(f"{args.precision}, channels_last, {args.threads} thread(s); "
+          f"median ms of {args.windows} windows of {args.steps}")
     for batch in (64, 128):
         for c_in, c_out, size in WEIGHT_GRAD_SHAPES:
             ms = medians(weight_grad_ways(batch, c_in, c_out, size), args.windows, args.steps)

@@ -212,6 +212,8 @@ def test_fast_stride2_paths_give_the_plain_models_outputs_and_gradients(monkeypa
     D's logits and every parameter's gradient through the G -> D chain are equal."""
     from ganforge.models import dcgan, stride2
 
+    monkeypatch.setattr(stride2, "MATMUL_GRAD_DTYPES", (torch.bfloat16, torch.float64))  # bf16 only by default
+
     def build() -> tuple[torch.nn.Module, torch.nn.Module]:
         torch.manual_seed(0)
         G, D = create_model("dcgan", resolution=32, channels=channels, latent_dim=8, g_width=4, d_width=4,

@@ -8,6 +8,15 @@ from ganforge.models.layers import NearestConv
 from ganforge.models.stride2 import Stride2Conv2d, Stride2ConvTranspose2d, patches, subpixel_kernel
 
 
+@pytest.fixture(autouse=True)
+def matmul_in_float64(monkeypatch):
+    """The matrix-product weight gradient runs in bf16 only (where it is faster); these float64 equality tests
+    switch it on for float64 too, to check its sums exactly."""
+    import ganforge.models.stride2 as stride2
+
+    monkeypatch.setattr(stride2, "MATMUL_GRAD_DTYPES", (torch.bfloat16, torch.float64))
+
+
 def _pair(transposed: bool, bias: bool, c_in: int = 5, c_out: int = 3, matmul_grad: bool = True):
     torch.manual_seed(0)
     fast = (Stride2ConvTranspose2d if transposed else Stride2Conv2d)(c_in, c_out, bias=bias, matmul_grad=matmul_grad)
@@ -123,3 +132,19 @@ def test_nearest_conv_equals_upscaling_then_conv(c_out, matmul_grad):
     torch.testing.assert_close(out, reference)
     torch.testing.assert_close(torch.autograd.grad(out.square().sum(), (x, fast.weight)),
                                torch.autograd.grad(reference.square().sum(), (x, plain.weight)))
+
+
+@pytest.mark.parametrize(("dtype", "autocast", "used"), [(torch.float32, False, False), (torch.float32, True, True)])
+def test_the_matmul_gradient_runs_in_bf16_only(monkeypatch, dtype, autocast, used):
+    """fp32 keeps oneDNN's weight gradient (the fp32 matrix product was slower); bf16 autocast takes the product."""
+    import ganforge.models.stride2 as stride2
+
+    monkeypatch.setattr(stride2, "MATMUL_GRAD_DTYPES", (torch.bfloat16,))
+    calls = []
+    monkeypatch.setattr(stride2, "weight_grad", lambda big, small: calls.append(1) or torch.zeros(
+        small.shape[1], big.shape[1], 4, 4, dtype=big.dtype))
+    fast, _ = _pair(transposed=False, bias=False, c_in=6, c_out=5)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        out = fast(torch.randn(2, 6, 8, 8, dtype=dtype))
+    out.float().sum().backward()
+    assert bool(calls) == used

@@ -3,12 +3,13 @@
 1. The weight gradient as one matrix product (`matmul_grad`): oneDNN's weight-gradient kernel for the convs
    near the 4 px grid ran at about half its forward rate; unfolding the larger map into its 4x4 windows (a cheap
    copy) and multiplying by the smaller map's gradient was 1.35-1.9x faster between the 8 and 4 px maps and
-   1.2-1.4x between the 16 and 8 px maps at batch 64 (0.8-1.3x at batch 128; benchmarks/stride2_conv.py).
+   1.2-1.4x between the 16 and 8 px maps at batch 64 (0.8-1.3x at batch 128; benchmarks/stride2_conv.py), in bf16;
+   in fp32 it ran at 0.35-0.87x (MATMUL_GRAD_DTYPES), so fp32 keeps oneDNN's.
 2. A transposed conv with few output channels (G's last layer, 1 or 3; also the input gradient of D's first
    conv, which is that transposed conv) as a 3x3 conv to 4x the channels + pixel shuffle: each output phase (the
    position in a 2x2 block) reads a 2x2 window of the input, and the 3x3 kernel holds all four phases. oneDNN ran
    the few-output transposed conv at a tenth of its usual rate; the 3x3 conv, though 2.25x the multiply-adds,
-   finished 1.7-2.2x sooner (benchmarks/stride2_conv.py).
+   finished 1.6-2.2x sooner in bf16 and 1.3-1.95x in fp32 (benchmarks/stride2_conv.py [--precision fp32]).
 
 Parameters and results are exactly a conv's (to float rounding). Used on CPU when autograd or (2) has something
 to gain; CUDA, tracing and export see the plain op.
@@ -20,6 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# The matmul weight gradient runs for tensors of these dtypes: in bf16 the matrix product beat oneDNN's kernel; in
+# fp32 it ran at 0.35-0.87x (benchmarks/stride2_conv.py --precision fp32), oneDNN's fp32 kernel being near its forward
+# rate
+MATMUL_GRAD_DTYPES: tuple[torch.dtype, ...] = (torch.bfloat16,)
 # A transposed conv with at most this many output channels runs as a 3x3 conv + pixel shuffle (False: never; for
 # benchmarks and tests)
 SUBPIXEL_FEW_OUTPUTS = True
@@ -122,10 +127,12 @@ def stride2_conv4x4(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
         return op(x, weight, bias, 2, 1)  # (an odd-sized input: the transposed adjoint would miss a row)
     few_outputs = SUBPIXEL_FEW_OUTPUTS and weight.shape[1] <= FEW_OUTPUTS  # forward (transposed) or input grad
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias))
-    if not (few_outputs or (matmul_grad and needs_grad)):
+    autocast = torch.is_autocast_enabled("cpu")
+    dtype = torch.get_autocast_dtype("cpu") if autocast else x.dtype
+    matmul_grad = matmul_grad and needs_grad and dtype in MATMUL_GRAD_DTYPES
+    if not (few_outputs or matmul_grad):
         return op(x, weight, bias, 2, 1)
-    if torch.is_autocast_enabled("cpu"):
-        dtype = torch.get_autocast_dtype("cpu")
+    if autocast:
         x, weight = x.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
     with torch.autocast("cpu", enabled=False):
