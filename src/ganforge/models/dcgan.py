@@ -56,11 +56,16 @@ LINEAR_ENDS = True
 # shapes 1.03x. Every stride-2 layer with at most 4 output channels (G's last, D's first for its input gradient)
 # also takes stride2's sub-pixel form (digits step 1.02x, 64 px shapes 1.01x).
 MATMUL_GRAD_LAYERS = 2
+# False builds torch's own nn.Conv2d / nn.ConvTranspose2d for the stride-2 layers instead of stride2's (the same
+# parameters; the plain reference loop of benchmarks/train_speed.py)
+STRIDE2_LAYERS = True
 
 
 def _upsample_block(c_in: int, c_out: int, mode: str, matmul_grad: bool = False) -> list[nn.Module]:
     """Layers that double the resolution of a (B, c_in, H, W) map (`matmul_grad`: see MATMUL_GRAD_LAYERS)."""
     if mode == "transpose":
+        if not STRIDE2_LAYERS:
+            return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
         return [Stride2ConvTranspose2d(c_in, c_out, bias=False, matmul_grad=matmul_grad)]
     if mode == "subpixel":  # Shi et al. 2016: a conv at the low resolution makes the 4 pixels of each 2x2 block
         return [SubpixelConv(c_in, c_out), nn.PixelShuffle(2)]
@@ -140,15 +145,22 @@ def latent_code_input(z: torch.Tensor, classes: int) -> torch.Tensor:
     return torch.cat([one_hot, z[:, classes:]], 1)
 
 
+def _down(c_in: int, c_out: int, bias: bool, matmul_grad: bool) -> nn.Conv2d:
+    """D's stride-2 4x4 conv (see STRIDE2_LAYERS, MATMUL_GRAD_LAYERS)."""
+    if not STRIDE2_LAYERS:
+        return nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias)
+    return Stride2Conv2d(c_in, c_out, bias=bias, matmul_grad=matmul_grad)
+
+
 class DCGANDiscriminator(nn.Module):
     def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, batchnorm: bool = True,
                  minibatch_std: bool = False, aspect: str = "1:1", latent_classes: int = 0) -> None:
         super().__init__()
         widths = _widths(resolution, width)[::-1]  # resolution/2 px first
-        layers: list[nn.Module] = [Stride2Conv2d(channels, widths[0]), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [_down(channels, widths[0], True, False), nn.LeakyReLU(0.2, True)]
         for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
             to_grid = len(widths) - 2 - i  # convs after this one on the way to the 4 px grid
-            layers.append(Stride2Conv2d(c_in, c_out, bias=not batchnorm, matmul_grad=to_grid < MATMUL_GRAD_LAYERS))
+            layers.append(_down(c_in, c_out, not batchnorm, to_grid < MATMUL_GRAD_LAYERS))
             if batchnorm:
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, True))
