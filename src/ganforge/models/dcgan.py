@@ -50,14 +50,14 @@ FOLD_NEAREST = True
 # digits step 114.7 -> 105.5 ms (1.09x; oneDNN's 1x1-output convs were slow), RGB 64 px step 431.9 -> 425.3 ms
 LINEAR_ENDS = True
 # The convs nearest the 4 px grid (D's last MATMUL_GRAD_LAYERS strided convs, G's first as many upscalings: maps of
-# at most 16 px) with their weight gradient as one matrix product (models/stride2.py; 0 builds plain convs):
+# at most 16 px) with their weight gradient as one matrix product in bf16 (models/stride2.py; 0: never):
 # 1.35-1.9x on those gradients between 8 and 4 px, 1.2-1.4x between 16 and 8 at batch 64 (benchmarks/stride2_conv.py);
 # whole steps (benchmarks/upsample.py --training-step --threads 2 --windows 5), none -> both: digits 1.02x, 64 px
 # shapes 1.03x. Every stride-2 layer with at most 4 output channels (G's last, D's first for its input gradient)
 # also takes stride2's sub-pixel form (digits step 1.02x, 64 px shapes 1.01x).
 MATMUL_GRAD_LAYERS = 2
-# False builds torch's own nn.Conv2d / nn.ConvTranspose2d for the stride-2 layers instead of stride2's (the same
-# parameters; the plain reference loop of benchmarks/train_speed.py)
+# False builds torch's own nn.Conv2d / nn.ConvTranspose2d for D's convs and G's transposed convs instead of stride2's
+# (the same parameters; the plain reference loop of benchmarks/train_speed.py; NearestConv follows FOLD_NEAREST)
 STRIDE2_LAYERS = True
 
 
