@@ -6,7 +6,7 @@
     python benchmarks/train_speed.py --device cuda --skip-levers   # on a GPU: fp32 reference vs bf16/fp16/fp32
 
 The reference is the pytorch/examples DCGAN loop written the simplest way, on torch's own layers (nn.Conv2d,
-nn.ConvTranspose2d: none of ganforge's faster forms of the same convs, see `torch_layers`): fp32, contiguous tensors,
+nn.ConvTranspose2d: none of ganforge's faster forms of the same convs, see `plain_steps`): fp32, contiguous tensors,
 per-item conversion from uint8 in a DataLoader, a fresh fake batch for the G step, D not frozen in
 the G step, the default (per-parameter) Adam, `zero_grad()`, and `.item()` of the losses every step.
 "ganforge" is the real Trainer (train/loop.py) driven step by step, with its own data stream, fused
@@ -92,25 +92,13 @@ def device_batches(images: np.ndarray, batch_size: int) -> Iterator[torch.Tensor
             yield from_uint8(data[order[start : start + batch_size]])
 
 
-@contextlib.contextmanager
-def torch_layers() -> Iterator[None]:
-    """Build DCGAN from torch's own layers, as pytorch/examples does: the same parameters, but none of ganforge's
-    faster forms of the same convs (linear ends, stride2's matmul gradient and sub-pixel form)."""
-    saved = dcgan.LINEAR_ENDS, dcgan.STRIDE2_LAYERS
-    dcgan.LINEAR_ENDS, dcgan.STRIDE2_LAYERS = False, False
-    try:
-        yield
-    finally:
-        dcgan.LINEAR_ENDS, dcgan.STRIDE2_LAYERS = saved
-
-
 def plain_steps(resolution: int, batch_size: int, images: np.ndarray, levers: frozenset[str] = frozenset(),
                 compile_models: bool = False) -> Iterator[None]:
     """A DCGAN training loop on torch's layers; yields after each step. Built before it is returned (for the
     memory probe)."""
     on = levers.__contains__
     torch.manual_seed(0)
-    with torch_layers():
+    with dcgan.layer_forms(LINEAR_ENDS=False, STRIDE2_LAYERS=False):  # no linear ends, matmul gradient, sub-pixel
         G, D = create_model("dcgan", resolution=resolution, channels=3, latent_dim=LATENT)
     assert not any(type(m).__module__.startswith("ganforge") for net in (G, D) for m in net.modules()
                    if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))), "reference must use torch's layers"

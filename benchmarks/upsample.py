@@ -28,11 +28,15 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ganforge.models.dcgan import _upsample_block
+
+if TYPE_CHECKING:
+    from ganforge.train.loop import Trainer
 
 BLOCKS = ((256, 128, 4), (128, 64, 8), (64, 1, 16),  # DCGAN-32's G at width 64, one output channel (digits)
           (512, 256, 4), (128, 64, 16), (64, 3, 32))  # DCGAN-64's G (RGB): first and last two blocks
@@ -57,6 +61,17 @@ def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, ste
     return (time.perf_counter() - start) / steps * 1e3
 
 
+def time_steps(trainer: Trainer, subpixel: bool, steps: int) -> float:
+    """Mean ms of `steps` training steps, with stride2's sub-pixel form on or off (a flag read at run time)."""
+    from ganforge.models import stride2
+
+    stride2.SUBPIXEL_FEW_OUTPUTS = subpixel
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.step_fn(*trainer._next_batch())
+    return (time.perf_counter() - start) / steps * 1e3
+
+
 def training_steps(args: argparse.Namespace) -> None:
     """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), the models built with
     dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS and stride2.SUBPIXEL_FEW_OUTPUTS off and on, in
@@ -75,28 +90,19 @@ def training_steps(args: argparse.Namespace) -> None:
                     ("+ linear ends", (True, True, 0, False)), ("+ matmul grad", (True, True, 2, False)),
                     ("+ sub-pixel", (True, True, 2, True)))
         for name, (fold, linear_ends, matmul_layers, subpixel[name]) in variants:
-            defaults = dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS
-            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS = fold, linear_ends, matmul_layers
             config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
                                   "seed": 0, "threads": args.threads, "sample_every": 10**9,
                                   "checkpoint_every": 10**9, "log_every": 10**9, **extra})
-            trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
-            dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS = defaults
-
-        def run(name: str, steps: int, trainers: dict = trainers, subpixel: dict = subpixel) -> float:
-            trainer, stride2.SUBPIXEL_FEW_OUTPUTS = trainers[name], subpixel[name]
-            start = time.perf_counter()
-            for _ in range(steps):
-                trainer.step_fn(*trainer._next_batch())
-            return (time.perf_counter() - start) / steps * 1e3
+            with dcgan.layer_forms(FOLD_NEAREST=fold, LINEAR_ENDS=linear_ends, MATMUL_GRAD_LAYERS=matmul_layers):
+                trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
 
         subpixel_default = stride2.SUBPIXEL_FEW_OUTPUTS
-        for name in trainers:
-            run(name, 10)  # warm-up
+        for name, trainer in trainers.items():
+            time_steps(trainer, subpixel[name], 10)  # warm-up
         times: dict[str, list[float]] = {name: [] for name in trainers}
         for _ in range(args.windows):
-            for name in trainers:
-                times[name].append(run(name, window))
+            for name, trainer in trainers.items():
+                times[name].append(time_steps(trainer, subpixel[name], window))
         stride2.SUBPIXEL_FEW_OUTPUTS = subpixel_default
         ms = {name: statistics.median(t) for name, t in times.items()}
         shown = ", ".join(f"{name} {ms[name]:.1f} ms ({ms['nearest'] / ms[name]:.3f}x)" for name in ms)

@@ -236,16 +236,19 @@ def test_fast_stride2_paths_give_the_plain_models_outputs_and_gradients(monkeypa
     torch.testing.assert_close(run(*fast, subpixel=True), run(*plain, subpixel=False))
 
 
-def test_torch_layers_build_has_the_same_parameters_and_function(monkeypatch):
-    """dcgan.STRIDE2_LAYERS / LINEAR_ENDS off (the plain reference of benchmarks/train_speed.py): only torch's own
+def test_torch_layers_build_has_the_same_parameters_and_function():
+    """dcgan.layer_forms with STRIDE2_LAYERS / LINEAR_ENDS off (the plain reference of benchmarks/train_speed.py),
+    flags restored afterwards and misspelt ones refused: only torch's own
     conv classes, the same state-dict keys, and the fast build's weights give the same images and logits."""
     from ganforge.models import dcgan
 
     torch.manual_seed(0)
     G, D = create_model("dcgan", resolution=32, channels=3, latent_dim=8, g_width=4, d_width=4)
-    monkeypatch.setattr(dcgan, "STRIDE2_LAYERS", False)
-    monkeypatch.setattr(dcgan, "LINEAR_ENDS", False)
-    plain_G, plain_D = create_model("dcgan", resolution=32, channels=3, latent_dim=8, g_width=4, d_width=4)
+    with dcgan.layer_forms(STRIDE2_LAYERS=False, LINEAR_ENDS=False):
+        plain_G, plain_D = create_model("dcgan", resolution=32, channels=3, latent_dim=8, g_width=4, d_width=4)
+    assert dcgan.STRIDE2_LAYERS and dcgan.LINEAR_ENDS  # restored
+    with pytest.raises(ValueError, match="not a dcgan layer flag"), dcgan.layer_forms(STRIDE_LAYERS=False):
+        pass
     convs = [m for net in (plain_G, plain_D) for m in net.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]
     assert len(convs) == 8 and {type(m) for m in convs} == {torch.nn.Conv2d, torch.nn.ConvTranspose2d}
     for fast, plain in ((G, plain_G), (D, plain_D)):

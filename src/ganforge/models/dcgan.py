@@ -7,7 +7,9 @@ Non-square (aspect.py): the 4x4 grid becomes e.g. 4x8 for 2:1, and the first / l
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -59,6 +61,21 @@ MATMUL_GRAD_LAYERS = 2
 # False builds torch's own nn.Conv2d / nn.ConvTranspose2d for D's convs and G's transposed convs instead of stride2's
 # (the same parameters; the plain reference loop of benchmarks/train_speed.py; NearestConv follows FOLD_NEAREST)
 STRIDE2_LAYERS = True
+
+
+@contextlib.contextmanager
+def layer_forms(**flags: object) -> Iterator[None]:
+    """Build with some of the flags above changed (e.g. LINEAR_ENDS=False), restored afterwards: how benchmarks
+    build the forms they compare."""
+    unknown = set(flags) - {"FOLD_NEAREST", "LINEAR_ENDS", "MATMUL_GRAD_LAYERS", "STRIDE2_LAYERS"}
+    if unknown:
+        raise ValueError(f"not a dcgan layer flag: {sorted(unknown)}")
+    saved = {name: globals()[name] for name in flags}
+    globals().update(flags)
+    try:
+        yield
+    finally:
+        globals().update(saved)
 
 
 def _upsample_block(c_in: int, c_out: int, mode: str, matmul_grad: bool = False) -> list[nn.Module]:
