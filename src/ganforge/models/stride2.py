@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganforge.models import winograd
+
 # The matmul weight gradient runs for tensors of these dtypes: in bf16 the matrix product beat oneDNN's kernel; in
 # fp32 it ran at 0.35-0.87x (benchmarks/stride2_conv.py --precision fp32), oneDNN's fp32 kernel being near its forward
 # rate
@@ -29,6 +31,12 @@ MATMUL_GRAD_DTYPES: tuple[torch.dtype, ...] = (torch.bfloat16,)
 # benchmarks and tests)
 SUBPIXEL_FEW_OUTPUTS = True
 FEW_OUTPUTS = 4
+# Maps of at most WINOGRAD_MAX_PX (the larger side of the layer), both channel counts at least WINOGRAD_MIN_CHANNELS,
+# in these dtypes: forward and both gradients by Winograd's F(2x2, 2x2) (models/winograd.py), which supersedes the
+# matmul weight gradient there. Larger maps: the transforms' memory traffic ate the gain (benchmarks/stride2_conv.py)
+WINOGRAD_DTYPES: tuple[torch.dtype, ...] = (torch.bfloat16,)
+WINOGRAD_MAX_PX = 16
+WINOGRAD_MIN_CHANNELS = 16
 
 # _PHASE_TAPS[a, d, k] = 1 where output row 2i + a of a stride-2 transposed conv reads input row i - 1 + d through
 # kernel row k (padding 1): row 2i reads row i - 1 through kernel row 3 and row i through row 1; row 2i + 1 reads
@@ -117,6 +125,12 @@ class _Stride2Conv4x4(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None
 
 
+def _winograd_applies(x: torch.Tensor, weight: torch.Tensor, transposed: bool, dtype: torch.dtype) -> bool:
+    big_px = max(x.shape[-2:]) * (2 if transposed else 1)
+    return (dtype in WINOGRAD_DTYPES and x.dtype in (dtype, torch.float32) and big_px <= WINOGRAD_MAX_PX
+            and min(weight.shape[:2]) >= WINOGRAD_MIN_CHANNELS and winograd.applies(x, weight, transposed))
+
+
 def stride2_conv4x4(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                     transposed: bool = False, matmul_grad: bool = False) -> torch.Tensor:
     """F.conv2d / F.conv_transpose2d (stride 2, padding 1) of a 4x4 kernel, through the fast forms above where
@@ -129,13 +143,17 @@ def stride2_conv4x4(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias))
     autocast = torch.is_autocast_enabled("cpu")
     dtype = torch.get_autocast_dtype("cpu") if autocast else x.dtype
+    use_winograd = _winograd_applies(x, weight, transposed, dtype)
     matmul_grad = matmul_grad and needs_grad and dtype in MATMUL_GRAD_DTYPES
-    if not (few_outputs or matmul_grad):
+    if not (few_outputs or matmul_grad or use_winograd):
         return op(x, weight, bias, 2, 1)
     if autocast:
         x, weight = x.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
     with torch.autocast("cpu", enabled=False):
+        if use_winograd:
+            out = winograd.winograd_stride2(x, weight, transposed)
+            return out if bias is None else out + bias.view(1, -1, 1, 1)
         if needs_grad:
             return _Stride2Conv4x4.apply(x, weight, bias, transposed, matmul_grad)
         return _forward(x, weight, bias, transposed)
