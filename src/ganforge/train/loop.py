@@ -44,7 +44,7 @@ from ganforge.train.remedies import Remedies, resolve_augment
 from ganforge.train.resume import is_unstarted, resume_state
 from ganforge.train.rollback import Rollback, find_fault
 from ganforge.train.signals import StopSignals
-from ganforge.train.speed import adam, set_threads
+from ganforge.train.speed import adam, keep_freed_memory, set_threads
 from ganforge.train.sync_bn import convert_sync_batchnorm
 from ganforge.train.tensorboard import TensorBoardLog
 
@@ -110,6 +110,8 @@ class Trainer:
         cfg = self.config
         self.device = self.dist.place(resolve_device(cfg.device))
         set_threads(cfg.threads)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # train/speed.py: no page faults on every step's big tensors
         self.precision = resolve_precision(cfg.precision, self.device)
         recipe = recipe_for(cfg)
         self.dataset = dataset or recipe.load_data(cfg, quiet=quiet)
