@@ -10,11 +10,14 @@ nn.ConvTranspose2d: none of ganforge's faster forms of the same convs, see `plai
 per-item conversion from uint8 in a DataLoader, a fresh fake batch for the G step, D not frozen in
 the G step, the default (per-parameter) Adam, `zero_grad()`, and `.item()` of the losses every step.
 "ganforge" is the real Trainer (train/loop.py) driven step by step, with its own data stream, fused
-Adam, channels_last, precision and recipe step. Each img/s is the median of several timed windows
-after warm-up, the variants' windows interleaved so a load change on a shared machine hits all of
-them alike; compare ratios, not absolute figures across runs.
+Adam, channels_last, precision and recipe step, and `--augment off`: the same job as the reference (the
+benchmark's 1,024 images would otherwise switch ADA on; driven step by step its p stays 0, so the figures
+before this setting are unaffected). Each img/s is the median of several timed windows after warm-up, the variants'
+windows interleaved so a load change on a shared machine hits all of them alike; compare ratios, not
+absolute figures across runs.
 
-FLOPs are convolution + matmul FLOPs of one step counted by torch.utils.flop_counter.FlopCounterMode.
+FLOPs are convolution + matmul FLOPs of one step counted by torch.utils.flop_counter.FlopCounterMode: the
+arithmetic each loop executes (ganforge's Winograd layers do 9/16 of a conv's multiply-adds, and are counted so).
 Peak rates are measured in the same interleaved windows as each configuration's loops (so under the
 same load): the fastest of DCGAN-64 discriminator's three largest strided convolutions (batch 64,
 forward + backward, channels_last) in bf16 and fp32, and a 1024^3 matmul in each; utilisation is a
@@ -151,7 +154,7 @@ def ganforge_steps(resolution: int, batch_size: int, images: np.ndarray, precisi
     out = Path(tempfile.mkdtemp(prefix="ganforge-speed-"))
     atexit.register(shutil.rmtree, out, ignore_errors=True)
     config = TrainConfig(data="shapes", resolution=resolution, channels=3, batch_size=batch_size, precision=precision,
-                         device=DEVICE.type, seed=0, total_steps=10**9, sample_count=4)
+                         device=DEVICE.type, seed=0, total_steps=10**9, sample_count=4, augment="off")
     trainer = Trainer(config, out, dataset=ImageDataset(torch.from_numpy(images), name="shapes"), quiet=True)
 
     def loop() -> Iterator[None]:

@@ -14,12 +14,13 @@ equivalent stride-2 transposed conv of the small map with a folded kernel (4/9 o
 the same FLOPs as nearest + conv but is a different model; a free transposed conv has the folded form's FLOPs
 but draws checkerboards (why ganforge's recipes do not use it).
 
---training-step times whole steps of the recommended preset five ways: "nearest" (the plain Upsample + Conv2d
+--training-step times whole steps of the recommended preset six ways: "nearest" (the plain Upsample + Conv2d
 pair and plain convs at both ends), "nearest folded" (NearestConv), "+ linear ends" (also G's first layer and
 D's heads as the identical linear layers: dcgan.LINEAR_ENDS), "+ matmul grad" (also the weight gradient of the
 convs between maps of at most 16 px as one matrix product: dcgan.MATMUL_GRAD_LAYERS, models/stride2.py) and
 "+ sub-pixel" (also G's last layer and D's first layer's input gradient as a 3x3 conv + pixel shuffle:
-stride2.SUBPIXEL_FEW_OUTPUTS, set for each variant's windows).
+stride2.SUBPIXEL_FEW_OUTPUTS) and "+ Winograd" (also the layers between maps of at most 16 px by Winograd's
+F(2x2, 2x2): stride2.WINOGRAD_DTYPES, models/winograd.py); the run-time flags are set for each variant's windows.
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, ste
     return (time.perf_counter() - start) / steps * 1e3
 
 
-def time_steps(trainer: Trainer, subpixel: bool, steps: int) -> float:
-    """Mean ms of `steps` training steps, with stride2's sub-pixel form on or off (a flag read at run time)."""
+def time_steps(trainer: Trainer, subpixel: bool, winograd: bool, steps: int) -> float:
+    """Mean ms of `steps` training steps, with stride2's sub-pixel form and Winograd form on or off (flags read at
+    run time)."""
     from ganforge.models import stride2
 
     stride2.SUBPIXEL_FEW_OUTPUTS = subpixel
+    stride2.WINOGRAD_DTYPES = (torch.bfloat16,) if winograd else ()
     start = time.perf_counter()
     for _ in range(steps):
         trainer.step_fn(*trainer._next_batch())
@@ -74,7 +77,8 @@ def time_steps(trainer: Trainer, subpixel: bool, steps: int) -> float:
 
 def training_steps(args: argparse.Namespace) -> None:
     """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), the models built with
-    dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS and stride2.SUBPIXEL_FEW_OUTPUTS off and on, in
+    dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS, stride2.SUBPIXEL_FEW_OUTPUTS and
+    stride2.WINOGRAD_DTYPES off and on, in
     one process, windows interleaved."""
     import tempfile
 
@@ -85,25 +89,25 @@ def training_steps(args: argparse.Namespace) -> None:
     window = 30
     settings = {"digits": {"upsample": "nearest"}, "shapes": {"resolution": 64, "upsample": "nearest"}}
     for data, extra in ((name, settings[name]) for name in args.data.split(",")):
-        trainers, subpixel = {}, {}
-        variants = (("nearest", (False, False, 0, False)), ("nearest folded", (True, False, 0, False)),
-                    ("+ linear ends", (True, True, 0, False)), ("+ matmul grad", (True, True, 2, False)),
-                    ("+ sub-pixel", (True, True, 2, True)))
-        for name, (fold, linear_ends, matmul_layers, subpixel[name]) in variants:
+        trainers, subpixel, winograd = {}, {}, {}
+        variants = (("nearest", (False, False, 0, False, False)), ("nearest folded", (True, False, 0, False, False)),
+                    ("+ linear ends", (True, True, 0, False, False)), ("+ matmul grad", (True, True, 2, False, False)),
+                    ("+ sub-pixel", (True, True, 2, True, False)), ("+ Winograd", (True, True, 2, True, True)))
+        for name, (fold, linear_ends, matmul_layers, subpixel[name], winograd[name]) in variants:
             config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
                                   "seed": 0, "threads": args.threads, "sample_every": 10**9,
                                   "checkpoint_every": 10**9, "log_every": 10**9, **extra})
             with dcgan.layer_forms(FOLD_NEAREST=fold, LINEAR_ENDS=linear_ends, MATMUL_GRAD_LAYERS=matmul_layers):
                 trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
 
-        subpixel_default = stride2.SUBPIXEL_FEW_OUTPUTS
+        defaults = stride2.SUBPIXEL_FEW_OUTPUTS, stride2.WINOGRAD_DTYPES
         for name, trainer in trainers.items():
-            time_steps(trainer, subpixel[name], 10)  # warm-up
+            time_steps(trainer, subpixel[name], winograd[name], 10)  # warm-up
         times: dict[str, list[float]] = {name: [] for name in trainers}
         for _ in range(args.windows):
             for name, trainer in trainers.items():
-                times[name].append(time_steps(trainer, subpixel[name], window))
-        stride2.SUBPIXEL_FEW_OUTPUTS = subpixel_default
+                times[name].append(time_steps(trainer, subpixel[name], winograd[name], window))
+        stride2.SUBPIXEL_FEW_OUTPUTS, stride2.WINOGRAD_DTYPES = defaults
         ms = {name: statistics.median(t) for name, t in times.items()}
         shown = ", ".join(f"{name} {ms[name]:.1f} ms ({ms['nearest'] / ms[name]:.3f}x)" for name in ms)
         print(f"{data} ({extra.get('resolution', 32)} px) training step, "
