@@ -147,14 +147,13 @@ def stride2_conv4x4(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     matmul_grad = matmul_grad and needs_grad and dtype in MATMUL_GRAD_DTYPES
     if not (few_outputs or matmul_grad or use_winograd):
         return op(x, weight, bias, 2, 1)
-    if use_winograd:  # the fp32 weight goes in as it is: winograd rounds its transform once
-        with torch.autocast("cpu", enabled=False):
-            out = winograd.winograd_stride2(x.to(dtype), weight, transposed)
-            return out if bias is None else out + bias.to(dtype).view(1, -1, 1, 1)
     if autocast:
         x, weight = x.to(dtype), weight.to(dtype)
         bias = None if bias is None else bias.to(dtype)
     with torch.autocast("cpu", enabled=False):
+        if use_winograd:
+            out = winograd.winograd_stride2(x, weight, transposed)
+            return out if bias is None else out + bias.view(1, -1, 1, 1)
         if needs_grad:
             return _Stride2Conv4x4.apply(x, weight, bias, transposed, matmul_grad)
         return _forward(x, weight, bias, transposed)

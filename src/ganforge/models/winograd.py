@@ -12,7 +12,7 @@ input gradient and the weight gradient each do 9/16 of the conv's multiply-adds,
 near the CPU's matmul peak; the transforms are a few additions over maps 2.25x the input's size.
 
 Exact in exact arithmetic. In bf16 the transformed kernel and tiles are rounded as well as the inputs: the relative
-error is 2.2-2.8x that of a bf16 conv (about 7e-3 against 2.9e-3; tests/test_winograd.py), of the order of bf16's
+error is 2.3-2.8x that of a bf16 conv (about 7e-3 against 2.5e-3; tests/test_winograd.py), of the order of bf16's
 own rounding.
 """
 
@@ -133,10 +133,6 @@ def output_transform_adjoint(y: torch.Tensor) -> torch.Tensor:
     return m.view(9, batch * rows * cols, channels)
 
 
-def _at_least_fp32(t: torch.Tensor) -> torch.Tensor:
-    return t.to(torch.promote_types(t.dtype, torch.float32))
-
-
 def _conv_shape(x_shape: torch.Size, c_out: int) -> torch.Size:
     return torch.Size((x_shape[0], c_out, x_shape[2] // 2, x_shape[3] // 2))
 
@@ -150,8 +146,7 @@ class WinogradStride2(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, transposed: bool) -> torch.Tensor:
-        u = kernel_transform(_at_least_fp32(weight)).to(x.dtype)  # summed in fp32: rounded once, like a cast
-        ctx.weight_dtype = weight.dtype
+        u = kernel_transform(weight)
         channels_last = x.is_contiguous(memory_format=torch.channels_last)
         ctx.transposed, ctx.channels_last = transposed, channels_last
         ctx.weight_shape, ctx.weight_channels_last = weight.shape, weight.is_contiguous(
@@ -181,8 +176,7 @@ class WinogradStride2(torch.autograd.Function):
                 grad_x = input_transform_adjoint(torch.bmm(products, u), ctx.big_shape,
                                                  ctx.channels_last)
             if ctx.needs_input_grad[1]:
-                grad_w = kernel_transform_adjoint(_at_least_fp32(torch.bmm(products.transpose(1, 2), tiles)),
-                                                  ctx.weight_channels_last).to(ctx.weight_dtype)
+                grad_w = kernel_transform_adjoint(torch.bmm(products.transpose(1, 2), tiles), ctx.weight_channels_last)
         else:  # grad is the big map's: tiles are the small input's output-transform adjoint
             big_tiles = input_transform(grad)
             if ctx.needs_input_grad[0]:
@@ -191,13 +185,11 @@ class WinogradStride2(torch.autograd.Function):
                 if not ctx.channels_last:
                     grad_x = grad_x.contiguous()
             if ctx.needs_input_grad[1]:
-                grad_w = kernel_transform_adjoint(_at_least_fp32(torch.bmm(tiles.transpose(1, 2), big_tiles)),
-                                                  ctx.weight_channels_last).to(ctx.weight_dtype)
+                grad_w = kernel_transform_adjoint(torch.bmm(tiles.transpose(1, 2), big_tiles), ctx.weight_channels_last)
         return grad_x, grad_w, None
 
 
 def winograd_stride2(x: torch.Tensor, weight: torch.Tensor, transposed: bool = False) -> torch.Tensor:
-    """F.conv2d / F.conv_transpose2d (stride 2, padding 1, no bias) of a 4x4 kernel by F(2x2, 2x2), in x's dtype.
-    The weight may stay fp32 under autocast: its transform is summed in fp32 and rounded once to x's dtype, and its
-    gradient is summed back in fp32 and returned in its own dtype."""
+    """F.conv2d / F.conv_transpose2d (stride 2, padding 1, no bias) of a 4x4 kernel by F(2x2, 2x2); x and weight
+    of one dtype (cast them first under autocast)."""
     return WinogradStride2.apply(x, weight, transposed)
