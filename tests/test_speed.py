@@ -14,7 +14,7 @@ from ganforge.models import create_model
 from ganforge.recipes import update
 from ganforge.runtime import attach_loss_scaler, resolve_precision
 from ganforge.train.loop import Trainer
-from ganforge.train.speed import adam
+from ganforge.train.speed import adam, keep_freed_memory
 
 sys.path.insert(0, str(Path(__file__).parent))
 from weights_delta import relative_change  # noqa: E402
@@ -121,3 +121,11 @@ def test_auto_precision_is_bf16_where_native_and_fp16_on_older_cuda_gpus(monkeyp
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
     monkeypatch.setattr(runtime, "native_bf16", lambda device: True)
     assert resolve_precision("auto", torch.device("cuda")) == "bf16"
+
+
+def test_freed_memory_is_kept_where_glibc_allows_it():
+    """mallopt exists (and the settings are accepted) exactly where the C library is glibc."""
+    import ctypes.util
+
+    glibc = (ctypes.util.find_library("c") or "").startswith("libc.so")
+    assert keep_freed_memory() is glibc

@@ -78,14 +78,14 @@ def _count_winograd_calls(monkeypatch) -> list[int]:
 
 @pytest.mark.parametrize("transposed", [False, True])
 def test_dcgan_layers_use_it_under_bf16_autocast_with_fp32_master_weights(monkeypatch, transposed):
-    """A 16 px map, 32 channels, bf16 autocast: Winograd runs, and the fp32 weight gets the plain conv's gradient
+    """A 16 px map, 128 channels, bf16 autocast: Winograd runs, and the fp32 weight gets the plain conv's gradient
     (within bf16 rounding)."""
     calls = _count_winograd_calls(monkeypatch)
     torch.manual_seed(0)
-    layer = (Stride2ConvTranspose2d if transposed else Stride2Conv2d)(32, 32, bias=False)
-    plain = (torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d)(32, 32, 4, 2, 1, bias=False)
+    layer = (Stride2ConvTranspose2d if transposed else Stride2Conv2d)(128, 128, bias=False)
+    plain = (torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d)(128, 128, 4, 2, 1, bias=False)
     plain.load_state_dict(layer.state_dict())
-    x = torch.randn(4, 32, *((8, 8) if transposed else (16, 16))).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 128, *((8, 8) if transposed else (16, 16))).contiguous(memory_format=torch.channels_last)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = layer(x)
     assert calls and out.dtype == torch.bfloat16
@@ -97,11 +97,11 @@ def test_dcgan_layers_use_it_under_bf16_autocast_with_fp32_master_weights(monkey
 
 
 @pytest.mark.parametrize(("dtype", "autocast", "size", "channels", "used"), [
-    (torch.float32, True, 16, 32, True),
-    (torch.float32, False, 16, 32, False),  # fp32: oneDNN's conv (Winograd's matmuls were only 1.1x there)
-    (torch.float32, True, 32, 32, False),  # a 32 px map: the transforms' traffic ate the gain
-    (torch.float32, True, 16, 8, False),  # few channels
-    (torch.float32, True, 18, 32, False),  # an output of odd size: no whole tiles
+    (torch.float32, True, 16, 128, True),
+    (torch.float32, False, 16, 128, False),  # fp32: oneDNN's conv (Winograd's matmuls were only 1.1x there)
+    (torch.float32, True, 32, 128, False),  # a 32 px map: the transforms' traffic ate the gain
+    (torch.float32, True, 16, 96, False),  # a narrow model (the digits recipe's widths)
+    (torch.float32, True, 18, 128, False),  # an output of odd size: no whole tiles
 ])
 def test_where_it_runs(monkeypatch, dtype, autocast, size, channels, used):
     calls = _count_winograd_calls(monkeypatch)

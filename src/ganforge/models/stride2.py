@@ -33,10 +33,13 @@ SUBPIXEL_FEW_OUTPUTS = True
 FEW_OUTPUTS = 4
 # Maps of at most WINOGRAD_MAX_PX (the larger side of the layer), both channel counts at least WINOGRAD_MIN_CHANNELS,
 # in these dtypes: forward and both gradients by Winograd's F(2x2, 2x2) (models/winograd.py), which supersedes the
-# matmul weight gradient there. Larger maps: the transforms' memory traffic ate the gain (benchmarks/stride2_conv.py)
+# matmul weight gradient there. Larger maps: the transforms' memory traffic ate the gain (benchmarks/stride2_conv.py).
+# Fewer channels: on the digits recipe (48-192 channels) it gained 1.06x a step, but its five seeds read 89.5% on
+# average against 91.0% with the previous form (bf16 Winograd rounds 2.3-2.8x more; docs/speed.md), so narrow models
+# keep the previous form until that is settled
 WINOGRAD_DTYPES: tuple[torch.dtype, ...] = (torch.bfloat16,)
 WINOGRAD_MAX_PX = 16
-WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_CHANNELS = 128
 
 # _PHASE_TAPS[a, d, k] = 1 where output row 2i + a of a stride-2 transposed conv reads input row i - 1 + d through
 # kernel row k (padding 1): row 2i reads row i - 1 through kernel row 3 and row i through row 1; row 2i + 1 reads
