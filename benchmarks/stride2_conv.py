@@ -13,7 +13,7 @@ same op): oneDNN's transposed conv against the 3x3 conv to 4x the channels + pix
 the timed call, as training does). Whole layers (forward, then the input and weight gradients, as D's and G's
 layers run in training; DCGAN-64's shapes): oneDNN, stride2's form without Winograd (the matmul weight gradient
 where dcgan uses it), and Winograd's F(2x2, 2x2) (models/winograd.py; ganforge uses it for maps of at most
-stride2.WINOGRAD_MAX_PX). Median ms of interleaved windows.
+stride2.WINOGRAD_MAX_PX with at least stride2.WINOGRAD_MIN_CHANNELS channels). Median ms of interleaved windows.
 """
 
 from __future__ import annotations
