@@ -131,7 +131,7 @@ class _Stride2Conv4x4(torch.autograd.Function):
 def _winograd_applies(x: torch.Tensor, weight: torch.Tensor, transposed: bool, dtype: torch.dtype) -> bool:
     big_px = max(x.shape[-2:]) * (2 if transposed else 1)
     return (dtype in WINOGRAD_DTYPES and x.dtype in (dtype, torch.float32) and big_px <= WINOGRAD_MAX_PX
-            and min(weight.shape[:2]) >= WINOGRAD_MIN_CHANNELS and winograd.applies(x, weight, transposed))
+            and min(weight.shape[:2]) >= WINOGRAD_MIN_CHANNELS and winograd.applies(x, transposed))
 
 
 def stride2_conv4x4(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,

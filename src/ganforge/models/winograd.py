@@ -22,11 +22,15 @@ import torch
 import torch.nn.functional as F
 
 
-def applies(x: torch.Tensor, weight: torch.Tensor, transposed: bool) -> bool:
+def applies(x: torch.Tensor, transposed: bool) -> bool:
     """Whether the map's size splits into whole tiles (a conv's output, or a transposed conv's input, of even
     height and width)."""
     h, w = x.shape[-2:]
     return (h % 2 == 0 and w % 2 == 0) if transposed else (h % 4 == 0 and w % 4 == 0)
+
+
+def _memory_format(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 def _transform_pair(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -55,7 +59,7 @@ def kernel_transform_adjoint(grad: torch.Tensor, channels_last: bool) -> torch.T
     by_columns = _transform_pair_adjoint(grad.view(3, 3, c_out, 2, 2, c_in), 2)  # (j, o, p, a, b, c)
     taps = _transform_pair_adjoint(by_columns, 3)  # (o, p, a, q, b, c)
     weight = taps.view(c_out, 4, 4, c_in).permute(0, 3, 1, 2)
-    return weight.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return weight.contiguous(memory_format=_memory_format(channels_last))
 
 
 def input_transform(x: torch.Tensor) -> torch.Tensor:
@@ -100,7 +104,7 @@ def input_transform_adjoint(v: torch.Tensor, shape: torch.Size, channels_last: b
     torch.sub(r[1], r[0], out=odd)
     odd.sub_(r[2])
     padded = blocks.view(batch, height + 2, width + 2, channels)[:, 1:-1, 1:-1].permute(0, 3, 1, 2)
-    return padded.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return padded.contiguous(memory_format=_memory_format(channels_last))
 
 
 def output_transform(m: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -161,15 +165,13 @@ class WinogradStride2(torch.autograd.Function):
             out = input_transform_adjoint(torch.bmm(tiles, u), big, channels_last)
             ctx.big_shape = big
         ctx.save_for_backward(tiles if ctx.needs_input_grad[1] else None, u if ctx.needs_input_grad[0] else None)
-        if not channels_last:
-            out = out.contiguous()
-        return out
+        return out.contiguous(memory_format=_memory_format(channels_last))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         tiles, u = ctx.saved_tensors
         grad_x = grad_w = None
-        c_out, c_in = ctx.weight_shape[:2]
+        c_out = ctx.weight_shape[0]
         if not ctx.transposed:  # grad is the small map's: tiles are the big map's transformed input tiles
             products = output_transform_adjoint(grad)
             if ctx.needs_input_grad[0]:
@@ -180,10 +182,8 @@ class WinogradStride2(torch.autograd.Function):
         else:  # grad is the big map's: tiles are the small input's output-transform adjoint
             big_tiles = input_transform(grad)
             if ctx.needs_input_grad[0]:
-                small = torch.Size((grad.shape[0], c_out, grad.shape[2] // 2, grad.shape[3] // 2))
-                grad_x = output_transform(torch.bmm(big_tiles, u.transpose(1, 2)), small)
-                if not ctx.channels_last:
-                    grad_x = grad_x.contiguous()
+                grad_x = output_transform(torch.bmm(big_tiles, u.transpose(1, 2)), _conv_shape(grad.shape, c_out))
+                grad_x = grad_x.contiguous(memory_format=_memory_format(ctx.channels_last))
             if ctx.needs_input_grad[1]:
                 grad_w = kernel_transform_adjoint(torch.bmm(tiles.transpose(1, 2), big_tiles), ctx.weight_channels_last)
         return grad_x, grad_w, None
