@@ -158,6 +158,42 @@ def test_missing_gradio_is_a_clear_error(trained_run, monkeypatch, capsys):
     assert "pip install 'ganforge[serve]'" in capsys.readouterr().err
 
 
+def test_stop_sets_gradio_stop_event_on_the_server_loop_not_from_the_calling_thread():
+    """gradio's close() sets an asyncio.Event from this thread; racing a heartbeat cancelled on the server loop,
+    that raised InvalidStateError in CI. stop() first sets it on the loop that awaits it."""
+    import asyncio
+    import threading
+    from types import SimpleNamespace
+
+    from ganforge.serve.app import _set_stop_event_on_server_loop
+
+    set_on = []
+
+    class RecordingEvent(asyncio.Event):
+        def set(self):
+            set_on.append(threading.get_ident())
+            super().set()
+
+    loop = asyncio.new_event_loop()
+    server = threading.Thread(target=loop.run_forever, daemon=True)
+    server.start()
+    event = RecordingEvent()
+    waiter = asyncio.run_coroutine_threadsafe(event.wait(), loop)  # a heartbeat awaiting the stop
+    for _ in range(500):  # wait() binds the event to the loop once it runs
+        if getattr(event, "_loop", None) is loop:
+            break
+        threading.Event().wait(0.01)
+    try:
+        _set_stop_event_on_server_loop(SimpleNamespace(app=SimpleNamespace(stop_event=event)))
+        assert waiter.result(timeout=5) is True
+        assert set_on == [server.ident]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        server.join(timeout=5)
+        loop.close()
+    _set_stop_event_on_server_loop(SimpleNamespace())  # an app without the event (older gradio): nothing to do
+
+
 # --- conditional and pix2pix runs, Translate and Stylize --------------------------------------------
 @pytest.fixture(scope="module")
 def mixed(trained_run, conditional_trained_run, pix2pix_trained_run):

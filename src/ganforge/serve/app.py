@@ -8,6 +8,9 @@ supports (Generate for noise runs, Translate for pix2pix runs, ...) and switches
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import functools
 import ipaddress
 import os
@@ -385,7 +388,28 @@ def start(runs: dict[str, ServedRun], host: str = "127.0.0.1", port: int = 7860,
 
 def stop(app: Any) -> None:
     """Shut the server down and delete its scratch folder."""
+    _set_stop_event_on_server_loop(app)
     app.close()
     scratch = getattr(app, "ganforge_scratch", None)
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _set_stop_event_on_server_loop(app: Any) -> None:
+    """Set gradio's stop event from the server's own event loop.
+
+    gradio's close() sets that asyncio.Event from the calling thread; when a page's heartbeat stream is being
+    cancelled on the server loop at the same moment, set() finds a waiter finishing under it and raises
+    InvalidStateError (seen once in CI). Set on its loop first, close()'s own set() is a no-op.
+    """
+    event = getattr(getattr(app, "app", None), "stop_event", None)
+    loop = getattr(event, "_loop", None)  # bound by asyncio on the first wait(); None when nobody waited
+    if event is None or loop is None or not loop.is_running():
+        return
+
+    async def set_event() -> None:
+        event.set()
+
+    # A loop that is stopping on its own may not run it in time; close() still shuts the server down.
+    with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+        asyncio.run_coroutine_threadsafe(set_event(), loop).result(timeout=5)
