@@ -111,3 +111,28 @@ def test_where_it_runs(monkeypatch, dtype, autocast, size, channels, used):
         layer(x)
     assert bool(calls) == used
     assert stride2.WINOGRAD_MAX_PX == 16
+
+
+def test_quality_benchmark_compares_rounding_only_and_its_switch_works():
+    """benchmarks/winograd_quality.py: repeated gradient calls see the same weights (spectral norm's vectors restored),
+    and switching Winograd off changes bf16 gradients while fp32 ones (which never use it) stay identical."""
+    from benchmark_import import load_benchmark
+
+    from ganforge.models import create_model
+    from ganforge.models.layers import apply_spectral_norm
+
+    bench = load_benchmark("winograd_quality")
+    torch.manual_seed(0)
+    G, D = create_model("dcgan", resolution=64, latent_dim=16, d_batchnorm=False, upsample="nearest")  # recommended
+    apply_spectral_norm(D)
+    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    real, z = torch.rand(2, 3, 64, 64) * 2 - 1, torch.randn(2, 16, 1, 1)
+    first, again = (bench.gradients(G, D, real, z, bf16=True) for _ in range(2))
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    with bench.winograd(False):
+        without = bench.gradients(G, D, real, z, bf16=True)
+        fp32_without = bench.gradients(G, D, real, z, bf16=False)
+    assert not torch.equal(first[0], without[0]) and not torch.equal(first[1], without[1])
+    fp32 = bench.gradients(G, D, real, z, bf16=False)
+    assert all(torch.equal(a, b) for a, b in zip(fp32, fp32_without, strict=True))
+    assert bench.relative(first[0], fp32[0]) < 0.2 and bench.relative(without[0], fp32[0]) < 0.2
