@@ -86,11 +86,8 @@ def layer_ways(batch: int, transposed: bool, c_in: int, c_out: int, size: int) -
     matmul_grad = size * (2 if transposed else 1) <= 16
 
     def stride2_form() -> torch.Tensor:
-        saved, stride2.WINOGRAD_DTYPES = stride2.WINOGRAD_DTYPES, ()
-        try:
+        with stride2.run_forms(WINOGRAD_DTYPES=()):
             return stride2_conv4x4(x, w, None, transposed, matmul_grad)
-        finally:
-            stride2.WINOGRAD_DTYPES = saved
 
     def step(forward: Callable[[], torch.Tensor]) -> Callable[[], object]:
         return lambda: torch.autograd.grad(forward(), (x, w), grad)

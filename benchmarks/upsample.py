@@ -67,12 +67,11 @@ def time_steps(trainer: Trainer, subpixel: bool, winograd: bool, steps: int) -> 
     run time)."""
     from ganforge.models import stride2
 
-    stride2.SUBPIXEL_FEW_OUTPUTS = subpixel
-    stride2.WINOGRAD_DTYPES = (torch.bfloat16,) if winograd else ()
-    start = time.perf_counter()
-    for _ in range(steps):
-        trainer.step_fn(*trainer._next_batch())
-    return (time.perf_counter() - start) / steps * 1e3
+    with stride2.run_forms(SUBPIXEL_FEW_OUTPUTS=subpixel, **({} if winograd else {"WINOGRAD_DTYPES": ()})):
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.step_fn(*trainer._next_batch())
+        return (time.perf_counter() - start) / steps * 1e3
 
 
 def training_steps(args: argparse.Namespace) -> None:
@@ -82,7 +81,7 @@ def training_steps(args: argparse.Namespace) -> None:
     one process, windows interleaved."""
     import tempfile
 
-    from ganforge.models import dcgan, stride2
+    from ganforge.models import dcgan
     from ganforge.presets import make_config
     from ganforge.train.loop import Trainer
 
@@ -100,14 +99,12 @@ def training_steps(args: argparse.Namespace) -> None:
             with dcgan.layer_forms(FOLD_NEAREST=fold, LINEAR_ENDS=linear_ends, MATMUL_GRAD_LAYERS=matmul_layers):
                 trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
 
-        defaults = stride2.SUBPIXEL_FEW_OUTPUTS, stride2.WINOGRAD_DTYPES
         for name, trainer in trainers.items():
             time_steps(trainer, subpixel[name], winograd[name], 10)  # warm-up
         times: dict[str, list[float]] = {name: [] for name in trainers}
         for _ in range(args.windows):
             for name, trainer in trainers.items():
                 times[name].append(time_steps(trainer, subpixel[name], winograd[name], window))
-        stride2.SUBPIXEL_FEW_OUTPUTS, stride2.WINOGRAD_DTYPES = defaults
         ms = {name: statistics.median(t) for name, t in times.items()}
         shown = ", ".join(f"{name} {ms[name]:.1f} ms ({ms['nearest'] / ms[name]:.3f}x)" for name in ms)
         print(f"{data} ({extra.get('resolution', 32)} px) training step, "

@@ -23,11 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -36,6 +34,7 @@ from highres import features, train_feature_net  # noqa: E402  (a sibling benchm
 from ganforge.config import TrainConfig  # noqa: E402
 from ganforge.data.builtin import shapes  # noqa: E402
 from ganforge.images import from_uint8  # noqa: E402
+from ganforge.losses import d_loss_bce, g_loss_nonsat  # noqa: E402
 from ganforge.metrics.kid import kid  # noqa: E402
 from ganforge.models import stride2  # noqa: E402
 from ganforge.presets import preset_values  # noqa: E402
@@ -45,15 +44,9 @@ from ganforge.train.loop import Trainer  # noqa: E402
 RESOLUTION = 64
 
 
-@contextlib.contextmanager
-def winograd(enabled: bool) -> Iterator[None]:
-    """Switch Winograd on or off for every stride-2 layer (off: the previous form, same bf16 autocast)."""
-    saved = stride2.WINOGRAD_DTYPES
-    stride2.WINOGRAD_DTYPES = saved if enabled else ()
-    try:
-        yield
-    finally:
-        stride2.WINOGRAD_DTYPES = saved
+def winograd(enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """Winograd on (as shipped) or off (the previous form, same bf16 autocast) for every stride-2 layer."""
+    return stride2.run_forms() if enabled else stride2.run_forms(WINOGRAD_DTYPES=())
 
 
 def config(args: argparse.Namespace, seed: int) -> TrainConfig:
@@ -74,8 +67,8 @@ def gradients(G: nn.Module, D: nn.Module, real: torch.Tensor, z: torch.Tensor, b
     saved = [{k: v.clone() for k, v in net.state_dict().items()} for net in (G, D)]
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         fake = G(z)
-        d_loss = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-        g_loss = F.softplus(-D(fake)).mean()
+        d_loss = d_loss_bce(D(real), D(fake.detach()))
+        g_loss = g_loss_nonsat(D(fake))
     d_params, g_params = list(D.parameters()), list(G.parameters())
     d_grads = torch.autograd.grad(d_loss, d_params)
     g_grads = torch.autograd.grad(g_loss, g_params)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
 
 import torch
 from torch import nn
 
 from ganforge.aspect import base_grid
 from ganforge.models import MODELS
+from ganforge.models.flags import overridden
 from ganforge.models.layers import LatentStem, MinibatchStd, NearestConv, WholeInputConv
 from ganforge.models.stride2 import Stride2Conv2d, Stride2ConvTranspose2d
 
@@ -63,19 +63,11 @@ MATMUL_GRAD_LAYERS = 2
 STRIDE2_LAYERS = True
 
 
-@contextlib.contextmanager
-def layer_forms(**flags: object) -> Iterator[None]:
+def layer_forms(**flags: object) -> contextlib.AbstractContextManager[None]:
     """Build with some of the flags above changed (e.g. LINEAR_ENDS=False), restored afterwards: how benchmarks
     build the forms they compare."""
-    unknown = set(flags) - {"FOLD_NEAREST", "LINEAR_ENDS", "MATMUL_GRAD_LAYERS", "STRIDE2_LAYERS"}
-    if unknown:
-        raise ValueError(f"not a dcgan layer flag: {sorted(unknown)}")
-    saved = {name: globals()[name] for name in flags}
-    globals().update(flags)
-    try:
-        yield
-    finally:
-        globals().update(saved)
+    return overridden(globals(), {"FOLD_NEAREST", "LINEAR_ENDS", "MATMUL_GRAD_LAYERS", "STRIDE2_LAYERS"}, flags,
+                      "dcgan layer")
 
 
 def _upsample_block(c_in: int, c_out: int, mode: str, matmul_grad: bool = False) -> list[nn.Module]:

@@ -1,4 +1,4 @@
-"""DCGAN's stride-2 4x4 convs and transposed convs (padding 1), with two faster CPU formulations of the same sums.
+"""DCGAN's stride-2 4x4 convs and transposed convs (padding 1), with faster CPU formulations of the same sums.
 
 1. The weight gradient as one matrix product (`matmul_grad`): oneDNN's weight-gradient kernel for the convs
    near the 4 px grid ran at about half its forward rate; unfolding the larger map into its 4x4 windows (a cheap
@@ -10,6 +10,7 @@
    position in a 2x2 block) reads a 2x2 window of the input, and the 3x3 kernel holds all four phases. oneDNN ran
    the few-output transposed conv at a tenth of its usual rate; the 3x3 conv, though 2.25x the multiply-adds,
    finished 1.6-2.2x sooner in bf16 and 1.3-1.95x in fp32 (benchmarks/stride2_conv.py [--precision fp32]).
+3. Wide layers near the 4 px grid by Winograd's F(2x2, 2x2) in bf16 (models/winograd.py; WINOGRAD_* below).
 
 Parameters and results are exactly a conv's (to float rounding). Used on CPU when autograd or (2) has something
 to gain; CUDA, tracing and export see the plain op.
@@ -17,11 +18,14 @@ to gain; CUDA, tracing and export see the plain op.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge.models import winograd
+from ganforge.models.flags import overridden
 
 # The matmul weight gradient runs for tensors of these dtypes: in bf16 the matrix product beat oneDNN's kernel; in
 # fp32 it ran at 0.35-0.87x (benchmarks/stride2_conv.py --precision fp32), oneDNN's fp32 kernel being near its forward
@@ -36,10 +40,19 @@ FEW_OUTPUTS = 4
 # matmul weight gradient there. Larger maps: the transforms' memory traffic ate the gain (benchmarks/stride2_conv.py).
 # Fewer channels: on the digits recipe (48-192 channels) it gained 1.06x a step, but its five seeds read 89.5% on
 # average against 91.0% with the previous form (bf16 Winograd rounds 2.3-2.8x more; docs/speed.md), so narrow models
-# keep the previous form until that is settled
+# keep the previous form; on DCGAN-64's 128-512 channel layers eight paired seeds read the same KID within noise
+# (benchmarks/winograd_quality.py)
 WINOGRAD_DTYPES: tuple[torch.dtype, ...] = (torch.bfloat16,)
 WINOGRAD_MAX_PX = 16
 WINOGRAD_MIN_CHANNELS = 128
+
+
+def run_forms(**flags: object) -> contextlib.AbstractContextManager[None]:
+    """Run with some of the flags above changed (e.g. WINOGRAD_DTYPES=() for the previous form), restored afterwards:
+    they are read at call time, so this switches the forms of models already built."""
+    return overridden(globals(), {"MATMUL_GRAD_DTYPES", "SUBPIXEL_FEW_OUTPUTS", "FEW_OUTPUTS", "WINOGRAD_DTYPES",
+                                  "WINOGRAD_MAX_PX", "WINOGRAD_MIN_CHANNELS"}, flags, "stride2 run-time")
+
 
 # _PHASE_TAPS[a, d, k] = 1 where output row 2i + a of a stride-2 transposed conv reads input row i - 1 + d through
 # kernel row k (padding 1): row 2i reads row i - 1 through kernel row 3 and row i through row 1; row 2i + 1 reads

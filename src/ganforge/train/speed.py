@@ -41,9 +41,9 @@ def keep_freed_memory() -> bool:
     By default glibc hands big freed blocks back to the system and the next step's tensors fault every page in
     again (zeroed by the kernel): a fixed setting stops its threshold from adapting, and the top of the heap is
     no longer trimmed. The same idea as PyTorch's CUDA caching allocator, or jemalloc / tcmalloc preloaded for CPU
-    training. Winograd's transforms allocate a few buffers per layer: the digits recipe's step took 52.5-55.3 ms with
-    it and 67.5-77.4 ms without (three processes each; docs/speed.md). Memory freed after a peak stays with the
-    process until it exits."""
+    training. Winograd's transforms allocate a few buffers per layer: with them on its layers (as first measured),
+    the digits recipe's step took 52.5-55.3 ms with this and 67.5-77.4 ms without (three processes each;
+    docs/speed.md). Memory freed after a peak stays with the process until it exits."""
     name = ctypes.util.find_library("c")
     if not name or not name.startswith("libc.so"):  # glibc only (macOS's and musl's allocators differ)
         return False
