@@ -23,8 +23,8 @@ import torch
 from ganforge.config import TrainConfig
 from ganforge.data.builtin import digits
 from ganforge.images import from_uint8
+from ganforge.inference.sampling import class_rows, generate, latents, load_generator
 from ganforge.metrics.digit_classifier import NOT_A_DIGIT, load_digit_classifier
-from ganforge.sampling import class_rows, generate, latents, load_generator
 from ganforge.train.loop import train
 
 TARGET = 0.90

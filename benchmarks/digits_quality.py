@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ganforge.data import load_dataset
 from ganforge.images import from_uint8
+from ganforge.inference.sampling import load_generator, sample_images
 from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
-from ganforge.sampling import load_generator, sample_images
 
 
 def main() -> None:

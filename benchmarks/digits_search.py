@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from ganforge.checkpoint import load_checkpoint
+from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.metrics.digit_classifier import DigitClassifier, load_digit_classifier, read_digits
-from ganforge.sampling import generate, latents, load_generator
 
 
 def train(flags: str, seed: int, steps: int, device: str, out: Path) -> float:

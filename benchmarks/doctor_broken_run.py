@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ganforge.presets import make_config
+from ganforge.config.presets import make_config
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics
 

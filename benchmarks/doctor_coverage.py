@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ganforge.presets import make_config
+from ganforge.config.presets import make_config
 from ganforge.train.doctor import diversity_ratio
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics

@@ -19,9 +19,9 @@ import tempfile
 
 import torch
 
+from ganforge.config.presets import make_config
+from ganforge.inference.sampling import generate, latents
 from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
-from ganforge.presets import make_config
-from ganforge.sampling import generate, latents
 from ganforge.train.ema import WeightAverage, ema_beta_at, make_ema
 from ganforge.train.loop import Trainer
 

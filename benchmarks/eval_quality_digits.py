@@ -19,11 +19,11 @@ import torch
 
 from ganforge.config import TrainConfig
 from ganforge.data import load_dataset
+from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.metrics.eval_run import evaluate_run
 from ganforge.metrics.evaluate import EvalSettings, Evaluator, score_features
 from ganforge.metrics.features import Features, create_extractor, extract_features
 from ganforge.metrics.table import eval_records, format_table
-from ganforge.sampling import generate, latents, load_generator
 from ganforge.train.loop import train
 
 

@@ -40,7 +40,7 @@ from ganforge.checkpoint import load_newest_intact, verify_checkpoint
 from ganforge.data.builtin import render_shapes
 from ganforge.errors import GanforgeError
 from ganforge.images import save_png
-from ganforge.sampling import load_generator
+from ganforge.inference.sampling import load_generator
 from ganforge.train.metrics_log import read_metrics
 
 CHECKPOINT_EVERY = 5

@@ -25,11 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.config import TrainConfig
+from ganforge.config.highres import apply_model_defaults
 from ganforge.data.builtin import shapes
-from ganforge.highres import apply_model_defaults
 from ganforge.images import from_uint8, save_grid
+from ganforge.inference.sampling import generate, latents
 from ganforge.metrics.kid import kid
-from ganforge.sampling import generate, latents
 from ganforge.train.loop import Trainer
 
 RESOLUTION = 128

@@ -81,8 +81,8 @@ def training_steps(args: argparse.Namespace) -> None:
     one process, windows interleaved."""
     import tempfile
 
+    from ganforge.config.presets import make_config
     from ganforge.models import dcgan
-    from ganforge.presets import make_config
     from ganforge.train.loop import Trainer
 
     window = 30

@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from highres import features, train_feature_net  # noqa: E402  (a sibling benchmark script)
 
 from ganforge.config import TrainConfig  # noqa: E402
+from ganforge.config.presets import preset_values  # noqa: E402
 from ganforge.data.builtin import shapes  # noqa: E402
 from ganforge.images import from_uint8  # noqa: E402
-from ganforge.losses import d_loss_bce, g_loss_nonsat  # noqa: E402
+from ganforge.inference.sampling import generate, latents  # noqa: E402
+from ganforge.losses.adversarial import d_loss_bce, g_loss_nonsat  # noqa: E402
 from ganforge.metrics.kid import kid  # noqa: E402
 from ganforge.models import stride2  # noqa: E402
-from ganforge.presets import preset_values  # noqa: E402
-from ganforge.sampling import generate, latents  # noqa: E402
 from ganforge.train.loop import Trainer  # noqa: E402
 
 RESOLUTION = 64

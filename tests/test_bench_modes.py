@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ganforge.bench.modes import BenchRun, format_table, run_one
 from ganforge.cli import main
+from ganforge.train.mode_benchmarks import BenchRun, format_table, run_one
 
 
 def test_a_short_ring_run_is_trained_scored_and_tabulated(tmp_path):

@@ -13,8 +13,8 @@ from PIL import Image
 from ganforge.cli import main
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
+from ganforge.inference.sampling import load_generator, sample_images
 from ganforge.models import create_model
-from ganforge.sampling import load_generator, sample_images
 from ganforge.train.loop import train
 
 ARGS = dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4, num_classes=3)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ganforge.checkpoint import load_checkpoint
-from ganforge.sampling import generate, latents, load_generator
+from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.train.loop import train
 
 DEVICE = os.environ.get("GANFORGE_TEST_DEVICE", "cuda")  # =cpu: a dry run of these tests without a GPU

@@ -11,9 +11,9 @@ from torch import nn
 from ganforge.checkpoint import load_checkpoint
 from ganforge.cli import main
 from ganforge.data import load_dataset
+from ganforge.inference.sampling import load_generator
 from ganforge.metrics.evaluate import BestScore, EvalSettings, Evaluator
 from ganforge.metrics.features import create_extractor
-from ganforge.sampling import load_generator
 from ganforge.train.loop import Trainer, train
 from ganforge.train.metrics_log import read_metrics
 

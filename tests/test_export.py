@@ -12,9 +12,9 @@ import torch
 
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
-from ganforge.export import ExportResult, export_generator, export_module
-from ganforge.sampling import latents, load_generator
-from ganforge.translate import load_translator
+from ganforge.inference.export import ExportResult, export_generator, export_module
+from ganforge.inference.sampling import latents, load_generator
+from ganforge.inference.translate import load_translator
 
 EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "onnx_generate.py"
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
@@ -130,7 +130,7 @@ def test_docs_example_runs_without_torch_or_ganforge(onnx_export, tmp_path):
 def test_docs_examples_for_conditional_and_pix2pix_exports(exports, pix2pix_trained_run, tmp_path):
     from PIL import Image
 
-    from ganforge.translate import translate_files
+    from ganforge.inference.translate import translate_files
 
     conditional = exports("conditional", "onnx")
     _run_example(EXAMPLE, str(conditional.path), str(tmp_path / "class2.png"), "--num", "4", "--class", "2")
@@ -203,8 +203,8 @@ def test_infogan_export_writes_its_categories_and_the_docs_example_draws_by_them
 
     from PIL import Image
 
+    from ganforge.inference.sampling import load_generator
     from ganforge.models.dcgan import with_category
-    from ganforge.sampling import load_generator
     from ganforge.train.loop import train
 
     train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "run", quiet=True)

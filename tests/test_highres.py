@@ -12,12 +12,12 @@ from PIL import Image
 from ganforge.aspect import base_grid, image_size, parse_aspect
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import TrainConfig
+from ganforge.config.highres import apply_model_defaults, small_data_choice
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
-from ganforge.highres import apply_model_defaults, small_data_choice
+from ganforge.inference.sampling import load_generator
+from ganforge.losses.relativistic import d_loss_rahinge, g_loss_rahinge, pair_loss
 from ganforge.models import create_model
-from ganforge.pair_losses import d_loss_rahinge, g_loss_rahinge, pair_loss
-from ganforge.sampling import load_generator
 from ganforge.train.loop import train
 from ganforge.train.progressive_schedule import stage_at
 
@@ -123,7 +123,7 @@ def test_fade_in_weights_blend_the_new_stage_with_the_previous_one():
 
 def test_a_loaded_progressive_generator_exports_at_its_own_stage(tmp_path):
     pytest.importorskip("onnx")
-    from ganforge.export import export_module
+    from ganforge.inference.export import export_module
 
     torch.manual_seed(0)
     G, _ = create_model("progressive", resolution=16, **TINY)

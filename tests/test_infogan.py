@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
+from ganforge.inference.sampling import load_generator
 from ganforge.models import create_model
 from ganforge.models.dcgan import latent_category, latent_code_input, with_category
 from ganforge.recipes.gan import GANRecipe
-from ganforge.sampling import load_generator
 from ganforge.train.loop import Trainer, train
 
 TINY = dict(resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8)
@@ -124,7 +124,7 @@ def test_checkpoints_record_the_data_share_of_each_category_without_touching_d(t
 def test_sampling_draws_categories_in_the_recorded_proportions(tiny_config, tmp_path, monkeypatch):
     """With a recorded prior, `ganforge sample` draws categories by it (here all category 2); without one
     (older checkpoints), the category stays the argmax of the Gaussian latent, as in training."""
-    import ganforge.sampling as sampling
+    import ganforge.inference.sampling as sampling
 
     train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "run", quiet=True)
     assert len(load_generator(tmp_path / "run" / "checkpoints" / "latest.pt").category_prior) == 4
@@ -142,7 +142,7 @@ def test_interpolation_and_web_page_walks_follow_the_recorded_categories(tiny_co
     take their categories by it, like `ganforge sample` (the export: test_export.py)."""
     from types import SimpleNamespace
 
-    import ganforge.sampling as sampling
+    import ganforge.inference.sampling as sampling
     import ganforge.serve.runs as served
 
     train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "run", quiet=True)

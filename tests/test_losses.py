@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.losses import LOSSES, d_loss_bce, g_loss_minimax, g_loss_nonsat, gradient_penalty, r1_penalty
-from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
-from ganforge.train.remedies import make_loss
+from ganforge.losses.adversarial import LOSSES, d_loss_bce, g_loss_minimax, g_loss_nonsat, gradient_penalty, r1_penalty
+from ganforge.losses.factory import make_loss
+from ganforge.losses.penalties import DiscriminatorPenalty, optimizer_steps
 
 REAL, FAKE = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
 

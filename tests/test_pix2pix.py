@@ -16,8 +16,8 @@ from ganforge.cli import main
 from ganforge.config import TrainConfig
 from ganforge.data.paired import make_pairs
 from ganforge.errors import GanforgeError
+from ganforge.inference.translate import pad_to_multiple, translate_files
 from ganforge.train.loop import Trainer
-from ganforge.translate import pad_to_multiple, translate_files
 
 CONFIG = TrainConfig(model="pix2pix", data="tiny-pairs", resolution=16, channels=3, g_width=4, d_width=4,
                      patch_size=16, batch_size=4, total_steps=4, log_every=50, sample_every=4, checkpoint_every=2,

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from ganforge.cli import main
+from ganforge.config.presets import make_config
 from ganforge.data.points import grid, load_points, ring, ring_modes
 from ganforge.errors import GanforgeError
 from ganforge.metrics.modes import score_points
-from ganforge.presets import make_config
 from ganforge.train.loop import train
 
 

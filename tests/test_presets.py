@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ganforge.config import TrainConfig
+from ganforge.config.presets import PRESETS, make_config
 from ganforge.errors import GanforgeError
-from ganforge.presets import PRESETS, make_config
 
 
 def test_auto_picks_recommended_for_points_and_stacked_digits_plain_for_images():

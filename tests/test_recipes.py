@@ -10,8 +10,8 @@ import pytest
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
+from ganforge.inference.sampling import load_generator
 from ganforge.recipes import recipe_name
-from ganforge.sampling import load_generator
 from ganforge.train.loop import train
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from ganforge import cli
 from ganforge.config import TrainConfig, flag_name
-from ganforge.numeric_flags import TRAIN_RANGES, Range
+from ganforge.config.ranges import TRAIN_RANGES, Range
 
 pytestmark = pytest.mark.reliability
 
@@ -19,7 +19,7 @@ NUMERIC_FIELDS = [f.name for f in fields(TrainConfig) if "int" in f.type or "flo
 
 def test_every_numeric_setting_has_a_range() -> None:
     missing = sorted(set(NUMERIC_FIELDS) - set(TRAIN_RANGES))
-    assert not missing, f"add an allowed range for {missing} to ganforge/numeric_flags.py TRAIN_RANGES"
+    assert not missing, f"add an allowed range for {missing} to ganforge/config/ranges.py TRAIN_RANGES"
 
 
 def _bad_values(allowed: Range) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
-from ganforge.report import write_report
+from ganforge.inference.report import write_report
 
 ATTRIBUTE_URL = re.compile(r"""\b(?:src|href|action|poster)\s*=\s*["']?([^"'\s>]*)""", re.IGNORECASE)
 

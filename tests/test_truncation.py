@@ -8,7 +8,7 @@ import torch
 
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
-from ganforge.sampling import truncate
+from ganforge.inference.sampling import truncate
 
 
 def test_truncate_scales_toward_the_mean():

@@ -50,7 +50,14 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.bench.modes import BENCHMARKS, RECIPES, format_run, format_table, run_modes_bench, runs_to_json
+    from ganforge.train.mode_benchmarks import (
+        BENCHMARKS,
+        RECIPES,
+        format_run,
+        format_table,
+        run_modes_bench,
+        runs_to_json,
+    )
 
     only = _parse_list(args.only, BENCHMARKS, "--only")
     recipes = _parse_list(args.recipes, RECIPES, "--recipes")

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.export import export_generator
+    from ganforge.inference.export import export_generator
 
     result = export_generator(args.run, args.out, args.format, use_ema=not args.no_ema)
     print(f"wrote {result.path} ({result.format}): {result.describe()} -> images (batch, "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ganforge.config.ranges import SEED, Range, check_number
 from ganforge.errors import GanforgeError
-from ganforge.numeric_flags import SEED, Range, check_number
 
 INTERPOLATE_RANGES = {"walks": Range(1, 64), "points": Range(2, 64), "frames": Range(1, 1000), "fps": Range(1, 100),
                       "seed": SEED}
@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.sampling import interpolation_frames, load_generator, save_gif
+    from ganforge.inference.sampling import interpolation_frames, load_generator, save_gif
 
     if args.out.suffix.lower() != ".gif":
         raise GanforgeError(f"-o {args.out}: interpolation writes an animated .gif")

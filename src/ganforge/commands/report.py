@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.report import write_report
+    from ganforge.inference.report import write_report
 
     print(f"wrote {write_report(args.run)}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.numeric_flags import SAMPLE_COUNT, SEED, TRUNCATION, check_number
+from ganforge.config.ranges import SAMPLE_COUNT, SEED, TRUNCATION, check_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -28,8 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ganforge.inference.sampling import load_generator, sample_images, write_samples
     from ganforge.runtime import resolve_device
-    from ganforge.sampling import load_generator, sample_images, write_samples
 
     check_number("-n", args.num, SAMPLE_COUNT)
     check_number("--seed", args.seed, SEED)

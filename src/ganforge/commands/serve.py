@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.numeric_flags import PORT, check_number
+    from ganforge.config.ranges import PORT, check_number
 
     check_number("--port", args.port, PORT)  # before importing the web stack, which takes seconds
     from ganforge.serve.app import start

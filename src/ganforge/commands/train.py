@@ -98,11 +98,11 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError("--out DIR is required: the folder where this run's files go")
         out_dir = args.out
     base = TrainConfig.load(args.config).to_dict() if getattr(args, "config", None) else {}
-    from ganforge.presets import make_config
+    from ganforge.config.presets import make_config
 
     config = make_config(given, base)
-    if resume_dir is None:  # the small-data default and each architecture's own defaults (highres.py)
-        from ganforge.highres import apply_model_defaults, small_data_choice
+    if resume_dir is None:  # the small-data default and each architecture's own defaults (config/highres.py)
+        from ganforge.config.highres import apply_model_defaults, small_data_choice
 
         config, choice = small_data_choice(config, set(base) | set(given))
         if choice:

@@ -19,8 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ganforge.inference.translate import translate_files
     from ganforge.runtime import resolve_device
-    from ganforge.translate import translate_files
 
     written = translate_files(args.run, args.inputs, args.out, use_ema=not args.no_ema,
                               device=str(resolve_device(args.device)))

@@ -12,11 +12,11 @@ from typing import Any
 from ganforge.checkpoint import load_checkpoint, resolve_checkpoint
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
+from ganforge.inference.sampling import load_generator
 from ganforge.metrics.evaluate import EvalSettings, Evaluator, parse_metrics
 from ganforge.metrics.features import create_extractor, default_extractor_name
 from ganforge.metrics.table import write_table
 from ganforge.runtime import resolve_device
-from ganforge.sampling import load_generator
 
 STEP_FILE = re.compile(r"step-(\d+)\.pt$")
 

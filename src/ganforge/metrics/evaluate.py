@@ -19,6 +19,7 @@ from torch import nn
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
+from ganforge.inference.sampling import generate, latents
 from ganforge.metrics.features import FeatureExtractor, Features, extract_features
 from ganforge.metrics.fid import feature_statistics, frechet_distance
 from ganforge.metrics.inception_score import inception_score
@@ -27,7 +28,6 @@ from ganforge.metrics.memorisation import memorisation_check, save_closest_pairs
 from ganforge.metrics.precision_recall import prdc
 from ganforge.metrics.reference import Reference, real_features
 from ganforge.runtime import eval_mode
-from ganforge.sampling import generate, latents
 
 METRIC_VERSION = 1
 # --metrics names -> the scores each one writes (as eval/<score>)

@@ -114,7 +114,7 @@ def heldout_pairs(config: dict[str, Any], data: str | None = None) -> PairedData
 def evaluate_run(run: str | os.PathLike, data: str | None = None, use_ema: bool = True,
                  device: str = "cpu") -> dict[str, Any]:
     """Score a pix2pix run on held-out pairs; a GanforgeError if there are none."""
-    from ganforge.translate import load_translator
+    from ganforge.inference.translate import load_translator
 
     translator = load_translator(run, use_ema, device)
     pairs = heldout_pairs(translator.config, data)

@@ -11,12 +11,12 @@ from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
-from ganforge.losses import AdversarialLoss
+from ganforge.losses.adversarial import AdversarialLoss
+from ganforge.losses.penalties import DiscriminatorPenalty, optimizer_steps
 from ganforge.models.dcgan import latent_category, with_category
 from ganforge.models.layers import MinibatchStd
 from ganforge.recipes import RECIPES, Recipe, Step, step_stats, update
 from ganforge.runtime import autocast
-from ganforge.train.penalties import DiscriminatorPenalty, optimizer_steps
 
 
 class GANStep:
@@ -143,7 +143,7 @@ def make_gan_step(config: TrainConfig, G: nn.Module, D: nn.Module, opt_G: torch.
                   opt_D: torch.optim.Optimizer, device: torch.device, precision: str,
                   conditional: bool = False) -> GANStep:
     """The GAN step with the config's loss (label smoothing included) and D penalties (WGAN-GP, lazy R1)."""
-    from ganforge.train.remedies import make_loss
+    from ganforge.losses.factory import make_loss
 
     loss = make_loss(config.loss, config.label_smoothing)
     penalty = DiscriminatorPenalty(loss.gradient_penalty, config.r1_gamma, config.r1_every)

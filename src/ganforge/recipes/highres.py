@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from ganforge.config import TrainConfig
+from ganforge.losses.relativistic import PairLoss, pair_loss
 from ganforge.models.scaled import image_pyramid
-from ganforge.pair_losses import PairLoss, pair_loss
 from ganforge.recipes import RECIPES, Recipe, Step, step_stats, update
 from ganforge.recipes.gan import model_args
 from ganforge.runtime import autocast

@@ -17,11 +17,11 @@ from ganforge.config import TrainConfig
 from ganforge.data.paired import PairedDataset, load_pairs
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
-from ganforge.losses import AdversarialLoss
+from ganforge.losses.adversarial import AdversarialLoss
+from ganforge.losses.factory import make_loss
 from ganforge.models.patchgan import patch_grid_size
 from ganforge.recipes import RECIPES, Recipe, Step, update
 from ganforge.runtime import autocast
-from ganforge.train.remedies import make_loss
 
 JITTER = 9 / 8  # --random-crop: pairs are stored this much larger (the paper's 286 -> 256)
 SAMPLE_COLUMNS = 8

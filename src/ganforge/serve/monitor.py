@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganforge.report import event_rows, loss_curves_png, sample_files
+from ganforge.inference.report import event_rows, loss_curves_png, sample_files
 from ganforge.serve.runs import ServedRun
 from ganforge.train.metrics_log import read_metrics
 

@@ -20,9 +20,7 @@ from torch import nn
 from ganforge.checkpoint import LATEST, load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, grid, to_uint8
-from ganforge.models import create_model
-from ganforge.models.dcgan import with_category
-from ganforge.sampling import (
+from ganforge.inference.sampling import (
     LoadedGenerator,
     class_index,
     generate,
@@ -34,7 +32,9 @@ from ganforge.sampling import (
     truncate,
     with_prior_categories,
 )
-from ganforge.translate import LoadedTranslator, load_translator
+from ganforge.inference.translate import LoadedTranslator, load_translator
+from ganforge.models import create_model
+from ganforge.models.dcgan import with_category
 
 MAX_COUNT = 64
 MAX_FRAMES = 60

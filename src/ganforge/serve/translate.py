@@ -8,9 +8,9 @@ from PIL import Image
 
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, to_uint8
+from ganforge.inference.translate import translate_images
 from ganforge.serve.runs import ServedRun
 from ganforge.style.gatys import fit_long_side
-from ganforge.translate import translate_images
 
 MAX_TRANSLATE_SIDE = 512  # at its own size a picture costs U-Net time ~ its pixel count; keep the page responsive
 

@@ -19,10 +19,10 @@ from ganforge.checkpoint import LATEST, save_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
+from ganforge.inference.report import write_report
 from ganforge.models import create_model
 from ganforge.models.layers import apply_spectral_norm
 from ganforge.recipes import recipe_for, recipe_name
-from ganforge.report import write_report
 from ganforge.runtime import (
     attach_loss_scaler,
     eval_mode,

@@ -66,7 +66,7 @@ def save_evolution_gif(samples_dir: Path, out: Path, fps: int = 6) -> Path | Non
     """Every scatter frame of the run (evenly thinned to at most MAX_GIF_FRAMES) as one animated GIF."""
     from PIL import Image
 
-    from ganforge.sampling import save_gif
+    from ganforge.inference.sampling import save_gif
 
     frames = sorted(samples_dir.glob("[0-9]*.png"))
     if not frames:

@@ -1,11 +1,10 @@
 """Everything a config asks for to keep the G/D duel healthy: the checks of how the settings combine,
-the loss with label smoothing (used by the GAN step, beside D's penalties in train/penalties.py),
+the loss with label smoothing (used by the GAN step, beside D's penalties in losses/penalties.py),
 and, built in one place for the loop, what D sees (augmentation, instance noise, packing), the
 balance policy and the training doctor. NaN/inf is not the doctor's: train/rollback.py handles it."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import torch
@@ -14,8 +13,9 @@ from torch import nn
 from ganforge.config import TrainConfig
 from ganforge.data.augment import AdaptiveAugment
 from ganforge.errors import GanforgeError
-from ganforge.losses import LOSSES, AdversarialLoss
-from ganforge.pair_losses import RELATIVISTIC_LOSSES
+from ganforge.losses.adversarial import LOSSES
+from ganforge.losses.factory import make_loss
+from ganforge.losses.relativistic import RELATIVISTIC_LOSSES
 from ganforge.recipes import Recipe
 from ganforge.train.balance import POLICIES, Decision, make_balance
 from ganforge.train.coverage import CoverageCheck
@@ -28,7 +28,7 @@ AUGMENT_MODES = ("auto", "off", "ada", "fixed")
 
 
 def check_config(cfg: TrainConfig) -> None:
-    """The stabiliser and balance settings that cannot work together (numeric ranges: numeric_flags.py)."""
+    """The stabiliser and balance settings that cannot work together (numeric ranges: config/ranges.py)."""
     if cfg.model in HIGHRES_MODELS:
         _check_highres_remedies(cfg)
     elif cfg.loss in RELATIVISTIC_LOSSES:
@@ -121,21 +121,11 @@ def resolve_augment(cfg: TrainConfig, dataset_size: int, points: bool) -> str:
     return cfg.augment
 
 
-def make_loss(name: str, label_smoothing: float = 0.0) -> AdversarialLoss:
-    """The registered loss; one-sided label smoothing makes D aim for 1 - s on reals, never on fakes."""
-    loss = LOSSES.get(name)
-    if label_smoothing and not loss.smoothable:
-        raise GanforgeError(f"--label-smoothing works with --loss nonsat, minimax or lsgan, not {name}")
-    if label_smoothing:
-        loss = loss._replace(d_loss=functools.partial(loss.d_loss, real_target=1.0 - label_smoothing))
-    return loss
-
-
 class Remedies:
     """Built by the loop; the recipe's step gets `d_input` as its D, so it needs to know none of this."""
 
     def __init__(self, cfg: TrainConfig, D: nn.Module, opt_D: torch.optim.Optimizer) -> None:
-        relativistic = cfg.loss in RELATIVISTIC_LOSSES  # msg / progressive / fastgan's own losses (pair_losses.py)
+        relativistic = cfg.loss in RELATIVISTIC_LOSSES  # msg / progressive / fastgan: losses/relativistic.py
         penalised = not relativistic and make_loss(cfg.loss, cfg.label_smoothing).gradient_penalty > 0
         augment = None
         if cfg.augment in ("ada", "fixed"):

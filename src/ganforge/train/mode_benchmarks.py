@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ganforge.config.presets import make_config
 from ganforge.data.points import load_points
+from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.metrics.modes import read_stacked_modes, score_points, score_stacked_modes
-from ganforge.presets import make_config
 from ganforge.runtime import torch_threads
-from ganforge.sampling import generate, latents, load_generator
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics
 

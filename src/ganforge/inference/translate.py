@@ -21,7 +21,7 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.data.folder import IMAGE_EXTENSIONS, BadImage, decode_image, find_images
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, save_png, to_uint8
-from ganforge.sampling import generator_from_state
+from ganforge.inference.sampling import generator_from_state
 
 
 @dataclass

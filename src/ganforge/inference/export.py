@@ -71,7 +71,7 @@ def export_generator(run: str | os.PathLike, out: str | os.PathLike, fmt: str | 
     int64 class indices -> images; pix2pix: `input` (B, C_in, R, R) in [-1, 1] -> images (B, C_out, R, R).
     """
     from ganforge.checkpoint import load_checkpoint
-    from ganforge.sampling import generator_from_state
+    from ganforge.inference.sampling import generator_from_state
 
     state = load_checkpoint(run)
     loaded = generator_from_state(state, run, use_ema)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from ganforge.aspect import is_square, parse_aspect
-from ganforge.config import TrainConfig
+from ganforge.config.train_config import TrainConfig
 from ganforge.errors import GanforgeError
 
 SMALL_DATA_IMAGES = 5000  # below this many images, at 128 px and up, `ganforge train` picks SMALL_DATA_MODEL

@@ -102,7 +102,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
-        from ganforge.numeric_flags import TRAIN_RANGES, check_number
+        from ganforge.config.ranges import TRAIN_RANGES, check_number
 
         for f in fields(self):  # a JSON config can hold anything: text and yes/no settings get checked too
             value = getattr(self, f.name)
@@ -132,10 +132,10 @@ class TrainConfig:
         self._validate_pix2pix()
         self._validate_eval()
         self._validate_latent_classes()
-        from ganforge.highres import check_highres
-        from ganforge.losses import LOSSES
+        from ganforge.config.highres import check_highres
+        from ganforge.losses.adversarial import LOSSES
+        from ganforge.losses.relativistic import RELATIVISTIC_LOSSES
         from ganforge.models import model_names
-        from ganforge.pair_losses import RELATIVISTIC_LOSSES
 
         if self.loss not in RELATIVISTIC_LOSSES:
             LOSSES.get(self.loss)
@@ -154,7 +154,7 @@ class TrainConfig:
         from ganforge.models.patchgan import strided_layers_for
 
         check_direction(self.direction)
-        strided_layers_for(self.patch_size)  # numeric ranges are checked with the others (numeric_flags.py)
+        strided_layers_for(self.patch_size)  # numeric ranges are checked with the others (config/ranges.py)
         if self.l1_weight == 0 and self.adversarial_weight == 0:
             raise GanforgeError("--l1-weight and --adversarial-weight are both 0: G would have nothing to learn")
 

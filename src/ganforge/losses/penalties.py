@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganforge.losses import gradient_penalty, r1_penalty
+from ganforge.losses.adversarial import gradient_penalty, r1_penalty
 
 
 def optimizer_steps(opt: torch.optim.Optimizer) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ganforge.config import TrainConfig
+from ganforge.config.train_config import TrainConfig
 from ganforge.data.points import is_point_data
 from ganforge.errors import GanforgeError
 

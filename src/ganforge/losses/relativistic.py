@@ -1,5 +1,5 @@
 """Losses where both players see both kinds of logits: relativistic ones (G's loss needs D's real
-logits too), and an adaptor giving the plain losses of losses.py the same (real, fake) form.
+logits too), and an adaptor giving the plain losses of losses/adversarial.py the same (real, fake) form.
 
 Relativistic average hinge (Jolicoeur-Martineau 2019), the loss of MSG-GAN: D judges whether a real
 image is more realistic than the average fake, and vice versa, so G also learns from the reals.
@@ -40,7 +40,7 @@ RELATIVISTIC_LOSSES.register("rahinge")(PairLoss(d_loss_rahinge, g_loss_rahinge,
 
 
 def is_loss_name(name: str) -> bool:
-    from ganforge.losses import LOSSES
+    from ganforge.losses.adversarial import LOSSES
 
     return name in LOSSES or name in RELATIVISTIC_LOSSES
 
@@ -49,7 +49,7 @@ def pair_loss(name: str) -> PairLoss:
     """A relativistic loss by name, or a plain one whose G loss ignores the real logits."""
     if name in RELATIVISTIC_LOSSES:
         return RELATIVISTIC_LOSSES.get(name)
-    from ganforge.losses import LOSSES
+    from ganforge.losses.adversarial import LOSSES
 
     plain = LOSSES.get(name)
     return PairLoss(lambda real, fake: plain.d_loss(real, fake), lambda real, fake: plain.g_loss(fake))

@@ -1,1 +1,0 @@
-"""Quality benchmarks run from the CLI (`ganforge bench ...`)."""

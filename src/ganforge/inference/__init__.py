@@ -1,0 +1,1 @@
+"""Using a trained model: sampling, interpolation, translation, export and the run report."""
