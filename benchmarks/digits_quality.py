@@ -1,4 +1,4 @@
-"""Score a digits run the way the README reports it: an independent classifier reads 1,000 samples.
+"""Score a digits run the way the README and docs/results.md report it: an independent classifier reads 1,000 samples.
 
     ganforge train --data digits --out runs/digits --steps 3000
     python benchmarks/digits_quality.py runs/digits

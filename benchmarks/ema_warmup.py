@@ -6,7 +6,7 @@ trajectory makes the comparison paired (the run-to-run spread of several points 
 average is scored like benchmarks/digits_quality.py: the independent digit classifier reads 1,000
 samples (latent seed 0) and counts those read with probability >= 0.9.
 
-    python benchmarks/ema_warmup.py --seed 0 --threads 1       # the README's table: ~14 min a seed
+    python benchmarks/ema_warmup.py --seed 0 --threads 1       # docs/results.md's table: ~14 min a seed
     python benchmarks/ema_warmup.py --seed 0 --set d_width=32 --steps 5500 --score-at 3500,5500
 """
 

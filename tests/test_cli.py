@@ -80,3 +80,56 @@ def test_installed_command_exits_nonzero_without_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("ganforge sample: error:") and "Traceback" not in proc.stderr
+
+
+def _subcommands():
+    from ganforge.cli import build_parser
+
+    parser = build_parser()
+    return parser, next(a for a in parser._actions if a.dest == "command").choices
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()[1]))
+def test_every_command_suggests_the_flag_meant(command, capsys):
+    """A misspelt flag (two letters swapped) is named with the closest real one, on one line, exit 2, even where
+    required arguments are missing too."""
+    parser, commands = _subcommands()
+    words, sub = [command], commands[command]
+    if command == "bench":
+        words, sub = [command, "modes"], next(a for a in sub._actions if a.dest == "bench").choices["modes"]
+    flag = max((s for a in sub._actions for s in a.option_strings if s.startswith("--")), key=len)
+    typo = flag[:3] + flag[4] + flag[3] + flag[5:]
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args([*words, typo, "1"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err == f"{sub.prog}: error: unknown flag {typo}; did you mean {flag}?\n"
+
+
+def test_unknown_flag_from_the_installed_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "ganforge", "train", "--stpes", "10", "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and not (tmp_path / "r").exists()
+    assert proc.stderr == "ganforge train: error: unknown flag --stpes; did you mean --steps?\n"
+
+
+def test_a_flag_nothing_resembles_and_a_stray_argument(capsys):
+    assert_one_line_exit(["train", "--zzzzzz"],
+                         "ganforge train: error: unknown flag --zzzzzz (see ganforge train --help)", capsys)
+    assert_one_line_exit(["sample", "run", "extra", "-o", "x.png"], "unrecognized arguments: extra", capsys)
+
+
+def assert_one_line_exit(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_top_level_help_speaks_to_users(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "your own folder of images" in out and "Start here:" in out
+    assert "ganforge train --data digits --out runs/digits --preset recommended --steps 4000" in out
+    assert "ganforge COMMAND --help" in out and "library functions" not in out

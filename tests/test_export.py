@@ -101,6 +101,26 @@ def test_cli_reports_parity_and_rejects_bad_names(trained_run, tmp_path, capsys)
     assert "no such run" in capsys.readouterr().err
 
 
+def test_torchscript_export_shows_the_user_no_tracer_warning(trained_run, tmp_path):
+    """Tracing this generator does warn (its layers branch on shapes); the export keeps that to itself, since
+    the file is checked against PyTorch at other batch sizes anyway."""
+    import warnings
+
+    loaded = load_generator(trained_run)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.jit.trace(loaded.G.float().eval(), (latents(2, loaded.latent_dim, seed=0),), check_trace=False)
+    assert any(issubclass(w.category, torch.jit.TracerWarning) for w in caught)  # otherwise this test proves nothing
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export_generator(trained_run, tmp_path / "g.pt")
+    assert not [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    proc = subprocess.run([sys.executable, "-m", "ganforge", "export", str(trained_run),
+                           "-o", str(tmp_path / "cli.pt"), "--format", "torchscript"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "max abs difference vs PyTorch" in proc.stdout
+    assert "TracerWarning" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
+
+
 def test_cli_names_every_input_of_conditional_and_pix2pix_exports(conditional_trained_run, pix2pix_trained_run,
                                                                    tmp_path, capsys):
     assert main(["export", str(conditional_trained_run), "-o", str(tmp_path / "c.pt")]) == 0

@@ -90,13 +90,35 @@ def test_latent_classes_refuses_what_cannot_work(tiny_config, change, message):
         config.validate()
 
 
-def test_sample_draws_a_chosen_latent_category(tiny_config, tmp_path):
+def test_sample_draws_a_chosen_latent_category_and_refuses_class(tiny_config, tmp_path, capsys):
+    """A latent category is asked for with --category; --class (a labelled class) is refused on an InfoGAN run,
+    pointing to --category, since category 7 is whatever G made of it and not the digit 7."""
     from ganforge.cli import main
 
+    run = str(tmp_path / "run")
     train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "run", quiet=True)
-    assert main(["sample", str(tmp_path / "run"), "-n", "3", "--class", "2", "-o", str(tmp_path / "s.npy")]) == 0
+    assert main(["sample", run, "-n", "3", "--category", "2", "-o", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (3, 16, 16, 1)
-    assert main(["sample", str(tmp_path / "run"), "-n", "3", "--class", "9", "-o", str(tmp_path / "t.npy")]) == 2
+    assert main(["sample", run, "-n", "3", "--category", "2", "--category", "0", "-o", str(tmp_path / "two.npy")]) == 0
+    assert np.load(tmp_path / "two.npy").shape == (6, 16, 16, 1)  # one row per category named
+    capsys.readouterr()
+    assert main(["sample", run, "-n", "3", "--category", "9", "-o", str(tmp_path / "t.npy")]) == 2
+    assert "--category 9: no such category; this run has categories 0 to 3" in capsys.readouterr().err
+    assert main(["sample", run, "-n", "3", "--class", "2", "-o", str(tmp_path / "u.npy")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "not labelled classes; pick one with --category K (0 to 3)" in err
+    assert not (tmp_path / "u.npy").exists()
+
+
+def test_category_is_refused_where_there_are_no_latent_categories(tiny_config, conditional_trained_run, tmp_path,
+                                                                   capsys):
+    from ganforge.cli import main
+
+    train(replace(tiny_config, total_steps=1), tmp_path / "plain", quiet=True)
+    assert main(["sample", str(tmp_path / "plain"), "--category", "1", "-o", str(tmp_path / "p.png")]) == 2
+    assert "has no latent categories (they come from training with --latent-classes K)" in capsys.readouterr().err
+    assert main(["sample", str(conditional_trained_run), "--category", "1", "-o", str(tmp_path / "c.png")]) == 2
+    assert "class-conditional and has labelled classes; pick one with --class" in capsys.readouterr().err
 
 
 def test_checkpoints_record_the_data_share_of_each_category_without_touching_d(tiny_config, tmp_path):

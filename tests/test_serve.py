@@ -16,6 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.serve.app import check_host
 from ganforge.serve.monitor import snapshot
 from ganforge.serve.runs import (
+    ALL_CATEGORIES,
     ALL_CLASSES,
     class_choices,
     interpolation_gif,
@@ -23,6 +24,7 @@ from ganforge.serve.runs import (
     judge_by_class,
     open_runs,
     pick,
+    picker_label,
     sample_grid,
 )
 from ganforge.serve.stylize import check_request, feature_note, stylize_uploads
@@ -205,6 +207,9 @@ def test_each_run_knows_its_kind(mixed):
                                                                 "edges": "pix2pix"}
     assert class_choices(mixed["cond"]) == [ALL_CLASSES, *map(str, range(10))]
     assert class_choices(mixed["tiny"]) == class_choices(mixed["edges"]) == []
+    assert picker_label(mixed["cond"]) == "Class"
+    with pytest.raises(GanforgeError, match="class-conditional and has labelled classes"):
+        sample_grid(mixed["cond"], 0, 4, 1.0, category="3")
     for name in ("cond", "edges"):  # the monitor reads any run's log and samples
         view = snapshot(mixed[name])
         assert "step 2 · D(x)" in view.status and view.latest_samples is not None and view.curves is not None
@@ -315,12 +320,42 @@ def test_infogan_runs_offer_their_latent_categories(tiny_config, tmp_path):
 
     train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "info", quiet=True)
     run = open_runs([tmp_path / "info"])["info"]
-    assert run.kind == "unconditional" and class_choices(run) == [ALL_CLASSES, "0", "1", "2", "3"]
-    two, _ = sample_grid(run, 0, 4, 1.0, class_name="2")
-    assert np.array_equal(two, sample_grid(run, 0, 4, 1.0, class_name="2")[0])  # deterministic
-    assert not np.array_equal(two, sample_grid(run, 0, 4, 1.0, class_name="3")[0])  # the category matters
-    assert sample_grid(run, 0, 4, 1.0, class_name=ALL_CLASSES)[0].shape == two.shape  # random categories
-    with pytest.raises(GanforgeError, match="no such class"):
-        sample_grid(run, 0, 4, 1.0, class_name="9")
-    with Image.open(interpolation_gif(run, 5, 6, 3, 1.0, True, tmp_path, class_name="1")) as gif:
+    assert run.kind == "unconditional" and class_choices(run) == [ALL_CATEGORIES, "0", "1", "2", "3"]
+    assert picker_label(run).startswith("Latent category")
+    two, _ = sample_grid(run, 0, 4, 1.0, category="2")
+    assert np.array_equal(two, sample_grid(run, 0, 4, 1.0, category="2")[0])  # deterministic
+    assert not np.array_equal(two, sample_grid(run, 0, 4, 1.0, category="3")[0])  # the category matters
+    assert sample_grid(run, 0, 4, 1.0, category=ALL_CATEGORIES)[0].shape == two.shape  # the data's proportions
+    assert sample_grid(run, 0, 4, 1.0, class_name=ALL_CLASSES)[0].shape == two.shape  # a picker built for a class
+    with pytest.raises(GanforgeError, match="no such category"):
+        sample_grid(run, 0, 4, 1.0, category="9")
+    with pytest.raises(GanforgeError, match="not labelled classes; pick one with --category"):
+        sample_grid(run, 0, 4, 1.0, class_name="2")  # a category is not a class
+    with Image.open(interpolation_gif(run, 5, 6, 3, 1.0, True, tmp_path, category="1")) as gif:
         assert gif.n_frames == 4
+
+
+def test_the_page_picks_a_latent_category_on_infogan_runs_and_a_class_on_conditional_runs(tiny_config, tmp_path,
+                                                                                          conditional_trained_run):
+    """The page's handlers (no browser): the picker is labelled for what it picks, and its value reaches
+    sample_grid as a category on an InfoGAN run and as a class on a conditional run."""
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'ganforge[serve]')")
+    from dataclasses import replace
+
+    from ganforge.serve.app import build_app
+    from ganforge.train.loop import train
+
+    train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "info", quiet=True)
+    app = build_app(open_runs([tmp_path / "info", conditional_trained_run]), tmp_path)
+    handlers = {f.fn.__name__: f.fn for f in app.fns.values() if hasattr(f.fn, "__name__")}
+    picker = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "class")
+    assert picker.label.startswith("Latent category") and picker.value == ALL_CATEGORIES and picker.visible
+    _, info = handlers["run_generate"]("info", 0, 4, 1.0, True, "2")
+    assert info.endswith("· latent category 2")
+    _, info = handlers["run_generate"]("info", 0, 4, 1.0, True, ALL_CATEGORIES)
+    assert "category" not in info
+    assert str(handlers["run_animate"]("info", 5, 6, 3, 1.0, True, "1")).endswith(".gif")
+    switched = handlers["show_classes"]("cond")
+    assert switched.label == "Class" and switched.value == ALL_CLASSES
+    _, info = handlers["run_generate"]("cond", 0, 4, 1.0, True, "3")
+    assert info.endswith("· class 3")

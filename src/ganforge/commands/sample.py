@@ -14,10 +14,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                    "anything else a folder with one PNG per sample.")
     p.add_argument("run", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
     p.add_argument("-n", "--num", type=int, default=64,
-                   help="number of samples (default 64); with --class, samples per class")
+                   help="number of samples (default 64); with --class or --category, samples per class or "
+                        "category")
     p.add_argument("--class", dest="classes", action="append", metavar="NAME|INDEX",
-                   help="class-conditional runs: the class to draw (repeat for several; default: every class, "
-                        "one grid row each); --latent-classes runs: the number of a latent category")
+                   help="class-conditional runs (--conditional): the labelled class to draw (repeat for several; "
+                        "default: every class, one grid row each)")
+    p.add_argument("--category", dest="categories", action="append", metavar="K",
+                   help="InfoGAN runs (--latent-classes, e.g. the recommended digits): the latent category to draw, "
+                        "a number G gave its own meaning, not a labelled class (repeat for several; default: drawn "
+                        "in the data's proportions)")
     p.add_argument("-o", "--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=1.0,
@@ -35,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     check_number("--seed", args.seed, SEED)
     check_number("--truncation", args.truncation, TRUNCATION)
     loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))
-    images, per_row = sample_images(loaded, args.num, args.seed, args.classes, args.truncation)
+    images, per_row = sample_images(loaded, args.num, args.seed, args.classes, args.truncation,
+                                    categories=args.categories)
     out = write_samples(images, args.out, nrow=per_row)
     print(f"wrote {len(images)} samples from step {loaded.step} to {out}")
     return 0

@@ -193,8 +193,11 @@ def _onnx_runner(path: Path, input_names: tuple[str, ...]) -> Callable[[list[np.
 
 def _write_torchscript(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:
     # TorchScript is deprecated upstream but still the format C++ (libtorch) and older tools load.
+    # The tracer warns where a layer branches on a shape (e.g. a 1x1 latent taking the linear form); the traced
+    # branch is the one every input of this model takes, and _parity checks the file at other batch sizes.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(module, example, check_trace=False)  # _parity checks, on fresh inputs
         torch.jit.save(traced, str(path))
 

@@ -36,9 +36,16 @@ class LoadedGenerator:
         """An unconditional InfoGAN's number of latent categories (0: none)."""
         return 0 if self.conditional else int(getattr(self.G, "latent_classes", 0))
 
-    def category_index(self, name: str) -> int:
+    def category_index(self, number: str | int) -> int:
         """A latent category given by its number (categories have no names: no labels were used)."""
-        return class_index(str(name), [str(i) for i in range(self.latent_classes)])
+        text = str(number).strip()
+        if not self.latent_classes:
+            raise GanforgeError(f"--category: {self.source} has no latent categories (they come from training "
+                                "with --latent-classes K)")
+        if not (text.isdigit() and int(text) < self.latent_classes):
+            raise GanforgeError(f"--category {text}: no such category; this run has categories 0 to "
+                                f"{self.latent_classes - 1}")
+        return int(text)
 
 
 def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = "cpu") -> LoadedGenerator:
@@ -118,20 +125,36 @@ def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256, labels: torch
                       for chunk, y in zip(z.split(batch_size), labels.split(batch_size))])
 
 
-def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: list[str] | None = None,
-                  truncation: float = 1.0) -> tuple[torch.Tensor, int | None]:
-    """`num` samples (`num` of each class named), and the grid's row length: one row per class when conditional.
+def check_picks(loaded: LoadedGenerator, classes: list | None, categories: list | None) -> None:
+    """Refuse a labelled class asked of a model without classes, and a latent category of one without categories:
+    an InfoGAN's category 7 is not the digit 7, so `--class 7` there points to `--category` instead."""
+    if categories and loaded.conditional:
+        raise GanforgeError(f"--category: {loaded.source} is class-conditional and has labelled classes; "
+                            "pick one with --class NAME|INDEX")
+    if classes and not loaded.conditional:
+        if loaded.latent_classes:
+            raise GanforgeError(f"--class: {loaded.source} has numbered latent categories (InfoGAN), not labelled "
+                                f"classes; pick one with --category K (0 to {loaded.latent_classes - 1})")
+        raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
 
-    An InfoGAN (--latent-classes) takes --class as the index of one of its latent categories; without it, the
-    categories are drawn in the data's proportions when the checkpoint recorded them (train/category_prior.py)."""
+
+def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: list[str] | None = None,
+                  truncation: float = 1.0,
+                  categories: list[str | int] | None = None) -> tuple[torch.Tensor, int | None]:
+    """`num` samples (`num` of each class or category named), and the grid's row length: one row per class or
+    category when some are named or the model is conditional.
+
+    `classes` are the labelled classes of a class-conditional model (names or indices). `categories` are the
+    numbered latent categories of an InfoGAN (--latent-classes): category 7 is whatever G made of it, not a class
+    7, so the two are never mixed up. Without either, an InfoGAN's categories are drawn in the data's proportions
+    when the checkpoint recorded them (train/category_prior.py)."""
+    check_picks(loaded, classes, categories)
     if not loaded.conditional:
-        if classes and not loaded.latent_classes:
-            raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")
-        z = truncate(latents(num * max(1, len(classes or [])), loaded.latent_dim, seed), truncation)
-        if not classes:
+        picked = [loaded.category_index(c) for c in categories or []]
+        z = truncate(latents(num * max(1, len(picked)), loaded.latent_dim, seed), truncation)
+        if not picked:
             return generate(loaded.G, with_prior_categories(z, loaded, seed)), None
-        picked = class_rows([loaded.category_index(c) for c in classes], num)
-        return generate(loaded.G, with_category(z, picked, loaded.latent_classes)), num
+        return generate(loaded.G, with_category(z, class_rows(picked, num), loaded.latent_classes)), num
     if classes:
         labels = class_rows([class_index(c, loaded.class_names) for c in classes], num)
         per_row = num

@@ -25,6 +25,7 @@ from typing import Any
 from ganforge.errors import GanforgeError
 from ganforge.serve.monitor import snapshot
 from ganforge.serve.runs import (
+    ALL_CATEGORIES,
     ALL_CLASSES,
     MAX_COUNT,
     MAX_FRAMES,
@@ -35,6 +36,7 @@ from ganforge.serve.runs import (
     judge,
     judge_by_class,
     pick,
+    picker_label,
     sample_grid,
 )
 from ganforge.serve.stylize import MAX_STRENGTH, MAX_STYLE_SIZE, MAX_STYLE_STEPS, MIN_STYLE_SIZE
@@ -97,9 +99,10 @@ def generate_tab(page: Page) -> None:
         with gr.Column(scale=1):
             seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
             count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Number of images")
-            first_classes = class_choices(next(iter(runs.values())))
-            klass = gr.Dropdown(first_classes or [ALL_CLASSES], value=ALL_CLASSES, label="Class",
-                                visible=bool(first_classes), elem_id="class")
+            first = next(iter(runs.values()))
+            first_choices = class_choices(first)
+            klass = gr.Dropdown(first_choices or [ALL_CLASSES], value=(first_choices or [ALL_CLASSES])[0],
+                                label=picker_label(first), visible=bool(first_choices), elem_id="class")
             truncation = gr.Slider(0, 1, value=1, step=0.05, label="Truncation (1 = off; lower = tamer)")
             ema = gr.Checkbox(True, label="Use the EMA generator (when the run has one)")
             button = gr.Button("Generate", variant="primary", elem_id="generate")
@@ -109,8 +112,14 @@ def generate_tab(page: Page) -> None:
             info = gr.Markdown()
 
     def show_classes(name: str) -> Any:
-        choices = class_choices(pick(runs, name))
-        return gr.Dropdown(choices=choices or [ALL_CLASSES], value=ALL_CLASSES, visible=bool(choices))
+        run = pick(runs, name)
+        choices = class_choices(run)
+        return gr.Dropdown(choices=choices or [ALL_CLASSES], value=(choices or [ALL_CLASSES])[0],
+                           label=picker_label(run), visible=bool(choices))
+
+    def picked(run: ServedRun, label: str) -> dict[str, str]:
+        """The picker's value as a labelled class (conditional runs) or a latent category (InfoGAN runs)."""
+        return {"class_name": label} if run.kind == "conditional" else {"category": label}
 
     # Built for the first run, updated on change only: an answer to a page-load event could arrive after
     # one for a run picked meanwhile, and hide the selector again.
@@ -118,12 +127,12 @@ def generate_tab(page: Page) -> None:
 
     def run_generate(name: str, seed: float, count: float, truncation: float, use_ema: bool, label: str) -> tuple:
         run = pick(runs, name)
-        image, loaded = sample_grid(run, seed, count, truncation, use_ema, label)
+        image, loaded = sample_grid(run, seed, count, truncation, use_ema, **picked(run, label))
         which = "EMA" if loaded.ema else "raw (this run keeps no EMA copy)" if use_ema else "raw"
         shown = ""
         if loaded.conditional:
             shown = " · every class" if label in (None, ALL_CLASSES) else f" · class {label}"
-        elif label not in (None, "", ALL_CLASSES):
+        elif label not in (None, "", ALL_CLASSES, ALL_CATEGORIES):
             shown = f" · latent category {label}"
         return _shown(image), f"step {loaded.step} · {which} generator · seed {int(seed)}{shown}"
 
@@ -141,7 +150,8 @@ def generate_tab(page: Page) -> None:
                                  buttons=["download"], elem_id="animation", elem_classes="scaled")
 
     def run_animate(name: str, a: float, b: float, n: float, truncation: float, use_ema: bool, label: str) -> str:
-        return str(interpolation_gif(pick(runs, name), a, b, n, truncation, use_ema, page.scratch, class_name=label))
+        run = pick(runs, name)
+        return str(interpolation_gif(run, a, b, n, truncation, use_ema, page.scratch, **picked(run, label)))
 
     animate.click(_user_errors(run_animate), [picker, seed_a, seed_b, frames, truncation, ema, klass], animation)
 

@@ -22,6 +22,7 @@ from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, grid, to_uint8
 from ganforge.inference.sampling import (
     LoadedGenerator,
+    check_picks,
     class_index,
     generate,
     latents,
@@ -40,6 +41,8 @@ MAX_COUNT = 64
 MAX_FRAMES = 60
 MAX_SEED = 2**31 - 1
 ALL_CLASSES = "every class (one row each)"
+ALL_CATEGORIES = "every category (in the data's proportions)"
+EVERY = (None, "", ALL_CLASSES, ALL_CATEGORIES)  # the picker's "no particular one", whichever run it was built for
 KINDS = ("unconditional", "conditional", "pix2pix")  # what a run's generator takes: noise, noise + class, an image
 
 
@@ -107,8 +110,8 @@ def run_kind(path: Path) -> str:
 
 
 def class_choices(run: ServedRun) -> list[str]:
-    """The class picker's entries: a conditional run's classes, an InfoGAN's numbered latent categories
-    ([] for other runs, or before the first checkpoint)."""
+    """The picker's entries: a conditional run's classes, or an InfoGAN's numbered latent categories (which are
+    not classes: category 7 is whatever G made of it); [] for other runs, or before the first checkpoint."""
     if run.kind not in ("conditional", "unconditional"):
         return []
     try:
@@ -117,22 +120,27 @@ def class_choices(run: ServedRun) -> list[str]:
         return [ALL_CLASSES] if run.kind == "conditional" else []
     if run.kind == "conditional":
         return [ALL_CLASSES, *loaded.class_names]
-    return [ALL_CLASSES, *map(str, range(loaded.latent_classes))] if loaded.latent_classes else []
+    return [ALL_CATEGORIES, *map(str, range(loaded.latent_classes))] if loaded.latent_classes else []
 
 
-def _category(loaded: LoadedGenerator, class_name: str | None) -> int | None:
-    """The InfoGAN category picked (None: every category, drawn at random, or not an InfoGAN)."""
-    if not loaded.latent_classes or class_name in (None, "", ALL_CLASSES):
+def picker_label(run: ServedRun) -> str:
+    """What the picker picks: a labelled class, or an InfoGAN's latent category."""
+    return "Class" if run.kind == "conditional" else "Latent category (InfoGAN: numbered, not a labelled class)"
+
+
+def _category(loaded: LoadedGenerator, category: str | int | None) -> int | None:
+    """The InfoGAN category picked (None: every category, drawn in the data's proportions)."""
+    if category in EVERY:
         return None
-    return loaded.category_index(str(class_name))
+    check_picks(loaded, None, [category])
+    return loaded.category_index(category)
 
 
 def _labels(loaded: LoadedGenerator, class_name: str | None) -> list[int] | None:
     """Class indices to draw: None (unconditional), the one chosen, or every class."""
-    if not loaded.conditional:
-        return None
-    if class_name in (None, "", ALL_CLASSES):
-        return list(range(len(loaded.class_names)))
+    if class_name in EVERY:
+        return list(range(len(loaded.class_names))) if loaded.conditional else None
+    check_picks(loaded, [class_name], None)
     return [class_index(str(class_name), loaded.class_names)]
 
 
@@ -149,17 +157,17 @@ def whole_number(value: float, label: str, low: int, high: int) -> int:
 
 
 def sample_grid(run: ServedRun, seed: float, count: float, truncation: float, use_ema: bool = True,
-                class_name: str | None = None) -> tuple[np.ndarray, LoadedGenerator]:
+                class_name: str | None = None, category: str | int | None = None) -> tuple[np.ndarray, LoadedGenerator]:
     """A uint8 (H, W, C) grid of `count` samples; the same inputs always give the same picture.
 
     Conditional runs: `count` samples of the class named, or (ALL_CLASSES / None) a row for every class
-    with ceil(count / classes) samples each."""
+    with ceil(count / classes) samples each. InfoGAN runs: `count` samples of the latent category given."""
     seed = whole_number(seed, "seed", 0, MAX_SEED)
     count = whole_number(count, "number of images", 1, MAX_COUNT)
     loaded = run.generator(use_ema)
-    category = _category(loaded, class_name)
-    if category is not None:
-        images, _ = sample_images(loaded, count, seed, [str(category)], float(truncation))
+    picked = _category(loaded, category)
+    if picked is not None:
+        images, _ = sample_images(loaded, count, seed, truncation=float(truncation), categories=[picked])
         return grid(images), loaded
     classes = _labels(loaded, class_name)
     if classes is None or len(classes) == 1:
@@ -172,10 +180,12 @@ def sample_grid(run: ServedRun, seed: float, count: float, truncation: float, us
 
 
 def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: float, truncation: float,
-                      use_ema: bool, out_dir: Path, fps: int = 12, class_name: str | None = None) -> Path:
+                      use_ema: bool, out_dir: Path, fps: int = 12, class_name: str | None = None,
+                      category: str | int | None = None) -> Path:
     """An animated GIF walking from seed A's image to seed B's and back (slerp in latent space).
 
-    Conditional runs: the class chosen, or every class side by side (one latent walk, one image per class)."""
+    Conditional runs: the class chosen, or every class side by side (one latent walk, one image per class).
+    InfoGAN runs: the walk stays in the latent category given."""
     seed_a, seed_b = whole_number(seed_a, "seed A", 0, MAX_SEED), whole_number(seed_b, "seed B", 0, MAX_SEED)
     frames = whole_number(frames, "frames", 2, MAX_FRAMES)
     loaded = run.generator(use_ema)
@@ -183,9 +193,9 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
     b = with_prior_categories(truncate(latents(1, loaded.latent_dim, seed_b), float(truncation)), loaded, seed_b)
     steps = torch.linspace(0, 1, frames).tolist()
     z = torch.cat([slerp(a, b, t) for t in steps + steps[-2:0:-1]])  # there and back: the GIF loops smoothly
-    category = _category(loaded, class_name)
-    if category is not None:  # the walk stays in the chosen latent category
-        z = with_category(z, torch.full((len(z),), category), loaded.latent_classes)
+    picked = _category(loaded, category)
+    if picked is not None:  # the walk stays in the chosen latent category
+        z = with_category(z, torch.full((len(z),), picked), loaded.latent_classes)
     classes = _labels(loaded, class_name)
     if classes is None:
         pictures = list(to_uint8(generate(loaded.G, z)))

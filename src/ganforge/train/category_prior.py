@@ -3,7 +3,7 @@
 Training draws the categories uniformly, so G must make 1/K of its images in every category, even in one that
 only a few real images resemble (often an ambiguous writing style, read by nobody as one digit). Sampling draws
 categories in the data's proportions instead, as a conditional GAN samples labels at the data's class frequencies.
-Measured on digits (README): +0.3, +3.1 and +0.7 points read confidently (8,000 samples, seeds 0-2). Each image
+Measured on digits (docs/results.md): +0.3, +3.1 and +0.7 points read confidently (8,000 samples, seeds 0-2). Each image
 counts for the one category D assigns it to (its argmax): on ten digits runs (4,000 samples each) that read
 0.4 points more on average than the mean of D's softmax (never less), which spreads some of every ambiguous
 image's weight over the categories nobody reads.

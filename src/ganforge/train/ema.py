@@ -22,7 +22,7 @@ def ema_beta_at(step: int, beta: float, warmup: float = EMA_WARMUP) -> float:
 
     Without it, beta=0.999 still gives the initial weights 37% of the average after 1,000 steps. The
     constant was 10 (about the last ninth) until digits runs measured the longer average better: +0 to +1.8
-    points read confidently at 3,500 steps on 4 of 4 seeds, paired on the same runs (README)."""
+    points read confidently at 3,500 steps on 4 of 4 seeds, paired on the same runs (docs/results.md)."""
     return min(beta, (1 + step) / (warmup + step))
 
 

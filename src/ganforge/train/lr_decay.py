@@ -1,7 +1,7 @@
 """Linear learning-rate decay over the end of a run.
 
 pix2pix's schedule: constant rates, then both falling to near zero, so the last updates are small.
-(On the digits recipe it did not help: README.) The schedule
+(On the digits recipe it did not help: docs/results.md.) The schedule
 multiplies each rate by f(step) / f(step - 1), so it composes with what else changes the rates
 (the NaN roll-back halves them, --balance adaptive steers D's) instead of overwriting them.
 
