@@ -19,7 +19,7 @@ from torch import nn
 
 from ganforge.checkpoint import LATEST, load_checkpoint
 from ganforge.errors import GanforgeError
-from ganforge.images import from_uint8, grid, to_uint8
+from ganforge.images import from_uint8, grid, save_gif, to_uint8
 from ganforge.inference.sampling import (
     LoadedGenerator,
     class_index,
@@ -27,7 +27,6 @@ from ganforge.inference.sampling import (
     latents,
     load_generator,
     sample_images,
-    save_gif,
     slerp,
     truncate,
     with_prior_categories,
