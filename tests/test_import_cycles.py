@@ -17,11 +17,19 @@ def test_package_has_no_import_cycle(graph, package):
     assert cycles(within(graph, package)) == []
 
 
+# metrics.jsonl's reader and the loss plot still live in train/ beside their writer
+KNOWN_TRAIN_IMPORTS = {
+    ("ganforge.inference.report", "ganforge.train.metrics_log"),
+    ("ganforge.inference.report", "ganforge.train.plots"),
+    ("ganforge.metrics.table", "ganforge.train.metrics_log"),
+}
+
+
 @pytest.mark.parametrize("package", ["ganforge.inference", "ganforge.metrics"])
-def test_library_layers_never_import_commands_or_the_page(graph, package):
+def test_library_layers_never_import_upwards(graph, package):
     upward = {(m, d) for m, deps in graph.items() if m == package or m.startswith(package + ".") for d in deps
-              if d.split(".")[1] in ("commands", "serve", "cli")}
-    assert upward == set()
+              if d.split(".")[1] in ("commands", "serve", "cli", "train", "recipes")}
+    assert upward - KNOWN_TRAIN_IMPORTS == set()
 
 
 def test_the_check_finds_a_cycle_through_a_package_init(tmp_path):
