@@ -20,8 +20,8 @@ import torch
 from ganforge.config import TrainConfig
 from ganforge.data import load_dataset
 from ganforge.inference.sampling import generate, latents, load_generator
-from ganforge.metrics.eval_run import evaluate_run
-from ganforge.metrics.evaluate import EvalSettings, Evaluator, score_features
+from ganforge.metrics.evaluate import evaluate_run
+from ganforge.metrics.evaluator import EvalSettings, Evaluator, score_features
 from ganforge.metrics.features import Features, create_extractor, extract_features
 from ganforge.metrics.table import eval_records, format_table
 from ganforge.train.loop import train
@@ -63,7 +63,7 @@ def main() -> None:
         print(f"    {score:9s} trained {trained[f'eval/{score}']:9.4f}   collapsed {collapsed[score]:9.4f}")
 
     start = time.perf_counter()
-    evaluate_run(run, "fid,kid", n=args.n, quiet=True)
+    evaluate_run(run, "fid,kid", args.n, quiet=True)
     print(f"\n[3] `ganforge eval` of the latest checkpoint, FID + KID on {args.n} samples at 32 px "
           f"(real features cached): {time.perf_counter() - start:.1f} s")
 

@@ -5,7 +5,7 @@ norm as separate layers) with ganforge's path (batch norm folded into the convs,
 autocast), and reports how far the fast path's features move: relative error and FID between the
 two feature sets of the same images, next to the FID between two halves of the real data.
 
-Part 2 times `evaluate_run` (generate N samples at 32 px from a DCGAN checkpoint, extract features,
+Part 2 times `evaluate_checkpoints` (generate N samples at 32 px from a DCGAN checkpoint, extract features,
 FID + KID) with the digits extractor, and optionally with inception-v3.
 
 No pretrained Inception weights can be downloaded here: the network gets random weights whose batch
@@ -31,7 +31,7 @@ import torch
 from ganforge.config import TrainConfig
 from ganforge.data import load_dataset
 from ganforge.images import from_uint8
-from ganforge.metrics.eval_run import evaluate_run
+from ganforge.metrics.evaluate import evaluate_checkpoints
 from ganforge.metrics.features import create_extractor, extract_features
 from ganforge.metrics.fid import fid
 from ganforge.metrics.inception import FIDInceptionV3
@@ -131,12 +131,12 @@ def part2(n: int, extractor: str, weights: Path | None, precision: str = "fp32")
     train(config, root / "run", quiet=True)  # a DCGAN 32 px checkpoint (default widths)
     w = str(weights) if weights else None
     start = time.perf_counter()  # fills the real-feature cache (1,797 digits), scoring only 2 samples
-    evaluate_run(root / "run", "fid", n=2, extractor=extractor, weights=w, precision=precision, quiet=True)
+    evaluate_checkpoints(root / "run", "fid", 2, extractor=extractor, weights=w, precision=precision, quiet=True)
     print(f"    {extractor}: real features of 1,797 digits (once per data set + extractor, then cached): "
           f"{time.perf_counter() - start:.1f} s")
     start = time.perf_counter()
-    records = evaluate_run(root / "run", "fid,kid", n=n, extractor=extractor, weights=w, precision=precision,
-                           quiet=True)
+    records = evaluate_checkpoints(root / "run", "fid,kid", n, extractor=extractor, weights=w, precision=precision,
+                                   quiet=True)
     took = time.perf_counter() - start
     print(f"    {extractor}: eval of {n} samples with cached real features: {took:.1f} s ({n / took:.0f} samples/s); "
           f"FID {records[0]['eval/fid']:.2f}, KID {records[0]['eval/kid']:.4f}, "

@@ -12,8 +12,10 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.cli import main
 from ganforge.data import load_dataset
 from ganforge.inference.sampling import load_generator
-from ganforge.metrics.evaluate import BestScore, EvalSettings, Evaluator
+from ganforge.metrics.evaluate import evaluate_run
+from ganforge.metrics.evaluator import EvalSettings, Evaluator
 from ganforge.metrics.features import create_extractor
+from ganforge.metrics.scores import BestScore
 from ganforge.train.loop import Trainer, train
 from ganforge.train.metrics_log import read_metrics
 
@@ -97,6 +99,16 @@ def test_eval_command_scores_every_checkpoint_and_records_provenance(digits_run,
     table = capsys.readouterr().out
     assert table.startswith("| step | fid | kid | precision | recall | density | coverage | is | copies |")
     assert (run / "eval.md").read_text().count("step-0000") == 3
+
+
+def test_evaluate_run_returns_plain_scores_and_records_them(digits_run, tmp_path):
+    run = shutil.copytree(digits_run, tmp_path / "run")
+    scores = evaluate_run(run, metrics=["kid"], samples=64, extractor="digits", quiet=True)
+    assert set(scores) == {"kid", "kid_std"} and all(isinstance(v, float) for v in scores.values())
+    last = read_metrics(run / "metrics.jsonl")[-1]
+    assert last["eval/kid"] == scores["kid"] and last["eval/provenance"]["checkpoint"].endswith("latest.pt")
+    same = evaluate_run(run / "checkpoints" / "latest.pt", "kid", 64, extractor="digits", quiet=True)
+    assert same == scores  # a run folder and its latest checkpoint are the same request
 
 
 @pytest.mark.parametrize(("args", "message"), [

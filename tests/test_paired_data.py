@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from ganforge.data.batches import BatchStream
-from ganforge.data.paired import load_pair_folder, load_pairs, make_pairs
+from ganforge.data.load import load_pairs
+from ganforge.data.paired import load_pair_folder, make_pairs
 from ganforge.data.paired_builtin import edge_map, edges2digits, gray2color
 from ganforge.errors import GanforgeError
 

@@ -60,3 +60,12 @@ def save_png(path: str | os.PathLike, image_hwc: np.ndarray) -> None:
 
 def save_grid(path: str | os.PathLike, images: torch.Tensor, nrow: int | None = None) -> None:
     save_png(path, grid(images, nrow))
+
+
+def save_gif(frames: list[np.ndarray], out: str | os.PathLike, fps: int = 12) -> Path:
+    """uint8 (H, W, C) frames as one looping animated GIF."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pictures = [to_pil(f) for f in frames]
+    pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0)
+    return out

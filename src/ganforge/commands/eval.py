@@ -39,11 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.metrics.eval_run import evaluate_run
+    from ganforge.metrics.evaluate import evaluate_checkpoints
     from ganforge.metrics.table import format_table
 
-    records = evaluate_run(args.run, args.metrics, args.num, args.all, args.extractor, args.weights, args.resize,
-                           args.seed, args.n_real, args.data, args.device, args.precision, not args.no_ema,
-                           not args.no_cache, args.quiet)
+    records = evaluate_checkpoints(args.run, args.metrics, args.num, every=args.all, extractor=args.extractor,
+                                   weights=args.weights, resize=args.resize, seed=args.seed, n_real=args.n_real,
+                                   data=args.data, device=args.device, precision=args.precision,
+                                   use_ema=not args.no_ema, cache=not args.no_cache, quiet=args.quiet)
     print(format_table(records), end="")
     return 0

@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.inference.sampling import interpolation_frames, load_generator, save_gif
+    from ganforge.images import save_gif
+    from ganforge.inference.sampling import interpolation_frames, load_generator
 
     if args.out.suffix.lower() != ".gif":
         raise GanforgeError(f"-o {args.out}: interpolation writes an animated .gif")

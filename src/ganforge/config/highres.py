@@ -47,8 +47,8 @@ def count_images(source: str) -> int | None:
     """How many images a data source holds, without decoding them (None for an unknown source)."""
     from pathlib import Path
 
-    from ganforge.data import builtin  # noqa: F401  (registers the built-in data sets)
-    from ganforge.data.dataset import BUILTIN_DATASETS, load_dataset
+    from ganforge.data.builtin import BUILTIN_DATASETS
+    from ganforge.data.load import load_dataset
 
     if source in BUILTIN_DATASETS:
         import inspect

@@ -178,7 +178,7 @@ class TrainConfig:
         if self.eval_every and self.model == "pix2pix":
             raise GanforgeError("--eval-every scores noise-to-image generators; a pix2pix run is scored on held-out "
                                 "pairs at the end of training (and by ganforge eval-translation)")
-        from ganforge.metrics.evaluate import group_of
+        from ganforge.metrics.scores import group_of
 
         group_of(self.eval_metric)
 

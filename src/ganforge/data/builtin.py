@@ -6,8 +6,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganforge.data.dataset import BUILTIN_DATASETS, ImageDataset
+from ganforge.data.dataset import ImageDataset
 from ganforge.errors import GanforgeError
+from ganforge.registry import Registry
+
+# name -> (resolution, channels, ...) -> ImageDataset; the sets below register themselves as this module loads
+BUILTIN_DATASETS: Registry = Registry("built-in data set")
 
 
 def _resize_uint8(images: torch.Tensor, resolution: int) -> torch.Tensor:

@@ -22,11 +22,9 @@ from PIL import Image
 from ganforge.data.dataset import ImageDataset
 from ganforge.data.folder import BadImage, decode_image, find_images, resize_center_crop
 from ganforge.errors import GanforgeError
-from ganforge.registry import Registry
 
 Pair = tuple[str, np.ndarray, np.ndarray]  # name, A side, B side: uint8 (H, W, C) each
 
-PAIRED_TASKS: Registry = Registry("built-in paired task")
 DIRECTIONS = ("AtoB", "BtoA")
 HELDOUT_SPLITS = ("val", "test")
 
@@ -160,28 +158,3 @@ def load_pair_folder(root: Path, size: int, channels: int, quiet: bool = False,
     inputs = torch.from_numpy(np.stack([_resize(a, size) for _, a, _ in pairs]))
     targets = torch.from_numpy(np.stack([_resize(b, size) for _, _, b in pairs]))
     return make_pairs(inputs, targets, [key for key, _, _ in pairs], name=str(root))
-
-
-def load_pairs(source: str, resolution: int, channels: int, direction: str = "AtoB", split: str = "train",
-               load_size: int | None = None, quiet: bool = False) -> PairedDataset | None:
-    """A built-in paired task by name, or pairs from a folder; None when `split` is "heldout" and there is none.
-
-    `load_size` > resolution stores the pairs larger, for random crops back to `resolution` in training."""
-    check_direction(direction)
-    from ganforge.data import paired_builtin  # noqa: F401  (registers the built-in tasks)
-
-    size = load_size or resolution
-    if source in PAIRED_TASKS:
-        pairs = PAIRED_TASKS.get(source)(resolution=size, channels=channels, split=split)
-    else:
-        path = Path(source).expanduser()
-        if not path.is_dir():
-            tasks = ", ".join(PAIRED_TASKS.names())
-            what = "is a file" if path.exists() else "no such folder"
-            raise GanforgeError(f"{source}: {what}; pix2pix --data takes a folder of pairs (side-by-side A|B "
-                                f"images, or A/ and B/ folders) or a built-in paired task ({tasks})")
-        folder = split_folder(path, split)
-        if folder is None:
-            return None
-        pairs = load_pair_folder(folder, size, channels, quiet=quiet)
-    return swap_direction(pairs) if direction == "BtoA" else pairs

@@ -16,8 +16,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganforge.data.builtin import SHAPE_NAMES, _set_channels, _shape_mask, digits
-from ganforge.data.paired import PAIRED_TASKS, PairedDataset, make_pairs
+from ganforge.data.paired import PairedDataset, make_pairs
 from ganforge.errors import GanforgeError
+from ganforge.registry import Registry
+
+# name -> (resolution, channels, split) -> PairedDataset; the tasks below register themselves as this module loads
+PAIRED_TASKS: Registry = Registry("built-in paired task")
 
 DIGITS_HELDOUT = 297  # of scikit-learn's 1,797 digits
 PHOTO_CROPS = {"train": 2000, "heldout": 200}

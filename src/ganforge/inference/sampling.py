@@ -12,7 +12,7 @@ from torch import nn
 
 from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import GanforgeError
-from ganforge.images import grid, save_png, to_pil, to_uint8
+from ganforge.images import grid, save_png, to_uint8
 from ganforge.models import create_model
 from ganforge.models.dcgan import with_category
 
@@ -201,12 +201,28 @@ def write_points(points: torch.Tensor, out: Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         np.save(out, points.detach().float().cpu().numpy().astype(np.float32))
     elif out.suffix.lower() == ".png":
-        from ganforge.train.plots2d import save_points
-
         save_points(out, points)
     else:
         raise GanforgeError(f"-o {out}: 2D samples are written as .npy (float32 (N, 2)) or .png (scatter plot)")
     return out
+
+
+def save_points(path: Path, points: torch.Tensor) -> None:
+    """A plain scatter plot of generated points (`ganforge sample RUN -o pts.png`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = points.detach().float().cpu()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", linewidths=0)
+    ax.set_aspect("equal")
+    ax.set_title(f"{len(points)} generated points", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def interpolation_frames(loaded: LoadedGenerator, walks: int, points: int, frames_per_leg: int,
@@ -226,11 +242,3 @@ def interpolation_frames(loaded: LoadedGenerator, walks: int, points: int, frame
             images = generate(G, slerp(a, b, f / frames_per_leg), labels=labels)
             frames.append(grid(images, nrow=walks))
     return frames
-
-
-def save_gif(frames: list[np.ndarray], out: str | os.PathLike, fps: int = 12) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pictures = [to_pil(f) for f in frames]
-    pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=round(1000 / fps), loop=0)
-    return out

@@ -1,8 +1,8 @@
 """An independent digit classifier, trained on the built-in digits, to judge generated digits.
 
 It never sees generated images and shares nothing with any discriminator, so "the classifier reads
-this sample as a 7 with 95% confidence" is a fair, repeatable quality check. Trained once (about
-half a minute on 2 CPU cores) and cached.
+this sample as a 7, confidently" is a fair, repeatable quality check. Trained once, on first use, and
+cached (its cost: docs/evaluation.md).
 """
 
 from __future__ import annotations

@@ -1,198 +1,106 @@
-"""Scoring a generator: sample it, extract features, compute the chosen metrics, record how.
+"""Score a run or a checkpoint: the one function behind `ganforge eval` and the Python API.
 
-Used by `ganforge eval` (any checkpoint, after training) and by the training loop (`--eval-every`).
-Every record carries its provenance: extractor and weights hash, resize rule, precision, numbers of
-real and generated samples, reference split, seed, metric settings and version.
+`evaluate_run(run_or_checkpoint, metrics=["kid"], samples=500)` returns {score: value}; each scoring is
+also appended, with its provenance, to the run's metrics.jsonl and the table eval.md, as during training.
+The scoring itself (features -> statistics -> metric) is metrics/evaluator.py's.
 """
 
 from __future__ import annotations
 
-import datetime
-import math
-from dataclasses import asdict, dataclass
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
-from ganforge.data import ImageDataset
+from ganforge.checkpoint import load_checkpoint, resolve_checkpoint
+from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
-from ganforge.images import from_uint8
-from ganforge.inference.sampling import generate, latents
-from ganforge.metrics.features import FeatureExtractor, Features, extract_features
-from ganforge.metrics.fid import feature_statistics, frechet_distance
-from ganforge.metrics.inception_score import inception_score
-from ganforge.metrics.kid import kid
-from ganforge.metrics.memorisation import memorisation_check, save_closest_pairs
-from ganforge.metrics.precision_recall import prdc
-from ganforge.metrics.reference import Reference, real_features
-from ganforge.runtime import eval_mode
+from ganforge.inference.sampling import load_generator
+from ganforge.metrics.evaluator import make_evaluator
+from ganforge.metrics.scores import parse_metrics, scores_of
+from ganforge.metrics.table import write_table
+from ganforge.runtime import resolve_device
 
-METRIC_VERSION = 1
-# --metrics names -> the scores each one writes (as eval/<score>)
-METRIC_GROUPS = {
-    "fid": ["fid"],
-    "kid": ["kid", "kid_std"],
-    "pr": ["precision", "recall", "density", "coverage"],
-    "is": ["is", "is_std"],
-    "memorisation": ["copies"],
-}
-HIGHER_IS_BETTER = {"precision", "recall", "density", "coverage", "is"}
-SELECTABLE_SCORES = ["fid", "kid", "precision", "recall", "density", "coverage", "is", "copies"]
+STEP_FILE = re.compile(r"step-(\d+)\.pt$")
 
 
-def parse_metrics(text: str | list[str]) -> list[str]:
-    names = [n.strip() for n in text.split(",")] if isinstance(text, str) else list(text)
-    unknown = [n for n in names if n not in METRIC_GROUPS]
-    if unknown or not names:
-        raise GanforgeError(f"--metrics: unknown {', '.join(unknown) or '(none given)'}; "
-                            f"choose from {', '.join(METRIC_GROUPS)}")
-    return list(dict.fromkeys(names))
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run folder a checkpoint belongs to (its parent's parent for runs/X/checkpoints/*.pt)."""
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
 
 
-def group_of(score: str) -> str:
-    """The --metrics name that computes a score (e.g. recall -> pr)."""
-    for group, scores in METRIC_GROUPS.items():
-        if score in scores:
-            return group
-    raise GanforgeError(f"unknown score {score!r}; choose from {', '.join(SELECTABLE_SCORES)}")
+def find_checkpoints(run: str | os.PathLike, every: bool = False) -> list[Path]:
+    """The latest checkpoint; with every=True, each periodic one too (by step, latest last unless repeated)."""
+    latest = resolve_checkpoint(run)
+    if not every:
+        return [latest]
+    step_of = {p: int(STEP_FILE.search(p.name).group(1)) for p in latest.parent.glob("step-*.pt")
+               if STEP_FILE.search(p.name)}
+    periodic = sorted(step_of, key=step_of.get)
+    if latest in step_of or int(load_checkpoint(latest).get("step", -1)) in step_of.values():
+        return periodic
+    return [*periodic, latest]
 
 
-@dataclass
-class EvalSettings:
-    metrics: tuple[str, ...] = ("fid", "kid")
-    n_gen: int = 10_000
-    seed: int = 0
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    pr_k: int = 5
-    copy_quantile: float = 0.05
-    is_splits: int = 10
-    batch_size: int = 200
+def append_records(metrics_file: Path, records: list[dict[str, Any]]) -> None:
+    metrics_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(metrics_file, "a") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
 
 
-def score_features(real: Reference, fake: Features, settings: EvalSettings,
-                   has_classifier: bool) -> tuple[dict[str, float], Any]:
-    """{score name: value} for the chosen metrics, and the memorisation result (or None)."""
-    scores: dict[str, float] = {}
-    copies = None
-    if "fid" in settings.metrics:
-        mu, sigma, root = real.gaussian()
-        scores["fid"] = frechet_distance(mu, sigma, *feature_statistics(fake.features), root1=root)
-    if "kid" in settings.metrics:
-        result = kid(real.features, fake.features, settings.kid_subsets, settings.kid_subset_size, settings.seed)
-        scores["kid"], scores["kid_std"] = result.mean, result.std
-    if "pr" in settings.metrics:
-        scores.update({k: v for k, v in asdict(prdc(real.features, fake.features, settings.pr_k)).items() if k != "k"})
-    if "is" in settings.metrics:
-        if not has_classifier or fake.logits is None:
-            raise GanforgeError("--metrics is needs an extractor that is a classifier (inception-v3, digits)")
-        scores["is"], scores["is_std"] = inception_score(fake.logits, min(settings.is_splits, len(fake.logits)))
-    if "memorisation" in settings.metrics:
-        copies = memorisation_check(real.features, fake.features, settings.copy_quantile)
-        scores["copies"] = copies.copy_fraction
-    return scores, copies
+def evaluate_checkpoints(run_or_checkpoint: str | os.PathLike, metrics: str | Sequence[str] = ("fid", "kid"),
+                         samples: int = 10_000, *, every: bool = False, extractor: str | nn.Module | None = None,
+                         weights: str | None = None, resize: str | None = None, seed: int = 0,
+                         n_real: int | None = None, data: str | None = None, device: str = "auto",
+                         precision: str = "fp32", use_ema: bool = True, cache: bool = True,
+                         quiet: bool = False) -> list[dict[str, Any]]:
+    """The full metrics.jsonl record (scores and provenance) of the latest checkpoint, or of every one.
+
+    Each record is appended to the run's metrics.jsonl and eval.md is rewritten. The real side (data set,
+    extractor, reference features) is built once for all the checkpoints."""
+    metrics = parse_metrics(metrics)  # a wrong name fails before any data is loaded
+    checkpoints = find_checkpoints(run_or_checkpoint, every)
+    state = load_checkpoint(checkpoints[-1])
+    try:
+        config = json.loads(state["config"])
+        data_source = data or config["data"]
+        resolution, channels = int(config["resolution"]), int(config["channels"])
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+        raise GanforgeError(f"{checkpoints[-1]}: holds no training config (data, resolution, channels); "
+                            "is it a ganforge training checkpoint?") from None
+    dev = resolve_device(device)
+    dataset = load_dataset(data_source, resolution, channels, quiet=quiet)
+    evaluator = make_evaluator(dataset, data_source, metrics, samples, extractor, weights, resize, seed, n_real, dev,
+                               precision, cache, quiet)
+    out_dir = run_dir_of(checkpoints[-1])
+    records = []
+    for path in checkpoints:
+        loaded = load_generator(path, use_ema=use_ema, device=str(dev))
+        if not quiet:
+            print(f"scoring {path} (step {loaded.step}) on {samples} samples", file=sys.stderr)
+        record = evaluator(loaded.G, loaded.latent_dim, loaded.step, str(path), picture_dir=out_dir / "eval",
+                           conditional=loaded.conditional)
+        append_records(out_dir / "metrics.jsonl", [record])
+        records.append(record)
+    write_table(out_dir)
+    return records
 
 
-def generated_features(G: nn.Module, latent_dim: int, n: int, seed: int, extractor: FeatureExtractor,
-                       device: torch.device | str, precision: str, batch_size: int = 200,
-                       labels: torch.Tensor | None = None) -> Features:
-    """Features of n samples from G, generated and extracted batch by batch (never all images at once).
+def evaluate_run(run_or_checkpoint: str | os.PathLike, metrics: str | Sequence[str] = ("fid", "kid"),
+                 samples: int = 10_000, *, extractor: str | nn.Module | None = None, weights: str | None = None,
+                 resize: str | None = None, seed: int = 0, n_real: int | None = None, data: str | None = None,
+                 device: str = "auto", precision: str = "fp32", use_ema: bool = True, cache: bool = True,
+                 quiet: bool = False) -> dict[str, float]:
+    """{score: value} for a run's latest checkpoint (or the checkpoint given), e.g. {"kid": 0.01, "kid_std": 0.002}.
 
-    `labels` (n,) for a class-conditional G."""
-    z = latents(n, latent_dim, seed)
-    label_chunks = labels.split(batch_size) if labels is not None else [None] * len(z.split(batch_size))
-    with eval_mode(G):
-        batches = (generate(G, chunk, batch_size, labels=y) for chunk, y in zip(z.split(batch_size), label_chunks))
-        return extract_features(extractor, batches, device, precision)
-
-
-class Evaluator:
-    """Scores generators against one data set with one extractor; the real side is computed (or read) once."""
-
-    def __init__(self, dataset: ImageDataset, extractor: FeatureExtractor, settings: EvalSettings,
-                 device: torch.device | str = "cpu", precision: str = "fp32", n_real: int | None = None,
-                 cache: bool = True, quiet: bool = True) -> None:
-        if settings.n_gen < 2:
-            raise GanforgeError(f"-n must be at least 2, got {settings.n_gen}")
-        self.dataset, self.extractor, self.settings = dataset, extractor, settings
-        self.device, self.precision = torch.device(device), precision
-        if "is" in settings.metrics and not extractor.has_classifier:
-            raise GanforgeError(f"--metrics is needs an extractor that is a classifier; {extractor.name} is not")
-        self.real = real_features(dataset, extractor, n_real, settings.seed, self.device, precision, cache,
-                                  quiet=quiet)
-
-    def provenance(self, checkpoint: str, n_gen: int) -> dict[str, Any]:
-        s = self.settings
-        record = {**self.extractor.provenance(), "precision": self.precision, **self.real.provenance,
-                  "n_gen": n_gen, "seed": s.seed, "metrics": list(s.metrics), "metric_version": METRIC_VERSION,
-                  "checkpoint": checkpoint, "time": datetime.datetime.now().isoformat(timespec="seconds")}
-        if "kid" in s.metrics:
-            record["kid_subsets"] = s.kid_subsets
-            record["kid_subset_size"] = min(s.kid_subset_size, self.real.provenance["n_real"], n_gen)
-        if "pr" in s.metrics:
-            record["pr_k"] = s.pr_k
-        if "memorisation" in s.metrics:
-            record["copy_quantile"] = s.copy_quantile
-        return record
-
-    def generated_labels(self) -> torch.Tensor:
-        """Classes for a conditional G's samples, drawn (seeded) in the real data's class proportions."""
-        if self.dataset.labels is None:
-            raise GanforgeError(f"{self.dataset.name}: a class-conditional generator is compared with labelled data, "
-                                "and this data set has no labels")
-        g = torch.Generator().manual_seed(self.settings.seed + 1)
-        return self.dataset.labels[torch.randint(len(self.dataset), (self.settings.n_gen,), generator=g)]
-
-    def __call__(self, G: nn.Module, latent_dim: int, step: int, checkpoint: str = "",
-                 picture_dir: Path | None = None, conditional: bool = False) -> dict[str, Any]:
-        """One metrics.jsonl record: {"step", "eval/<score>": value, ..., "eval/provenance": {...}}."""
-        s = self.settings
-        labels = self.generated_labels() if conditional else None
-        fake = generated_features(G, latent_dim, s.n_gen, s.seed, self.extractor, self.device, self.precision,
-                                  s.batch_size, labels)
-        scores, copies = score_features(self.real, fake, s, self.extractor.has_classifier)
-        record: dict[str, Any] = {"step": step, **{f"eval/{k}": v for k, v in scores.items()}}
-        if copies is not None and picture_dir is not None:
-            picture = Path(picture_dir) / f"closest-pairs-{step:07d}.png"
-            gen_idx, train_idx = copies.closest_pairs(8)
-            with eval_mode(G):
-                generated = generate(G, latents(s.n_gen, latent_dim, s.seed)[gen_idx],
-                                     labels=None if labels is None else labels[gen_idx])
-            training = from_uint8(self.dataset.images[self.real.indices[train_idx]])
-            save_closest_pairs(picture, generated, training)
-            record["eval/closest_pairs"] = str(picture)
-        record["eval/provenance"] = self.provenance(checkpoint, s.n_gen)
-        if conditional:
-            record["eval/provenance"]["labels"] = "drawn in the real data's class proportions"
-        return record
-
-
-def is_better(score: str, value: float, best: float | None) -> bool:
-    if not math.isfinite(value):
-        return False
-    if best is None:
-        return True
-    return value > best if score in HIGHER_IS_BETTER else value < best
-
-
-class BestScore:
-    """The best value of one score seen so far, kept in checkpoints so a resumed run still knows it."""
-
-    def __init__(self, score: str) -> None:
-        group_of(score)  # validates the name
-        self.score, self.value, self.step = score, None, None
-
-    def update(self, value: float, step: int) -> bool:
-        if not is_better(self.score, value, self.value):
-            return False
-        self.value, self.step = value, step
-        return True
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "value": self.value, "step": self.step}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("score") == self.score:
-            self.value, self.step = state.get("value"), state.get("step")
+    The keywords are evaluate_checkpoints'; the full record is in the run's metrics.jsonl as well."""
+    record = evaluate_checkpoints(run_or_checkpoint, metrics, samples, extractor=extractor, weights=weights,
+                                  resize=resize, seed=seed, n_real=n_real, data=data, device=device,
+                                  precision=precision, use_ema=use_ema, cache=cache, quiet=quiet)[-1]
+    return scores_of(record)

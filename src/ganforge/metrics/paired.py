@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.data.paired import PairedDataset, load_pairs
+from ganforge.data.load import load_pairs
+from ganforge.data.paired import PairedDataset
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
 

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from ganforge.config import TrainConfig
-from ganforge.data.paired import PairedDataset, load_pairs
+from ganforge.data.load import load_pairs
+from ganforge.data.paired import PairedDataset
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
 from ganforge.losses.adversarial import AdversarialLoss

@@ -19,7 +19,7 @@ from torch import nn
 
 from ganforge.checkpoint import LATEST, load_checkpoint
 from ganforge.errors import GanforgeError
-from ganforge.images import from_uint8, grid, to_uint8
+from ganforge.images import from_uint8, grid, save_gif, to_uint8
 from ganforge.inference.sampling import (
     LoadedGenerator,
     check_picks,
@@ -28,7 +28,6 @@ from ganforge.inference.sampling import (
     latents,
     load_generator,
     sample_images,
-    save_gif,
     slerp,
     truncate,
     with_prior_categories,

@@ -9,7 +9,10 @@ from torch import nn
 
 from ganforge.errors import GanforgeError
 from ganforge.registry import Registry
-from ganforge.style import random_features, vgg
+from ganforge.style.random_features import LAYER_NAMES as RANDOM_LAYERS
+from ganforge.style.random_features import RandomFeatures
+from ganforge.style.vgg import LAYER_NAMES as VGG_LAYERS
+from ganforge.style.vgg import WeightsUnavailable, build_vgg19, ensure_cached
 
 
 @dataclass(frozen=True)
@@ -23,14 +26,14 @@ class FeatureNet:
 
 
 def _build_random(last_layer: str, weights: str | None = None, download: bool = True) -> nn.Module:
-    return random_features.RandomFeatures(last_layer).eval().requires_grad_(False)
+    return RandomFeatures(last_layer).eval().requires_grad_(False)
 
 
 FEATURE_NETS: Registry[FeatureNet] = Registry("feature network")
 FEATURE_NETS.register("vgg19")(FeatureNet(
-    tuple(vgg.LAYER_NAMES), ("relu4_2",), ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), vgg.build_vgg19))
+    tuple(VGG_LAYERS), ("relu4_2",), ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), build_vgg19))
 FEATURE_NETS.register("random")(FeatureNet(
-    tuple(random_features.LAYER_NAMES), ("scale2",), tuple(random_features.LAYER_NAMES), _build_random))
+    tuple(RANDOM_LAYERS), ("scale2",), tuple(RANDOM_LAYERS), _build_random))
 
 
 def choose_features(kind: str, weights: str | None, download: bool, notify: Callable[[str], None]) -> str:
@@ -40,9 +43,9 @@ def choose_features(kind: str, weights: str | None, download: bool, notify: Call
     if weights is not None:
         return "vgg19"
     try:
-        vgg.ensure_cached(download)
+        ensure_cached(download)
         return "vgg19"
-    except vgg.WeightsUnavailable as err:
+    except WeightsUnavailable as err:
         notify(f"note: using random features (--features random), lower quality than VGG19. {err}")
         return "random"
 

@@ -11,7 +11,8 @@ It looks at three things (the cost of each check, at every log step, in brackets
   modes (train/coverage.py: one G pass over 128 latents, D feature passes over them and 256 labelled real
   images; 2D: one G pass over 2,500 latents). A G that makes six kinds of digit spreads as widely as real
   batches, so this catches the partial collapse the spread check cannot.
-On digits at --log-every 50 the three together cost about 3% of training time (benchmarks/doctor_coverage.py).
+They run only every --log-every steps on small fixed batches, so they stay a small share of training time
+(docs/stabilising.md, benchmarks/doctor_coverage.py).
 Each problem is reported once, then again only if it persists after a cool-down. Divergence (NaN or
 inf in a loss, a gradient norm or a weight) is train/rollback.py's job: it rolls the run back to the
 last good checkpoint with lower learning rates and logs a `rollback` event.

@@ -20,15 +20,14 @@ EMA_WARMUP = 4  # beta = (1 + step) / (EMA_WARMUP + step) until it reaches the s
 def ema_beta_at(step: int, beta: float, warmup: float = EMA_WARMUP) -> float:
     """Warm-up: early on, average over about the last third of the steps so far, so the random init fades out.
 
-    Without it, beta=0.999 still gives the initial weights 37% of the average after 1,000 steps. The
-    constant was 10 (about the last ninth) until digits runs measured the longer average better: +0 to +1.8
-    points read confidently at 3,500 steps on 4 of 4 seeds, paired on the same runs (docs/results.md)."""
+    Without it, beta=0.999 still gives the initial weights 37% of the average after 1,000 steps. The longer
+    average (rather than about the last ninth) read better on digits runs paired by seed (docs/results.md)."""
     return min(beta, (1 + step) / (warmup + step))
 
 
 class WeightAverage:
     """ema <- beta * ema + (1 - beta) * G, with both networks' parameter lists gathered once: walking the
-    module trees every step cost ~5% of a small (2D) model's step."""
+    module trees every step is a visible share of a small (2D) model's step (docs/speed.md)."""
 
     def __init__(self, ema: nn.Module, G: nn.Module) -> None:
         self.ema_params = list(ema.parameters())

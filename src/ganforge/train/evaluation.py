@@ -1,7 +1,8 @@
 """Scoring during training (`--eval-every N`): the loop asks every N steps "score, and is it the best yet?".
 
-The loop then keeps checkpoints/best.pt, so a run that later collapses still leaves its best model.
-The best score lives in the checkpoint (`state_dict`), so a resumed run keeps comparing against it.
+The scoring is the metrics library's (the same Evaluator as `ganforge eval`); this action only keeps the
+best score, so the loop can keep checkpoints/best.pt and a run that later collapses still leaves its best
+model. The best score lives in the checkpoint (`state_dict`), so a resumed run keeps comparing against it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.data import ImageDataset
-from ganforge.metrics.evaluate import BestScore, EvalSettings, Evaluator, group_of
-from ganforge.metrics.features import create_extractor, default_extractor_name
+from ganforge.metrics.evaluator import make_evaluator
+from ganforge.metrics.scores import BestScore, group_of
 from ganforge.metrics.table import write_table
 
 
@@ -24,13 +25,12 @@ class TrainingEvaluator:
                  quiet: bool = True) -> None:
         self.best = BestScore(config.eval_metric)
         self.out_dir, self.latent_dim, self.conditional = out_dir, config.latent_dim, config.conditional
-        metrics = tuple(dict.fromkeys(["fid", "kid", group_of(config.eval_metric)]))
-        settings = EvalSettings(metrics=metrics, n_gen=config.eval_samples, seed=config.seed)
-        with torch.random.fork_rng(devices=[]):  # building the extractor may train it: keep the run's RNG untouched
-            extractor = create_extractor(config.eval_extractor if config.eval_extractor != "auto"
-                                         else default_extractor_name(config.data), config.eval_weights)
-            # fp32 features whatever the training precision: scores stay comparable with other FID implementations
-            self.evaluator = Evaluator(dataset, extractor, settings, device, "fp32", quiet=quiet)
+        metrics = ["fid", "kid", group_of(config.eval_metric)]
+        extractor = None if config.eval_extractor == "auto" else config.eval_extractor
+        # fp32 features whatever the training precision: scores stay comparable with other FID implementations
+        self.evaluator = make_evaluator(dataset, config.data, metrics, config.eval_samples, extractor,
+                                        config.eval_weights, seed=config.seed, device=device, precision="fp32",
+                                        quiet=quiet)
 
     def __call__(self, G: nn.Module, step: int) -> tuple[dict[str, Any], bool]:
         """The metrics.jsonl record for this step, and whether it is the best so far."""

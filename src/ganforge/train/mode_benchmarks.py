@@ -26,8 +26,8 @@ RECIPES = ("plain", "recommended")
 DEFAULT_MINUTES = {"ring": 3.0, "grid": 3.0, "stacked-digits": 20.0}
 SAMPLES = {"ring": 2500, "grid": 2500, "stacked-digits": 26000}
 SAMPLE_SEED = 12345  # latents for scoring, never seen in training
-# a run is scored from its last checkpoint: periodic copies every 1,000 steps kept ~48 files (~300 MB) per
-# 20-minute stacked-digits run; every 10,000 steps keeps ~5
+# a run is scored from its last checkpoint, so periodic copies are rare: frequent ones took hundreds of MB per
+# long stacked-digits run (docs/toy-2d.md)
 BENCH_CHECKPOINT_EVERY = 10_000
 PUBLISHED = {  # PacGAN (Lin et al. 2018), Table 1 (grid) and Table 3 (stacked MNIST): best reported
     "grid": "PacGAN4: 24.8/25 modes, 93.6% HQ",

@@ -66,7 +66,7 @@ def save_evolution_gif(samples_dir: Path, out: Path, fps: int = 6) -> Path | Non
     """Every scatter frame of the run (evenly thinned to at most MAX_GIF_FRAMES) as one animated GIF."""
     from PIL import Image
 
-    from ganforge.inference.sampling import save_gif
+    from ganforge.images import save_gif
 
     frames = sorted(samples_dir.glob("[0-9]*.png"))
     if not frames:
@@ -77,21 +77,3 @@ def save_evolution_gif(samples_dir: Path, out: Path, fps: int = 6) -> Path | Non
         with Image.open(frames[index]) as image:
             pictures.append(np.asarray(image.convert("RGB")))
     return save_gif(pictures, out, fps)
-
-
-def save_points(path: Path, points: torch.Tensor) -> None:
-    """A plain scatter plot of generated points (`ganforge sample RUN -o pts.png`)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    points = points.detach().float().cpu()
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:blue", linewidths=0)
-    ax.set_aspect("equal")
-    ax.set_title(f"{len(points)} generated points", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)

@@ -1,8 +1,7 @@
 """Fast-path choices for the training loop that are not about numeric precision (runtime.py owns that).
 
-Measured on a 2-core CPU (benchmarks/train_speed.py, docs/speed.md): the fused Adam kernel steps
-DCGAN-64's 6.4M weights in about 5 ms where the per-parameter loop takes about 32 ms, twice per
-training step.
+The fused Adam kernel steps all of a network's weights at once instead of launching a few small kernels per
+parameter, twice per training step (timings in docs/speed.md, benchmarks/train_speed.py).
 """
 
 from __future__ import annotations
@@ -41,9 +40,9 @@ def keep_freed_memory() -> bool:
     By default glibc hands big freed blocks back to the system and the next step's tensors fault every page in
     again (zeroed by the kernel): a fixed setting stops its threshold from adapting, and the top of the heap is
     no longer trimmed. The same idea as PyTorch's CUDA caching allocator, or jemalloc / tcmalloc preloaded for CPU
-    training. Winograd's transforms allocate a few buffers per layer: with them on its layers (as first measured),
-    the digits recipe's step took 52.5-55.3 ms with this and 67.5-77.4 ms without (three processes each;
-    docs/speed.md). Memory freed after a peak stays with the process until it exits."""
+    training. Winograd's transforms allocate a few buffers per layer, which made the digits recipe's step
+    clearly faster with this than without (docs/speed.md). Memory freed after a peak stays with the process
+    until it exits."""
     name = ctypes.util.find_library("c")
     if not name or not name.startswith("libc.so"):  # glibc only (macOS's and musl's allocators differ)
         return False
