@@ -38,6 +38,7 @@ from ganforge.train.run import (  # noqa: F401  (fill_defaults, planned_steps: a
 from ganforge.train.run_folder import RunFolder
 from ganforge.train.schedule import Schedule, Scheduled
 from ganforge.train.signals import StopSignals
+from ganforge.train.speed import process_settings
 
 
 @dataclass
@@ -236,6 +237,11 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
+        """Train until the step limit, the time budget or a stop signal; then the end-of-run work."""
+        with self.built.rng.active():  # the run's own RNG stream; the process's is back afterwards
+            return self._run()
+
+    def _run(self) -> TrainResult:
         run, cfg = self.built, self.config
         start = self.clock()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
@@ -312,10 +318,13 @@ def _silent(message: str) -> None:
 
 def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, quiet: bool = False,
           dataset: ImageDataset | None = None) -> TrainResult:
-    """Train (or resume) a run in out_dir; returns where it stopped and why."""
+    """Train (or resume) a run in out_dir; returns where it stopped and why.
+
+    Also makes the process-wide settings the run asks for (train/speed.py: process_settings)."""
     trainer = None
     try:
         trainer = Trainer(config, Path(out_dir), resume=resume, dataset=dataset, quiet=quiet)
+        process_settings(trainer.config, trainer.device)
         return trainer.run()
     except (RuntimeError, MemoryError) as err:  # torch.cuda.OutOfMemoryError is a RuntimeError
         if not is_out_of_memory(err):

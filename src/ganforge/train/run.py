@@ -1,13 +1,17 @@
 """Building a run: from a config and its data, everything one training run trains with, as one value.
 
 Networks, optimisers, EMA, D's input remedies, the recipe's step, the batch stream and the noise. Nothing
-here reads or writes the run folder (train/run_folder.py) or runs the loop (train/loop.py).
+here reads or writes the run folder (train/run_folder.py) or runs the loop (train/loop.py), and nothing
+changes the process: thread count and allocator are the caller's (train/speed.py: process_settings), and
+torch's global RNG is forked wherever the run draws from it (RunRandom).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,7 +31,7 @@ from ganforge.train.category_prior import category_prior
 from ganforge.train.coverage import CoverageCheck, make_coverage_check
 from ganforge.train.ema import WeightAverage, make_ema
 from ganforge.train.remedies import Remedies, resolve_augment
-from ganforge.train.speed import adam, keep_freed_memory, set_threads
+from ganforge.train.speed import adam
 from ganforge.train.sync_bn import convert_sync_batchnorm
 
 NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32, "stacked-digits": 16}
@@ -87,6 +91,51 @@ def run_config(config: TrainConfig, state: dict[str, Any] | None, dataset: Image
     return config, dataset
 
 
+class RunRandom:
+    """The run's own stream of torch's global RNG, which weight init, dropout, penalties' mixing weights and
+    instance noise draw from.
+
+    Installed only while the run builds its networks or trains (`active`): the process's stream is left as
+    it was. It starts where torch.manual_seed(seed) would, so a seed gives the same weights as seeding
+    globally did."""
+
+    def __init__(self, seed: int, device: torch.device) -> None:
+        self.device = device
+        self._cpu = torch.Generator().manual_seed(seed).get_state()
+        # an accelerator's stream (cuda, mps) is seeded alike; checkpoints hold the CPU stream only
+        self._accelerator = (None if device.type == "cpu"
+                             else torch.Generator(device=device).manual_seed(seed).get_state())
+        self._active = False
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Draw from the run's stream inside the block; the process's stream is back afterwards."""
+        on_accelerator = self._accelerator is not None
+        with torch.random.fork_rng(devices=[self.device] if on_accelerator else [],
+                                   device_type=self.device.type if on_accelerator else None):
+            torch.set_rng_state(self._cpu)
+            if on_accelerator:
+                torch.get_device_module(self.device.type).set_rng_state(self._accelerator, self.device)
+            self._active = True
+            try:
+                yield
+            finally:
+                self._active = False
+                self._cpu = torch.get_rng_state()
+                if on_accelerator:
+                    self._accelerator = torch.get_device_module(self.device.type).get_rng_state(self.device)
+
+    def cpu_state(self) -> torch.Tensor:
+        """The CPU stream's state now (what a checkpoint holds)."""
+        return torch.get_rng_state() if self._active else self._cpu.clone()
+
+    def set_cpu_state(self, state: torch.Tensor) -> None:
+        if self._active:
+            torch.set_rng_state(state)
+        else:
+            self._cpu = state.clone()
+
+
 @dataclass(eq=False)
 class Run:
     """Everything one training run trains with; `state_dict` / `restore` are all a checkpoint holds of it."""
@@ -97,6 +146,7 @@ class Run:
     dist: distributed.Context
     device: torch.device
     precision: str
+    rng: RunRandom
     G: nn.Module
     D: nn.Module
     G_ema: nn.Module | None
@@ -157,7 +207,7 @@ class Run:
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "loss_scalers": [scaler.state_dict() for scaler in self.loss_scalers()],
-            "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
+            "rng": {"noise": self.noise.get_state(), "torch": self.rng.cpu_state()},
             "remedies": self.remedies.state_dict(),
             "recipe_state": self.recipe.state_dict(),
         }
@@ -173,20 +223,20 @@ class Run:
         for scaler, saved in zip(self.loss_scalers(), state.get("loss_scalers") or []):
             scaler.load_state_dict(saved)
         self.noise.set_state(state["rng"]["noise"])
-        torch.set_rng_state(state["rng"]["torch"])
+        self.rng.set_cpu_state(state["rng"]["torch"])
         self.step = int(state["step"])
         self.batches.position = int(state["data_position"])
         self.remedies.load_state_dict(state.get("remedies"), self.step)
         self.recipe.load_state_dict(state.get("recipe_state"))
 
 
-def build_networks(recipe: Recipe, config: TrainConfig, dist: distributed.Context,
-                   device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """G and D as the recipe names them, initialised from the run's seed, on the device in the recipe's layout."""
-    torch.manual_seed(config.seed)
-    G, D = create_model(recipe.model_name(), **recipe.model_args())
-    if config.spectral_norm:
-        apply_spectral_norm(D)
+def build_networks(recipe: Recipe, config: TrainConfig, dist: distributed.Context, device: torch.device,
+                   rng: RunRandom) -> tuple[nn.Module, nn.Module]:
+    """G and D as the recipe names them, initialised from the run's stream, on the device in the recipe's layout."""
+    with rng.active():
+        G, D = create_model(recipe.model_name(), **recipe.model_args())
+        if config.spectral_norm:
+            apply_spectral_norm(D)  # (draws its power iteration's start vectors)
     if config.sync_bn and dist.enabled:
         G, D = convert_sync_batchnorm(G), convert_sync_batchnorm(D)
     G.to(device).to(memory_format=recipe.memory_format)
@@ -198,13 +248,11 @@ def build_run(config: TrainConfig, dataset: ImageDataset, dist: distributed.Cont
     """A run at step 0 for a resolved config (run_config) and its data."""
     dist = dist or distributed.Context()
     device = dist.place(resolve_device(config.device))
-    set_threads(config.threads)
-    if device.type == "cpu":
-        keep_freed_memory()  # train/speed.py: no page faults on every step's big tensors
     precision = resolve_precision(config.precision, device)
     recipe = recipe_for(config)(config, dataset)
     recipe.check_data()
-    G, D = build_networks(recipe, config, dist, device)
+    rng = RunRandom(config.seed, device)
+    G, D = build_networks(recipe, config, dist, device, rng)
     opt_G = adam(G.parameters(), config.lr_g, (config.beta1, config.beta2), device)
     opt_D = adam(D.parameters(), config.lr_d, (config.beta1, config.beta2), device)
     dist.average_gradients([opt_G, opt_D])
@@ -221,7 +269,7 @@ def build_run(config: TrainConfig, dataset: ImageDataset, dist: distributed.Cont
     dist.local_batch_size(config.batch_size)  # a clear error when it does not divide over the processes
     return Run(
         config=config, dataset=dataset, recipe=recipe, dist=dist, device=device, precision=precision,
-        G=G, D=D, G_ema=G_ema, weight_average=WeightAverage(G_ema, G) if G_ema is not None else None,
+        rng=rng, G=G, D=D, G_ema=G_ema, weight_average=WeightAverage(G_ema, G) if G_ema is not None else None,
         opt_G=opt_G, opt_D=opt_D, remedies=remedies, step_fn=step_fn, batches=batches,
         noise=torch.Generator(device=device).manual_seed(config.seed + 1),
         sample_inputs=recipe.sample_inputs(device),
