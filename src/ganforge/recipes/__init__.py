@@ -8,6 +8,7 @@ the fixed sample grid shows, and what it adds to the checkpoint beside the loop'
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,26 @@ from ganforge.runtime import scaled_step
 
 # A step object: step(real, z, labels=None, train_d=True, train_g=True) -> {"loss/D": tensor, ...}
 Step = Callable[..., dict[str, torch.Tensor]]
+
+
+@dataclass
+class StepParts:
+    """What a recipe's step trains: the networks, their optimisers and loss scalers, where and how precisely."""
+
+    G: nn.Module
+    D: nn.Module  # the D the step calls: the loop's D-input wrapper when the recipe `wraps_d`
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    device: torch.device
+    precision: str = "fp32"
+    scaler_G: torch.amp.GradScaler | None = None  # fp16 only (runtime.loss_scalers)
+    scaler_D: torch.amp.GradScaler | None = None
+
+    def update_G(self, loss: torch.Tensor) -> None:
+        update(self.opt_G, loss, self.scaler_G)
+
+    def update_D(self, loss: torch.Tensor) -> None:
+        update(self.opt_D, loss, self.scaler_D)
 
 
 class Recipe:
@@ -63,8 +84,7 @@ class Recipe:
         """Keyword arguments for create_model, stored as "model_args" so a checkpoint rebuilds its networks."""
         raise NotImplementedError
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
+    def make_step(self, parts: StepParts) -> Step:
         raise NotImplementedError
 
     def noise(self, batch_size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor | None:
@@ -143,10 +163,10 @@ def step_stats(d_loss: torch.Tensor, g_loss: torch.Tensor, real_logits: torch.Te
     }
 
 
-def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, scaler: torch.amp.GradScaler | None = None) -> None:
     """One optimiser step on `loss` (set_to_none: no zeroing pass over the old gradients; fp16: loss-scaled)."""
     optimizer.zero_grad(set_to_none=True)
-    scaled_step(optimizer, loss)
+    scaled_step(optimizer, loss, scaler)
 
 
 RECIPES: Registry[type[Recipe]] = Registry("recipe")

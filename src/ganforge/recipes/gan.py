@@ -15,7 +15,7 @@ from ganforge.losses.adversarial import AdversarialLoss
 from ganforge.losses.penalties import DiscriminatorPenalty, optimizer_steps
 from ganforge.models.dcgan import latent_category, with_category
 from ganforge.models.layers import MinibatchStd
-from ganforge.recipes import RECIPES, Recipe, Step, step_stats, update
+from ganforge.recipes import RECIPES, Recipe, Step, StepParts, step_stats
 from ganforge.runtime import autocast
 
 
@@ -30,17 +30,16 @@ class GANStep:
     the mutual information between category and image), so G makes each category recognisably its own
     kind of image instead of blending between the data's clusters."""
 
-    def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                 loss: AdversarialLoss, device: torch.device, precision: str = "fp32",
-                 conditional: bool = False, d_penalty: DiscriminatorPenalty | None = None,
-                 latent_classes: int = 0, info_weight: float = 1.0) -> None:
-        self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
-        self.loss, self.device, self.precision = loss, device, precision
+    def __init__(self, parts: StepParts, loss: AdversarialLoss, conditional: bool = False,
+                 d_penalty: DiscriminatorPenalty | None = None, latent_classes: int = 0,
+                 info_weight: float = 1.0) -> None:
+        self.parts, self.G, self.D = parts, parts.G, parts.D
+        self.loss, self.device, self.precision = loss, parts.device, parts.precision
         self.conditional = conditional
         self.latent_classes, self.info_weight = latent_classes, info_weight
         self.d_penalty = d_penalty if d_penalty is not None and d_penalty.active else None  # GP / R1
-        self.joint_d = judges_samples_independently(D)
-        self.d_params = list(D.parameters())  # gathered once: freezing D walks them twice per step
+        self.joint_d = judges_samples_independently(self.D)
+        self.d_params = list(self.D.parameters())  # gathered once: freezing D walks them twice per step
 
     def __call__(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
                  train_d: bool = True, train_g: bool = True) -> dict[str, torch.Tensor]:
@@ -59,9 +58,9 @@ class GANStep:
         penalty = None
         if train_d:
             if self.d_penalty is not None:
-                penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.opt_D))
+                penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.parts.opt_D))
             total = d_loss if penalty is None else d_loss + penalty
-            update(self.opt_D, total if d_info is None else total + self.info_weight * d_info)
+            self.parts.update_D(total if d_info is None else total + self.info_weight * d_info)
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
         if train_g:
@@ -70,7 +69,7 @@ class GANStep:
                 g_logits, g_codes = self._judge(fake, cond)
             g_loss = self.loss.g_loss(g_logits.float())
             g_info = self._info_loss(g_codes, codes)
-            update(self.opt_G, g_loss if g_info is None else g_loss + self.info_weight * g_info)
+            self.parts.update_G(g_loss if g_info is None else g_loss + self.info_weight * g_info)
             _set_trainable(self.d_params, True)
         else:  # a D-only step (--d-steps, --balance skip): G's loss as D judged the fakes in stage 1, no 2nd pass
             g_loss, g_codes = self.loss.g_loss(fake_logits.float()), fake_codes
@@ -139,16 +138,14 @@ def d_options(config: TrainConfig) -> dict[str, Any]:
     return options
 
 
-def make_gan_step(config: TrainConfig, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer,
-                  opt_D: torch.optim.Optimizer, device: torch.device, precision: str,
-                  conditional: bool = False) -> GANStep:
+def make_gan_step(config: TrainConfig, parts: StepParts, conditional: bool = False) -> GANStep:
     """The GAN step with the config's loss (label smoothing included) and D penalties (WGAN-GP, lazy R1)."""
     from ganforge.losses.factory import make_loss
 
     loss = make_loss(config.loss, config.label_smoothing)
     penalty = DiscriminatorPenalty(loss.gradient_penalty, config.r1_gamma, config.r1_every)
-    return GANStep(G, D, opt_G, opt_D, loss, device, precision, conditional=conditional, d_penalty=penalty,
-                   latent_classes=config.latent_classes, info_weight=config.info_weight)
+    return GANStep(parts, loss, conditional=conditional, d_penalty=penalty, latent_classes=config.latent_classes,
+                   info_weight=config.info_weight)
 
 
 @RECIPES.register("gan")
@@ -160,9 +157,8 @@ class GANRecipe(Recipe):
     def model_args(self) -> dict[str, Any]:
         return model_args(self.config)
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
-        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision)
+    def make_step(self, parts: StepParts) -> Step:
+        return make_gan_step(self.config, parts)
 
     def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
         """InfoGAN: one grid row per latent category (what G has made of each)."""
@@ -202,9 +198,8 @@ class ConditionalGANRecipe(Recipe):
     def model_args(self) -> dict[str, Any]:
         return {**model_args(self.config), "num_classes": self.dataset.num_classes}
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
-        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision, conditional=True)
+    def make_step(self, parts: StepParts) -> Step:
+        return make_gan_step(self.config, parts, conditional=True)
 
     def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
         classes = self.dataset.num_classes

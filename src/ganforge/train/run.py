@@ -24,8 +24,8 @@ from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
 from ganforge.models import create_model
 from ganforge.models.layers import apply_spectral_norm
-from ganforge.recipes import Recipe, Step, recipe_for, recipe_name
-from ganforge.runtime import attach_loss_scaler, loss_scaler, resolve_device, resolve_precision
+from ganforge.recipes import Recipe, Step, StepParts, recipe_for, recipe_name
+from ganforge.runtime import loss_scalers, resolve_device, resolve_precision
 from ganforge.train import distributed
 from ganforge.train.category_prior import category_prior
 from ganforge.train.coverage import CoverageCheck, make_coverage_check
@@ -153,6 +153,7 @@ class Run:
     weight_average: WeightAverage | None
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
+    scalers: tuple[torch.amp.GradScaler | None, ...]  # G's and D's loss scalers (fp16), else (None, None)
     remedies: Remedies  # D's input (augmentation, instance noise, packing), the balance policy, the doctor
     step_fn: Step
     batches: BatchStream
@@ -176,7 +177,7 @@ class Run:
 
     def loss_scalers(self) -> list[torch.amp.GradScaler]:
         """fp16's loss scalers, G's then D's (none in fp32/bf16)."""
-        return [s for s in map(loss_scaler, self.optimizers()) if s is not None]
+        return [s for s in self.scalers if s is not None]
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(real, z, labels) for one step."""
@@ -256,21 +257,19 @@ def build_run(config: TrainConfig, dataset: ImageDataset, dist: distributed.Cont
     opt_G = adam(G.parameters(), config.lr_g, (config.beta1, config.beta2), device)
     opt_D = adam(D.parameters(), config.lr_d, (config.beta1, config.beta2), device)
     dist.average_gradients([opt_G, opt_D])
-    if precision == "fp16":
-        if dist.enabled:  # one rank skipping an overflowed step would leave the others in the all-reduce
-            raise GanforgeError("--precision fp16 is not available with several processes; use bf16 or fp32")
-        for optimizer in (opt_G, opt_D):
-            attach_loss_scaler(optimizer, device)
+    if precision == "fp16" and dist.enabled:  # one rank skipping an overflowed step would hang the all-reduce
+        raise GanforgeError("--precision fp16 is not available with several processes; use bf16 or fp32")
+    scalers = loss_scalers(precision, device)
     G_ema = make_ema(G) if config.ema_beta > 0 else None
     remedies = Remedies(config, D, opt_D)
     step_D = remedies.d_input if recipe.wraps_d else D
-    step_fn = recipe.make_step(G, step_D, opt_G, opt_D, device, precision)
+    step_fn = recipe.make_step(StepParts(G, step_D, opt_G, opt_D, device, precision, *scalers))
     batches = recipe.batches(device, config.batch_size, config.seed, rank=dist.rank, world_size=dist.world_size)
     dist.local_batch_size(config.batch_size)  # a clear error when it does not divide over the processes
     return Run(
         config=config, dataset=dataset, recipe=recipe, dist=dist, device=device, precision=precision,
         rng=rng, G=G, D=D, G_ema=G_ema, weight_average=WeightAverage(G_ema, G) if G_ema is not None else None,
-        opt_G=opt_G, opt_D=opt_D, remedies=remedies, step_fn=step_fn, batches=batches,
+        opt_G=opt_G, opt_D=opt_D, scalers=scalers, remedies=remedies, step_fn=step_fn, batches=batches,
         noise=torch.Generator(device=device).manual_seed(config.seed + 1),
         sample_inputs=recipe.sample_inputs(device),
         doctor_real=recipe.batches(device, config.sample_count, config.seed + 3).next()[0],
