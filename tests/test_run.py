@@ -8,7 +8,9 @@ import torch
 
 from ganforge.models import create_model
 from ganforge.train.loop import Trainer, train
+from ganforge.train.rollback import Rollback
 from ganforge.train.run import RunRandom
+from ganforge.train.run_folder import RunFolder
 from ganforge.train.speed import process_settings
 
 # the sum of G's initial weights for tiny_config (seed 0), as torch.manual_seed(0) before building gave them
@@ -69,3 +71,25 @@ def test_the_run_stream_starts_where_manual_seed_does() -> None:
         expected = torch.rand(3)
     with rng.active():
         assert torch.equal(torch.rand(3), expected)
+
+
+def test_rollback_restores_a_run_through_its_public_interface(tiny_config, tmp_path) -> None:
+    """Rollback needs of a run only its step, its optimisers and restore(state); of the folder, its checkpoints."""
+    train(replace(tiny_config, total_steps=2), tmp_path / "run", quiet=True)
+
+    class Probe:
+        step = 3
+
+        def __init__(self) -> None:
+            self.restored_step = None
+            self.optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+
+        def restore(self, state: dict) -> None:
+            self.restored_step = state["step"]
+
+        def optimizers(self) -> list[torch.optim.Optimizer]:
+            return [self.optimizer]
+
+    probe = Probe()
+    assert Rollback(2, warn=lambda message: None).roll_back(probe, RunFolder(tmp_path / "run"), "loss/D is nan") == 2
+    assert probe.restored_step == 2 and probe.optimizer.param_groups[0]["lr"] == 0.5

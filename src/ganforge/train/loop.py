@@ -163,8 +163,6 @@ class Trainer:
         if self.evaluator is not None and state.get("eval"):
             self.evaluator.load_state_dict(state["eval"])
 
-    _load_state = restore
-
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return self.built.optimizers()
 
@@ -180,9 +178,7 @@ class Trainer:
         fault = find_fault(self.window.sums, (self.G, self.D))
         if fault is None:
             return True
-        step = self.rollback.roll_back(self, fault)
-        if self.folder.tensorboard is not None:
-            self.folder.tensorboard.rewind(step)
+        self.rollback.roll_back(self, self.folder, fault)
         self.schedule.forget()
         self.window.reset()
         return False
