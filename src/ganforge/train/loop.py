@@ -100,6 +100,8 @@ class Trainer:
     batches = _to_run("batches")
     noise = _to_run("noise")
     sample_inputs = _to_run("sample_inputs")
+    doctor_real = _to_run("doctor_real")
+    coverage_check = _to_run("coverage_check")
     step = _to_run("step")
     total_steps = _to_run("total_steps")
 
