@@ -19,6 +19,7 @@ def test_recipe_follows_model_and_conditional_flag() -> None:
     assert recipe_name(TrainConfig()) == "gan"
     assert recipe_name(TrainConfig(conditional=True)) == "conditional"
     assert recipe_name(TrainConfig(model="pix2pix")) == "pix2pix"
+    assert recipe_name(TrainConfig(latent_classes=4)) == "infogan"
     with pytest.raises(GanforgeError, match="use --model dcgan --conditional"):
         recipe_name(TrainConfig(model="conditional-dcgan"))
 

@@ -91,7 +91,7 @@ def draw_categories(prior: list[float], n: int, seed: int) -> torch.Tensor:
 
 def with_prior_categories(z: torch.Tensor, loaded: LoadedGenerator, seed: int) -> torch.Tensor:
     """An InfoGAN's latents with categories drawn in the data's proportions (from a stream of their own, seed + 1)
-    when the checkpoint recorded them (train/category_prior.py); otherwise z unchanged (uniform, as in training)."""
+    when the checkpoint recorded them (recipes/infogan.py); otherwise z unchanged (uniform, as in training)."""
     if not (loaded.latent_classes and loaded.category_prior):
         return z
     return with_category(z, draw_categories(loaded.category_prior, len(z), seed + 1), loaded.latent_classes)
@@ -123,7 +123,7 @@ def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: lis
     """`num` samples (`num` of each class named), and the grid's row length: one row per class when conditional.
 
     An InfoGAN (--latent-classes) takes --class as the index of one of its latent categories; without it, the
-    categories are drawn in the data's proportions when the checkpoint recorded them (train/category_prior.py)."""
+    categories are drawn in the data's proportions when the checkpoint recorded them (recipes/infogan.py)."""
     if not loaded.conditional:
         if classes and not loaded.latent_classes:
             raise GanforgeError(f"--class: {loaded.source} is not a class-conditional model")

@@ -102,8 +102,8 @@ class Recipe:
         images = G(inputs["z"])
         return images, int(len(images) ** 0.5) or 1
 
-    def checkpoint_extras(self) -> dict[str, Any]:
-        """Plain data added to every checkpoint (class names, channels, ...)."""
+    def checkpoint_extras(self, D: nn.Module) -> dict[str, Any]:
+        """Plain data added to every checkpoint for its readers (class names, InfoGAN's category prior)."""
         return {}
 
     # --- what differs for 2D point data and the training doctor (issue 3) --------------------------------
@@ -174,7 +174,8 @@ HIGHRES_RECIPES = ("msg", "progressive", "fastgan")  # each model with its own r
 
 
 def recipe_name(config: TrainConfig) -> str:
-    """pix2pix for --model pix2pix, conditional for --conditional, points for 2D point data, else the GAN."""
+    """pix2pix for --model pix2pix, conditional for --conditional, infogan for --latent-classes, points for 2D
+    point data, msg / progressive / fastgan for those models, else the GAN."""
     from ganforge.data.points import is_point_data
     from ganforge.models import POINT_MODELS
 
@@ -197,10 +198,12 @@ def recipe_name(config: TrainConfig) -> str:
         if config.conditional:
             raise GanforgeError(f"--conditional is not available for --model {config.model}; use dcgan")
         return config.model
+    if config.latent_classes and not config.conditional:  # (config.validate refuses the two together)
+        return "infogan"
     return "conditional" if config.conditional else "gan"
 
 
 def recipe_for(config: TrainConfig) -> type[Recipe]:
-    from ganforge.recipes import gan, highres, pix2pix, points  # noqa: F401  (register their recipes)
+    from ganforge.recipes import gan, highres, infogan, pix2pix, points  # noqa: F401  (register their recipes)
 
     return RECIPES.get(recipe_name(config))

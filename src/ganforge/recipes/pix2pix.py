@@ -144,7 +144,7 @@ class Pix2PixRecipe(Recipe):
         source, target = inputs["source"], inputs["target"]
         return comparison_rows(source, G(source), target), len(source)
 
-    def checkpoint_extras(self) -> dict[str, Any]:
+    def checkpoint_extras(self, D: nn.Module) -> dict[str, Any]:
         return {"direction": self.config.direction}
 
     def doctor_fakes(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> None:

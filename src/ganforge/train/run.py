@@ -27,7 +27,6 @@ from ganforge.models.layers import apply_spectral_norm
 from ganforge.recipes import Recipe, Step, StepParts, recipe_for, recipe_name
 from ganforge.runtime import loss_scalers, resolve_device, resolve_precision
 from ganforge.train import distributed
-from ganforge.train.category_prior import category_prior
 from ganforge.train.coverage import CoverageCheck, make_coverage_check
 from ganforge.train.ema import WeightAverage, make_ema
 from ganforge.train.remedies import Remedies, resolve_augment
@@ -186,16 +185,10 @@ class Run:
         z = self.dist.shard(self.recipe.noise(self.config.batch_size, self.noise, self.device))  # global batch's
         return real, z, labels
 
-    def _category_prior(self) -> list[float] | None:
-        """InfoGAN: the data's share of each latent category, which sampling draws by (train/category_prior.py)."""
-        if not self.config.latent_classes:  # (only DCGAN takes latent classes: config.validate)
-            return None
-        return category_prior(self.D, self.dataset.images, self.recipe.memory_format)
-
     def state_dict(self) -> dict[str, Any]:
         return {
             "recipe": self.recipe.name,
-            **self.recipe.checkpoint_extras(),
+            **self.recipe.checkpoint_extras(self.D),
             "config": self.config.to_json(),
             "model": self.recipe.model_name(),
             "model_args": self.recipe.model_args(),
@@ -204,7 +197,6 @@ class Run:
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "category_prior": self._category_prior(),
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "loss_scalers": [scaler.state_dict() for scaler in self.loss_scalers()],
