@@ -100,6 +100,7 @@ class Pix2PixRecipe(Recipe):
 
     name = "pix2pix"
     dataset: PairedDataset
+    judged_by_spread = False  # translations are judged against their targets (heldout.json), not by their spread
 
     @staticmethod
     def load_data(config: TrainConfig, quiet: bool = False) -> PairedDataset:
@@ -146,6 +147,3 @@ class Pix2PixRecipe(Recipe):
 
     def checkpoint_extras(self, D: nn.Module) -> dict[str, Any]:
         return {"direction": self.config.direction}
-
-    def doctor_fakes(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> None:
-        return None  # translations are judged against their targets (heldout.json), not by their spread
