@@ -25,16 +25,7 @@ from ganforge.train.events import emit
 from ganforge.train.lr_decay import BudgetDecay, apply_lr_decay
 from ganforge.train.plots import plot_losses
 from ganforge.train.rollback import Rollback, find_fault
-from ganforge.train.run import (  # noqa: F401  (fill_defaults, planned_steps: also imported from here)
-    NATURAL_CHANNELS,
-    NATURAL_RESOLUTION,
-    Run,
-    build_run,
-    check_request,
-    fill_defaults,
-    planned_steps,
-    run_config,
-)
+from ganforge.train.run import Run, build_run, check_request, run_config
 from ganforge.train.run_folder import RunFolder
 from ganforge.train.schedule import Schedule, Scheduled
 from ganforge.train.signals import StopSignals
