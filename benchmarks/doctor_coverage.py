@@ -75,7 +75,7 @@ def main() -> None:
             c = check(recipe, ReplayG(images), d_input)
             print(f"  {name:<18} covers {c.covered} of {c.judged} classes, missing: {', '.join(c.missing) or '-'}")
 
-        step = median_seconds(lambda: trainer.step_fn(*trainer._next_batch()))
+        step = median_seconds(lambda: trainer.step_fn(*trainer.next_batch()))
         coverage = median_seconds(lambda: check(recipe, trainer.G, d_input))
         spread = median_seconds(lambda: diversity_ratio(recipe, trainer.G, d_input, trainer.sample_inputs,
                                                         trainer.doctor_real))

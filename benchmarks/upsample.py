@@ -70,7 +70,7 @@ def time_steps(trainer: Trainer, subpixel: bool, winograd: bool, steps: int) -> 
     with stride2.run_forms(SUBPIXEL_FEW_OUTPUTS=subpixel, **({} if winograd else {"WINOGRAD_DTYPES": ()})):
         start = time.perf_counter()
         for _ in range(steps):
-            trainer.step_fn(*trainer._next_batch())
+            trainer.step_fn(*trainer.next_batch())
         return (time.perf_counter() - start) / steps * 1e3
 
 

@@ -85,7 +85,7 @@ def gradient_rows(label: str, trainer: Trainer) -> list[str]:
     """Relative gradient errors of bf16 with / without Winograd against fp32, and fp32's batch-to-batch noise."""
     G, D = trainer.G, trainer.D
     G.train(), D.train()
-    batches = [trainer._next_batch()[:2] for _ in range(2)]
+    batches = [trainer.next_batch()[:2] for _ in range(2)]
     reference = gradients(G, D, *batches[0], bf16=False)
     other_batch = gradients(G, D, *batches[1], bf16=False)
     with winograd(True):

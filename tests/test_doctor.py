@@ -99,8 +99,10 @@ class _ConstantG(nn.Module):
 
 
 class _Recipe:
-    def doctor_fakes(self, G, inputs):
-        return G(inputs["z"])
+    judged_by_spread = True
+
+    def sample_grid(self, G, inputs):
+        return G(inputs["z"]), 1
 
 
 def test_diversity_ratio_separates_a_collapsed_generator_from_a_diverse_one():

@@ -1,5 +1,5 @@
-"""InfoGAN (--latent-classes): a categorical code read from a plain Gaussian latent, D's code head, the
-mutual-information term in both stages, one grid row per category, and the flags it refuses."""
+"""InfoGAN (--latent-classes, recipes/infogan.py): a categorical code read from a plain Gaussian latent, D's code
+head, the mutual-information term in both stages, one grid row per category, and the flags it refuses."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from ganforge.errors import GanforgeError
 from ganforge.inference.sampling import load_generator
 from ganforge.models import create_model
 from ganforge.models.dcgan import latent_category, latent_code_input, with_category
-from ganforge.recipes.gan import GANRecipe
+from ganforge.recipes import recipe_name
+from ganforge.recipes.infogan import InfoGANRecipe
 from ganforge.train.loop import Trainer, train
 
 TINY = dict(resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8)
@@ -69,7 +70,7 @@ def test_d_learns_to_tell_the_categories_apart_and_g_keeps_them_distinct(tiny_co
 def test_sample_grid_has_one_row_per_category(tiny_config, tmp_path):
     config = replace(tiny_config, latent_classes=4, sample_count=12)
     trainer = Trainer(config, tmp_path / "run", quiet=True)
-    assert isinstance(trainer.recipe, GANRecipe)
+    assert isinstance(trainer.recipe, InfoGANRecipe)
     z = trainer.sample_inputs["z"]
     assert torch.equal(latent_category(z, 4), torch.arange(4).repeat_interleave(3))
     images, per_row = trainer.recipe.sample_grid(trainer.G.eval(), trainer.sample_inputs)
@@ -178,3 +179,37 @@ def test_interpolation_and_web_page_walks_follow_the_recorded_categories(tiny_co
     assert len(drawn) == 2 and all(torch.equal(latent_category(z, 4), torch.full((3,), 2)) for z in drawn)
     served.interpolation_gif(SimpleNamespace(generator=lambda use_ema: loaded), 5, 6, 2, 1.0, True, tmp_path)
     assert torch.equal(latent_category(drawn[-1], 4), torch.full((2,), 2))  # the walk's two ends
+
+
+# G's weights after 5 steps of `ganforge train --data digits --preset recommended --steps 5` at the settings below
+# (one thread), summed, as the GAN step computed them before InfoGAN became its own recipe
+DIGITS_RECOMMENDED_G_SUM = 99.65804946389801
+
+
+def test_the_digits_recipe_trains_bit_identically_as_its_own_recipe(tmp_path, one_thread):
+    from ganforge.checkpoint import load_checkpoint
+    from ganforge.config.presets import make_config
+
+    config = make_config({"data": "digits", "preset": "recommended", "total_steps": 5, "g_width": 8, "d_width": 8,
+                          "batch_size": 8, "sample_count": 4, "log_every": 2, "sample_every": 100,
+                          "checkpoint_every": 100, "device": "cpu", "precision": "fp32", "seed": 0})
+    assert config.latent_classes == 40 and recipe_name(config) == "infogan"
+    with one_thread():
+        result = train(config, tmp_path / "run", quiet=True)
+    state = load_checkpoint(result.checkpoint)
+    assert state["recipe"] == "infogan" and state["model_args"]["latent_classes"] == 40
+    assert "code_head.bias" in state["D"]  # the keys older InfoGAN checkpoints hold
+    assert float(sum(v.double().sum() for v in state["G"].values())) == DIGITS_RECOMMENDED_G_SUM
+    assert len(state["category_prior"]) == 40 and sum(state["category_prior"]) == pytest.approx(1.0)
+
+
+def test_a_checkpoint_of_the_gan_recipe_with_latent_classes_still_loads_and_resumes(tiny_config, tmp_path):
+    """Runs made while InfoGAN was part of the GAN recipe saved recipe "gan" with latent_classes in model_args."""
+    from ganforge.checkpoint import load_checkpoint, save_checkpoint
+
+    config = replace(tiny_config, latent_classes=4, total_steps=2)
+    checkpoint = train(config, tmp_path / "run", quiet=True).checkpoint
+    state = load_checkpoint(checkpoint)
+    save_checkpoint(checkpoint, {**state, "recipe": "gan"})
+    assert load_generator(checkpoint).latent_classes == 4
+    assert train(replace(config, total_steps=3), tmp_path / "run", resume=True, quiet=True).step == 3

@@ -10,15 +10,26 @@ import torch
 
 from ganforge.config import TrainConfig
 from ganforge.models import create_model
+from ganforge.recipes import StepParts
 from ganforge.recipes.gan import judges_samples_independently, make_gan_step, model_args
+from ganforge.recipes.infogan import InfoGANRecipe, make_infogan_step
+
+
+def _nets(config: TrainConfig) -> tuple[torch.nn.Module, torch.nn.Module]:
+    args = InfoGANRecipe(config, None).model_args() if config.latent_classes else model_args(config)
+    return create_model("dcgan", **args)
+
+
+def _make_step(config: TrainConfig, parts: StepParts):
+    return (make_infogan_step if config.latent_classes else make_gan_step)(config, parts)
 
 
 def _one_step(config: TrainConfig, joint: bool) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     torch.manual_seed(0)
-    G, D = create_model("dcgan", **model_args(config))
+    G, D = _nets(config)
     opt_G = torch.optim.Adam(G.parameters(), lr=1e-3)
     opt_D = torch.optim.Adam(D.parameters(), lr=1e-3)
-    step = make_gan_step(config, G, D, opt_G, opt_D, torch.device("cpu"), "fp32")
+    step = _make_step(config, StepParts(G, D, opt_G, opt_D, torch.device("cpu")))
     step.joint_d = joint
     generator = torch.Generator().manual_seed(1)
     real = torch.rand(8, 1, 16, 16, generator=generator) * 2 - 1
@@ -55,11 +66,11 @@ def test_d_only_step_updates_d_alone_in_one_pass(tiny_config: TrainConfig, laten
     _, full_D = _one_step(config, joint=True)
 
     torch.manual_seed(0)
-    G, D = create_model("dcgan", **model_args(config))
+    G, D = _nets(config)
     G_before = copy.deepcopy(G)
     D_before = copy.deepcopy(D)
-    step = make_gan_step(config, G, D, torch.optim.Adam(G.parameters(), lr=1e-3),
-                         torch.optim.Adam(D.parameters(), lr=1e-3), torch.device("cpu"), "fp32")
+    step = _make_step(config, StepParts(G, D, torch.optim.Adam(G.parameters(), lr=1e-3),
+                                           torch.optim.Adam(D.parameters(), lr=1e-3), torch.device("cpu")))
     passes = []
     D.register_forward_hook(lambda module, args, out: passes.append(len(args[0])))
     generator = torch.Generator().manual_seed(1)

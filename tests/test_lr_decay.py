@@ -12,8 +12,9 @@ import torch
 
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
-from ganforge.train.loop import planned_steps, train
+from ganforge.train.loop import train
 from ganforge.train.lr_decay import BUDGET_FLOOR, apply_lr_decay, budget_decay_factor, decay_factor
+from ganforge.train.run import planned_steps
 
 
 def test_factor_is_flat_then_linear_and_never_zero() -> None:

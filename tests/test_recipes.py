@@ -19,6 +19,7 @@ def test_recipe_follows_model_and_conditional_flag() -> None:
     assert recipe_name(TrainConfig()) == "gan"
     assert recipe_name(TrainConfig(conditional=True)) == "conditional"
     assert recipe_name(TrainConfig(model="pix2pix")) == "pix2pix"
+    assert recipe_name(TrainConfig(latent_classes=4)) == "infogan"
     with pytest.raises(GanforgeError, match="use --model dcgan --conditional"):
         recipe_name(TrainConfig(model="conditional-dcgan"))
 
@@ -55,3 +56,18 @@ def test_the_data_set_goes_to_a_device_once(tiny_config: TrainConfig) -> None:
     assert first.device == meta and recipe.on_device(images, meta) is first
     streams = [recipe.batches(meta, 2, seed) for seed in (0, 3)]
     assert all(stream.images is first for stream in streams)
+
+
+def test_every_registered_recipe_names_itself_and_gives_its_networks_and_step() -> None:
+    """The contract over the registry: `model_args` and `make_step` are each recipe's own; every hook of the base
+    class says in its docstring what it is for."""
+    from ganforge.recipes import RECIPES, Recipe, recipe_for
+
+    recipe_for(TrainConfig())  # registers them all
+    assert {"gan", "conditional", "infogan", "pix2pix", "points", "msg", "progressive", "fastgan"} <= set(RECIPES)
+    for name in RECIPES:
+        recipe = RECIPES.get(name)
+        assert recipe.name == name and issubclass(recipe, Recipe)
+        assert recipe.model_args is not Recipe.model_args and recipe.make_step is not Recipe.make_step, name
+    hooks = [n for n, v in vars(Recipe).items() if callable(v) or isinstance(v, staticmethod)]
+    assert all((getattr(Recipe, n).__doc__ or "").strip() for n in hooks if not n.startswith("_"))

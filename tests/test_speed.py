@@ -12,7 +12,7 @@ import torch
 
 from ganforge.models import create_model
 from ganforge.recipes import update
-from ganforge.runtime import attach_loss_scaler, resolve_precision
+from ganforge.runtime import loss_scalers, resolve_precision
 from ganforge.train.loop import Trainer
 from ganforge.train.speed import adam, keep_freed_memory
 
@@ -84,12 +84,12 @@ def test_fused_adam_steps_like_the_plain_loop():
 def test_fp16_loss_scaler_skips_an_overflowed_step_and_drops_its_gradients():
     weight = torch.nn.Parameter(torch.ones(3))
     optimizer = torch.optim.SGD([weight], lr=0.1)
-    scaler = attach_loss_scaler(optimizer, torch.device("cpu"))
+    scaler, _ = loss_scalers("fp16", torch.device("cpu"))
     start_scale = scaler.get_scale()
-    update(optimizer, (weight * 1e36).sum())  # x 65536 overflows fp32 in the backward pass
+    update(optimizer, (weight * 1e36).sum(), scaler)  # x 65536 overflows fp32 in the backward pass
     assert torch.equal(weight.detach(), torch.ones(3)) and weight.grad is None
     assert scaler.get_scale() == start_scale / 2
-    update(optimizer, weight.sum())  # a normal loss: a normal step, gradients unscaled
+    update(optimizer, weight.sum(), scaler)  # a normal loss: a normal step, gradients unscaled
     assert torch.allclose(weight.detach(), torch.full((3,), 0.9)) and torch.allclose(weight.grad, torch.ones(3))
 
 
@@ -129,3 +129,28 @@ def test_freed_memory_is_kept_where_glibc_allows_it():
 
     glibc = (ctypes.util.find_library("c") or "").startswith("libc.so")
     assert keep_freed_memory() is glibc
+
+
+def test_loss_scalers_belong_to_the_run_not_to_a_module_table(tiny_config, tmp_path):
+    """Each run holds its own G and D scalers and hands them to its step; no module keeps scalers by optimiser."""
+    import importlib
+    import pkgutil
+    import weakref
+
+    import ganforge.recipes
+    import ganforge.runtime
+    import ganforge.train
+
+    modules = [ganforge.runtime] + [importlib.import_module(f"{package.__name__}.{info.name}")
+                                    for package in (ganforge.recipes, ganforge.train)
+                                    for info in pkgutil.iter_modules(package.__path__)]
+    tables = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()
+              if isinstance(value, weakref.WeakKeyDictionary | weakref.WeakValueDictionary)]
+    assert not tables
+    trainer = Trainer(replace(tiny_config, precision="fp16"), tmp_path / "run", quiet=True)
+    scaler_G, scaler_D = trainer.built.scalers
+    assert isinstance(scaler_G, torch.amp.GradScaler) and scaler_G is not scaler_D
+    parts = trainer.step_fn.parts
+    assert (parts.scaler_G, parts.scaler_D) == (scaler_G, scaler_D)
+    fp32 = Trainer(tiny_config, tmp_path / "fp32", quiet=True)
+    assert fp32.built.scalers == (None, None) and fp32.built.loss_scalers() == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Iterator
 
 import torch
@@ -61,26 +60,18 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
         yield
 
 
-# fp16 gradients underflow without loss scaling (bf16 has fp32's exponent range and needs none). Each
-# optimiser gets its own scaler, so G's and D's steps (taken at different moments) scale independently.
-_LOSS_SCALERS: weakref.WeakKeyDictionary[torch.optim.Optimizer, torch.amp.GradScaler] = weakref.WeakKeyDictionary()
+def loss_scalers(precision: str, device: torch.device) -> tuple[torch.amp.GradScaler | None, ...]:
+    """G's and D's dynamic loss scalers: fp16 gradients underflow without loss scaling (bf16 has fp32's exponent
+    range and needs none). One each, so G's and D's steps (taken at different moments) scale independently."""
+    if precision != "fp16":
+        return None, None
+    return torch.amp.GradScaler(device.type), torch.amp.GradScaler(device.type)
 
 
-def attach_loss_scaler(optimizer: torch.optim.Optimizer, device: torch.device) -> torch.amp.GradScaler:
-    """Give `optimizer` a dynamic loss scaler, used by every later `scaled_step` on it."""
-    scaler = torch.amp.GradScaler(device.type)
-    _LOSS_SCALERS[optimizer] = scaler
-    return scaler
-
-
-def loss_scaler(optimizer: torch.optim.Optimizer) -> torch.amp.GradScaler | None:
-    return _LOSS_SCALERS.get(optimizer)
-
-
-def scaled_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    """backward + step, through the optimiser's loss scaler when it has one (fp16): a step whose gradients
-    overflowed is skipped and the scale lowered, instead of writing inf into the weights."""
-    scaler = _LOSS_SCALERS.get(optimizer)
+def scaled_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                scaler: torch.amp.GradScaler | None = None) -> None:
+    """backward + step, through the loss scaler when there is one (fp16): a step whose gradients overflowed is
+    skipped and the scale lowered, instead of writing inf into the weights."""
     if scaler is None:
         loss.backward()
         optimizer.step()

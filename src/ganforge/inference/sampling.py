@@ -98,7 +98,7 @@ def draw_categories(prior: list[float], n: int, seed: int) -> torch.Tensor:
 
 def with_prior_categories(z: torch.Tensor, loaded: LoadedGenerator, seed: int) -> torch.Tensor:
     """An InfoGAN's latents with categories drawn in the data's proportions (from a stream of their own, seed + 1)
-    when the checkpoint recorded them (train/category_prior.py); otherwise z unchanged (uniform, as in training)."""
+    when the checkpoint recorded them (recipes/infogan.py); otherwise z unchanged (uniform, as in training)."""
     if not (loaded.latent_classes and loaded.category_prior):
         return z
     return with_category(z, draw_categories(loaded.category_prior, len(z), seed + 1), loaded.latent_classes)
@@ -147,7 +147,7 @@ def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: lis
     `classes` are the labelled classes of a class-conditional model (names or indices). `categories` are the
     numbered latent categories of an InfoGAN (--latent-classes): category 7 is whatever G made of it, not a class
     7, so the two are never mixed up. Without either, an InfoGAN's categories are drawn in the data's proportions
-    when the checkpoint recorded them (train/category_prior.py)."""
+    when the checkpoint recorded them (recipes/infogan.py)."""
     check_picks(loaded, classes, categories)
     if not loaded.conditional:
         picked = [loaded.category_index(c) for c in categories or []]

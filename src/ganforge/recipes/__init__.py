@@ -1,4 +1,4 @@
-"""Recipes: what differs between a noise-to-image GAN, a class-conditional GAN and pix2pix.
+"""Recipes: what differs between a noise-to-image GAN, a class-conditional GAN, InfoGAN, pix2pix, ...
 
 The generic loop (train/loop.py) owns iteration, EMA, logging, samples, checkpoints and resume. A
 recipe says which data and networks to build, what one training step is (its step object), what
@@ -8,6 +8,7 @@ the fixed sample grid shows, and what it adds to the checkpoint beside the loop'
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +27,44 @@ from ganforge.runtime import scaled_step
 Step = Callable[..., dict[str, torch.Tensor]]
 
 
-class Recipe:
-    """The default (noise-to-image) behaviour; subclasses override what they change."""
+@dataclass
+class StepParts:
+    """What a recipe's step trains: the networks, their optimisers and loss scalers, where and how precisely."""
 
-    name = ""
+    G: nn.Module
+    D: nn.Module  # the D the step calls: the loop's D-input wrapper when the recipe `wraps_d`
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    device: torch.device
+    precision: str = "fp32"
+    scaler_G: torch.amp.GradScaler | None = None  # fp16 only (runtime.loss_scalers)
+    scaler_D: torch.amp.GradScaler | None = None
+
+    def update_G(self, loss: torch.Tensor) -> None:
+        update(self.opt_G, loss, self.scaler_G)
+
+    def update_D(self, loss: torch.Tensor) -> None:
+        update(self.opt_D, loss, self.scaler_D)
+
+
+class Recipe:
+    """What one kind of training differs in; the defaults are the noise-to-image GAN's. A recipe gives
+    `model_args` and `make_step` and overrides the rest only where it differs."""
+
+    name = ""  # the registry key, saved in checkpoints as "recipe"
+    memory_format = torch.channels_last  # how networks and batches are laid out on the device
+    wraps_d = True  # the step's D is the loop's D-input wrapper (augmentation, noise, packing); False: D itself
+    judged_by_spread = True  # the doctor compares the spread of G's grid samples with real batches' (train/doctor.py)
 
     def __init__(self, config: TrainConfig, dataset: ImageDataset) -> None:
         self.config = config
         self.dataset = dataset
         self._device_copies: dict[tuple[int, str], torch.Tensor] = {}  # on_device's copies
 
+    # --- data ----------------------------------------------------------------------------------------
     @staticmethod
     def load_data(config: TrainConfig, quiet: bool = False) -> ImageDataset:
+        """The training data a config names (when the caller gives none)."""
         from ganforge.data import load_dataset
 
         return load_dataset(config.data, config.resolution, config.channels, quiet=quiet, aspect=config.aspect)
@@ -55,22 +82,33 @@ class Recipe:
             raise GanforgeError(f"the data set is {h}x{w} px (HxW) with {d.channels} channel(s) but the config "
                                 f"says {size[0]}x{size[1]} px with {cfg.channels}")
 
-    def model_name(self) -> str:
-        """The models registry key stored in the checkpoint as "model"."""
-        return self.config.model
-
-    def model_args(self) -> dict[str, Any]:
-        """Keyword arguments for create_model, stored as "model_args" so a checkpoint rebuilds its networks."""
-        raise NotImplementedError
-
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
-        raise NotImplementedError
+    def batches(self, device: torch.device, batch_size: int, seed: int, rank: int = 0,
+                world_size: int = 1) -> BatchStream:
+        """The endless, resumable stream of training batches; with several processes, this rank's slice of each."""
+        d = self.dataset
+        labels = None if d.labels is None else self.on_device(d.labels, device)
+        return BatchStream(self.on_device(d.images, device), batch_size, seed, self.config.flip, labels=labels,
+                           crop=self.config.resolution if self.config.aspect == "1:1" else None,
+                           rank=rank, world_size=world_size)
 
     def noise(self, batch_size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor | None:
         """The latent batch for one step (None for recipes without a latent)."""
         return torch.randn(batch_size, self.config.latent_dim, device=device, generator=generator)
 
+    # --- networks and step ---------------------------------------------------------------------------
+    def model_name(self) -> str:
+        """The models registry key, saved in checkpoints as "model"."""
+        return self.config.model
+
+    def model_args(self) -> dict[str, Any]:
+        """create_model's keyword arguments, saved as "model_args" so a checkpoint rebuilds its networks."""
+        raise NotImplementedError
+
+    def make_step(self, parts: StepParts) -> Step:
+        """The step object: one D update and one G update on a batch (see Step)."""
+        raise NotImplementedError
+
+    # --- samples -------------------------------------------------------------------------------------
     def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
         """The fixed inputs of the sample grid, the same at every step and after a resume."""
         z = torch.randn(self.config.sample_count, self.config.latent_dim,
@@ -82,44 +120,17 @@ class Recipe:
         images = G(inputs["z"])
         return images, int(len(images) ** 0.5) or 1
 
-    def checkpoint_extras(self) -> dict[str, Any]:
-        """Plain data added to every checkpoint (class names, channels, ...)."""
-        return {}
-
-    # --- what differs for 2D point data and the training doctor (issue 3) --------------------------------
-    memory_format = torch.channels_last  # how networks and batches are laid out on the device
-    wraps_d = True  # the step's D is the loop's D-input wrapper (augmentation, noise, packing); False: D itself
-
-    def batches(self, device: torch.device, batch_size: int, seed: int, rank: int = 0,
-                world_size: int = 1) -> BatchStream:
-        """The endless, resumable stream of training batches (a second one, with its own seed, feeds the doctor).
-
-        With several processes batch_size is the global batch and this process gets its rank's slice.
-        """
-        d = self.dataset
-        labels = None if d.labels is None else self.on_device(d.labels, device)
-        return BatchStream(self.on_device(d.images, device), batch_size, seed, self.config.flip, labels=labels,
-                           crop=self.config.resolution if self.config.aspect == "1:1" else None,
-                           rank=rank, world_size=world_size)
-
-    def on_device(self, data: torch.Tensor, device: torch.device) -> torch.Tensor:
-        """`data` (a tensor of this recipe's data set) on `device`, copied there once: the training stream
-        and the doctor's fixed batches share the copy instead of each holding the whole data set on a GPU."""
-        key = (id(data), str(device))
-        if key not in self._device_copies:
-            self._device_copies[key] = data.to(device)
-        return self._device_copies[key]
-
     def save_samples(self, path: Path, images: torch.Tensor, per_row: int, D: nn.Module) -> None:
-        """Write the sample grid of one step (D: what a plot of D's decision surface would use)."""
+        """Write one step's sample grid (D: for a plot of D's decision surface)."""
         save_grid(path, images, nrow=per_row)
 
     def finish(self, out_dir: Path) -> None:
-        """Anything written once at the end of training."""
+        """Write what comes once at the end of training (nothing by default)."""
 
-    def doctor_fakes(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """Generated samples whose spread the training doctor compares with real batches (None: not judged)."""
-        return self.sample_grid(G, inputs)[0]
+    # --- checkpoints ---------------------------------------------------------------------------------
+    def checkpoint_extras(self, D: nn.Module) -> dict[str, Any]:
+        """Plain data added to every checkpoint for its readers (class names, InfoGAN's category prior)."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         """The recipe's own training state (e.g. a growing schedule's position), saved in every checkpoint."""
@@ -127,6 +138,15 @@ class Recipe:
 
     def load_state_dict(self, state: dict[str, Any] | None) -> None:
         """Restore state_dict() on resume (None: a checkpoint written without one)."""
+
+    # --- a helper, not a hook ------------------------------------------------------------------------
+    def on_device(self, data: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """`data` (a tensor of this recipe's data set) on `device`, copied there once: the training stream
+        and the doctor's fixed batches share the copy instead of each holding the whole data set on a GPU."""
+        key = (id(data), str(device))
+        if key not in self._device_copies:
+            self._device_copies[key] = data.to(device)
+        return self._device_copies[key]
 
 
 def step_stats(d_loss: torch.Tensor, g_loss: torch.Tensor, real_logits: torch.Tensor,
@@ -143,10 +163,10 @@ def step_stats(d_loss: torch.Tensor, g_loss: torch.Tensor, real_logits: torch.Te
     }
 
 
-def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, scaler: torch.amp.GradScaler | None = None) -> None:
     """One optimiser step on `loss` (set_to_none: no zeroing pass over the old gradients; fp16: loss-scaled)."""
     optimizer.zero_grad(set_to_none=True)
-    scaled_step(optimizer, loss)
+    scaled_step(optimizer, loss, scaler)
 
 
 RECIPES: Registry[type[Recipe]] = Registry("recipe")
@@ -154,7 +174,8 @@ HIGHRES_RECIPES = ("msg", "progressive", "fastgan")  # each model with its own r
 
 
 def recipe_name(config: TrainConfig) -> str:
-    """pix2pix for --model pix2pix, conditional for --conditional, points for 2D point data, else the GAN."""
+    """pix2pix for --model pix2pix, conditional for --conditional, infogan for --latent-classes, points for 2D
+    point data, msg / progressive / fastgan for those models, else the GAN."""
     from ganforge.data.points import is_point_data
     from ganforge.models import POINT_MODELS
 
@@ -177,10 +198,12 @@ def recipe_name(config: TrainConfig) -> str:
         if config.conditional:
             raise GanforgeError(f"--conditional is not available for --model {config.model}; use dcgan")
         return config.model
+    if config.latent_classes and not config.conditional:  # (config.validate refuses the two together)
+        return "infogan"
     return "conditional" if config.conditional else "gan"
 
 
 def recipe_for(config: TrainConfig) -> type[Recipe]:
-    from ganforge.recipes import gan, highres, pix2pix, points  # noqa: F401  (register their recipes)
+    from ganforge.recipes import gan, highres, infogan, pix2pix, points  # noqa: F401  (register their recipes)
 
     return RECIPES.get(recipe_name(config))

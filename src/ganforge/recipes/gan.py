@@ -6,16 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.losses.adversarial import AdversarialLoss
 from ganforge.losses.penalties import DiscriminatorPenalty, optimizer_steps
-from ganforge.models.dcgan import latent_category, with_category
 from ganforge.models.layers import MinibatchStd
-from ganforge.recipes import RECIPES, Recipe, Step, step_stats, update
+from ganforge.recipes import RECIPES, Recipe, Step, StepParts, step_stats
 from ganforge.runtime import autocast
 
 
@@ -25,88 +23,80 @@ class GANStep:
     Conditional: G(z, labels) and D(x, labels); the fakes get the real batch's labels, so generated
     classes follow the data's class frequencies.
 
-    InfoGAN (latent_classes K): z's first K dims pick a category; in both stages D's code head also
-    predicts the category of each fake and both networks minimise that cross-entropy (a lower bound on
-    the mutual information between category and image), so G makes each category recognisably its own
-    kind of image instead of blending between the data's clusters."""
+    A subclass may read more from D's pass than the real/fake logits (`judge`'s side output) and add a
+    term from it to both networks' losses (`side_loss`); recipes/infogan.py does."""
 
-    def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                 loss: AdversarialLoss, device: torch.device, precision: str = "fp32",
-                 conditional: bool = False, d_penalty: DiscriminatorPenalty | None = None,
-                 latent_classes: int = 0, info_weight: float = 1.0) -> None:
-        self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
-        self.loss, self.device, self.precision = loss, device, precision
+    def __init__(self, parts: StepParts, loss: AdversarialLoss, conditional: bool = False,
+                 d_penalty: DiscriminatorPenalty | None = None) -> None:
+        self.parts, self.G, self.D = parts, parts.G, parts.D
+        self.loss, self.device, self.precision = loss, parts.device, parts.precision
         self.conditional = conditional
-        self.latent_classes, self.info_weight = latent_classes, info_weight
         self.d_penalty = d_penalty if d_penalty is not None and d_penalty.active else None  # GP / R1
-        self.joint_d = judges_samples_independently(D)
-        self.d_params = list(D.parameters())  # gathered once: freezing D walks them twice per step
+        self.joint_d = judges_samples_independently(self.D)
+        self.d_params = list(self.D.parameters())  # gathered once: freezing D walks them twice per step
 
     def __call__(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
                  train_d: bool = True, train_g: bool = True) -> dict[str, torch.Tensor]:
         G, D = self.G, self.D
         cond = (labels,) if self.conditional else ()  # an unconditional G ignores the data's labels
-        codes = latent_category(z, self.latent_classes) if self.latent_classes else None
         with autocast(self.device, self.precision), torch.set_grad_enabled(train_g):
             fake = G(z, *cond)  # (B, C, H, W); reused by both stages (no graph when G is not trained)
 
         # Stage 1: the discriminator, a binary classifier of real (1) vs fake (0).
         _set_trainable(self.d_params, True)
         with autocast(self.device, self.precision):
-            real_logits, fake_logits, fake_codes = self._judge_pair(real, fake.detach(), cond)
+            real_logits, fake_logits, fake_side = self._judge_pair(real, fake.detach(), cond)
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
-        d_info = self._info_loss(fake_codes, codes)
+        d_side = self.side_loss(fake_side, z)
         penalty = None
         if train_d:
             if self.d_penalty is not None:
-                penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.opt_D))
+                penalty = self.d_penalty(D, real, fake.detach(), cond, optimizer_steps(self.parts.opt_D))
             total = d_loss if penalty is None else d_loss + penalty
-            update(self.opt_D, total if d_info is None else total + self.info_weight * d_info)
+            self.parts.update_D(total if d_side is None else total + d_side)
 
         # Stage 2: the whole G -> D chain with target "real"; D's weights frozen, only G learns.
         if train_g:
             _set_trainable(self.d_params, False)
             with autocast(self.device, self.precision):
-                g_logits, g_codes = self._judge(fake, cond)
+                g_logits, g_side = self.judge(fake, cond)
             g_loss = self.loss.g_loss(g_logits.float())
-            g_info = self._info_loss(g_codes, codes)
-            update(self.opt_G, g_loss if g_info is None else g_loss + self.info_weight * g_info)
+            g_extra = self.side_loss(g_side, z)
+            self.parts.update_G(g_loss if g_extra is None else g_loss + g_extra)
             _set_trainable(self.d_params, True)
         else:  # a D-only step (--d-steps, --balance skip): G's loss as D judged the fakes in stage 1, no 2nd pass
-            g_loss, g_codes = self.loss.g_loss(fake_logits.float()), fake_codes
-            g_info = self._info_loss(g_codes, codes)
+            g_loss, g_side = self.loss.g_loss(fake_logits.float()), fake_side
 
         stats = step_stats(d_loss, g_loss, real_logits, fake_logits)
         if penalty is not None:
             stats["loss/D_penalty"] = penalty.detach()
-        if g_info is not None:  # how well D tells G's categories apart: near 1 once G keeps them distinct
-            stats["loss/info"] = g_info.detach()
-            stats["info/accuracy"] = (g_codes.detach().argmax(1) == codes).float().mean()
+        stats.update(self.side_stats(g_side, z))
         return stats
 
     def _judge_pair(self, real: torch.Tensor, fake: torch.Tensor, cond: tuple
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """D's logits on the real and on the fake batch (and the fakes' category logits).
+        """D's logits on the real and on the fake batch (and its side output on the fakes).
 
         One pass over both batches when D judges each sample on its own (no batch norm, no minibatch
         std): the same result, with one spectral-norm update and larger, faster convolutions."""
         if self.joint_d and real.shape == fake.shape:
-            logits, codes = self._judge(torch.cat([real, fake]), tuple(torch.cat([c, c]) for c in cond))
+            logits, side = self.judge(torch.cat([real, fake]), tuple(torch.cat([c, c]) for c in cond))
             half = len(logits) // 2
-            return logits[:half], logits[half:], None if codes is None else codes[half:]
+            return logits[:half], logits[half:], None if side is None else side[half:]
         real_logits = self.D(real, *cond)
-        return (real_logits, *self._judge(fake, cond))
+        return (real_logits, *self.judge(fake, cond))
 
-    def _judge(self, images: torch.Tensor, cond: tuple) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's logits, and its latent-category logits when this is an InfoGAN (one pass for both)."""
-        if self.latent_classes:
-            return self.D.forward_with_codes(images)
+    def judge(self, images: torch.Tensor, cond: tuple) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits, and what else the same pass says about the images (its side output; none here)."""
         return self.D(images, *cond), None
 
-    def _info_loss(self, code_logits: torch.Tensor | None, codes: torch.Tensor | None) -> torch.Tensor | None:
-        if code_logits is None or codes is None:
-            return None
-        return F.cross_entropy(code_logits.float(), codes)  # unweighted: the steps weight it, the log shows it
+    def side_loss(self, side: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor | None:
+        """A term both networks add to their loss, from D's side output on the fakes of latents z (none here)."""
+        return None
+
+    def side_stats(self, side: torch.Tensor | None, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the side output on the fakes adds to the step's statistics (nothing here)."""
+        return {}
 
 
 def _set_trainable(params: list[torch.Tensor], trainable: bool) -> None:
@@ -124,8 +114,6 @@ def model_args(config: TrainConfig) -> dict[str, Any]:
     args = dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
                 g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
                 upsample=config.upsample, **d_options(config))
-    if config.latent_classes:  # only when on: older checkpoints keep their model_args
-        args["latent_classes"] = config.latent_classes
     return args if config.aspect == "1:1" else {**args, "aspect": config.aspect}  # square: as before issue 10
 
 
@@ -139,16 +127,17 @@ def d_options(config: TrainConfig) -> dict[str, Any]:
     return options
 
 
-def make_gan_step(config: TrainConfig, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer,
-                  opt_D: torch.optim.Optimizer, device: torch.device, precision: str,
-                  conditional: bool = False) -> GANStep:
-    """The GAN step with the config's loss (label smoothing included) and D penalties (WGAN-GP, lazy R1)."""
+def loss_and_penalty(config: TrainConfig) -> tuple[AdversarialLoss, DiscriminatorPenalty]:
+    """The config's loss (label smoothing included) and D penalties (WGAN-GP, lazy R1)."""
     from ganforge.losses.factory import make_loss
 
     loss = make_loss(config.loss, config.label_smoothing)
-    penalty = DiscriminatorPenalty(loss.gradient_penalty, config.r1_gamma, config.r1_every)
-    return GANStep(G, D, opt_G, opt_D, loss, device, precision, conditional=conditional, d_penalty=penalty,
-                   latent_classes=config.latent_classes, info_weight=config.info_weight)
+    return loss, DiscriminatorPenalty(loss.gradient_penalty, config.r1_gamma, config.r1_every)
+
+
+def make_gan_step(config: TrainConfig, parts: StepParts, conditional: bool = False) -> GANStep:
+    loss, penalty = loss_and_penalty(config)
+    return GANStep(parts, loss, conditional=conditional, d_penalty=penalty)
 
 
 @RECIPES.register("gan")
@@ -160,28 +149,8 @@ class GANRecipe(Recipe):
     def model_args(self) -> dict[str, Any]:
         return model_args(self.config)
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
-        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision)
-
-    def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
-        """InfoGAN: one grid row per latent category (what G has made of each)."""
-        classes = self.config.latent_classes
-        if not classes:
-            return super().sample_inputs(device)
-        per_row = max(1, self.config.sample_count // classes)
-        z = torch.randn(classes * per_row, self.config.latent_dim,
-                        generator=torch.Generator().manual_seed(self.config.seed + 2))
-        return {"z": with_category(z, torch.arange(classes).repeat_interleave(per_row), classes).to(device)}
-
-    def sample_grid(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-        """InfoGAN: a row per category when each has 4 or more samples, else the categories in reading order."""
-        if not self.config.latent_classes:
-            return super().sample_grid(G, inputs)
-        images = G(inputs["z"])
-        per_category = max(1, self.config.sample_count // self.config.latent_classes)
-        return images, per_category if per_category >= 4 else max(1, round(len(images) ** 0.5))
-
+    def make_step(self, parts: StepParts) -> Step:
+        return make_gan_step(self.config, parts)
 
 
 @RECIPES.register("conditional")
@@ -202,9 +171,8 @@ class ConditionalGANRecipe(Recipe):
     def model_args(self) -> dict[str, Any]:
         return {**model_args(self.config), "num_classes": self.dataset.num_classes}
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
-        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision, conditional=True)
+    def make_step(self, parts: StepParts) -> Step:
+        return make_gan_step(self.config, parts, conditional=True)
 
     def sample_inputs(self, device: torch.device) -> dict[str, torch.Tensor]:
         classes = self.dataset.num_classes
@@ -219,5 +187,5 @@ class ConditionalGANRecipe(Recipe):
         images = G(inputs["z"], inputs["labels"])
         return images, len(images) // self.dataset.num_classes
 
-    def checkpoint_extras(self) -> dict[str, Any]:
+    def checkpoint_extras(self, D: nn.Module) -> dict[str, Any]:
         return {"class_names": list(self.dataset.class_names)}

@@ -11,12 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.losses.relativistic import PairLoss, pair_loss
 from ganforge.models.scaled import image_pyramid
-from ganforge.recipes import RECIPES, Recipe, Step, step_stats, update
+from ganforge.recipes import RECIPES, Recipe, Step, StepParts, step_stats
 from ganforge.recipes.gan import model_args
 from ganforge.runtime import autocast
 from ganforge.train.progressive_schedule import stage_at
@@ -32,14 +31,13 @@ class MultiScaleStep:
     """Stage 1: D learns real vs fake. Stage 2: G learns to fool D, D frozen. `generate(z)` and
     `show_real(real)` say what D sees; `augment` (DiffAugment) is applied to every D input alike."""
 
-    def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                 loss: PairLoss, device: torch.device, precision: str = "fp32",
+    def __init__(self, parts: StepParts, loss: PairLoss,
                  generate: Callable[[torch.Tensor], Images] | None = None,
                  show_real: Callable[[torch.Tensor], Images] | None = None,
                  augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
-        self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
-        self.loss, self.device, self.precision = loss, device, precision
-        self.generate = generate or G
+        self.parts, self.G, self.D = parts, parts.G, parts.D
+        self.loss, self.device, self.precision = loss, parts.device, parts.precision
+        self.generate = generate or parts.G
         self.show_real = show_real or (lambda real: real)
         self.augment = augment
 
@@ -61,7 +59,7 @@ class MultiScaleStep:
             fake_logits = self._judge(_detach(fake))
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
         if train_d:
-            update(self.opt_D, d_loss)
+            self.parts.update_D(d_loss)
 
         D.requires_grad_(False)
         with autocast(self.device, self.precision):
@@ -69,7 +67,7 @@ class MultiScaleStep:
             g_real_logits = self._judge(real_in) if self.loss.relativistic else real_logits.detach()
         g_loss = self.loss.g_loss(g_real_logits.float(), g_logits.float())
         if train_g:
-            update(self.opt_G, g_loss)
+            self.parts.update_G(g_loss)
         D.requires_grad_(True)
         return step_stats(d_loss, g_loss, real_logits, fake_logits)
 
@@ -81,9 +79,8 @@ class _HighResRecipe(Recipe):
         args = {**model_args(self.config), "aspect": self.config.aspect}
         return {k: v for k, v in args.items() if k not in ("d_batchnorm", "upsample")}  # DCGAN-only settings
 
-    def _step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-              device: torch.device, precision: str, **kwargs: Any) -> MultiScaleStep:
-        return MultiScaleStep(G, D, opt_G, opt_D, pair_loss(self.config.loss), device, precision, **kwargs)
+    def _step(self, parts: StepParts, **kwargs: Any) -> MultiScaleStep:
+        return MultiScaleStep(parts, pair_loss(self.config.loss), **kwargs)
 
 
 @RECIPES.register("msg")
@@ -92,10 +89,9 @@ class MSGRecipe(_HighResRecipe):
 
     name = "msg"
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
-        levels = len(G.to_rgb)
-        return self._step(G, D, opt_G, opt_D, device, precision, generate=G.scales,
+    def make_step(self, parts: StepParts) -> Step:
+        levels = len(parts.G.to_rgb)
+        return self._step(parts, generate=parts.G.scales,
                           show_real=lambda real: image_pyramid(real, levels))
 
 
@@ -110,10 +106,9 @@ class ProgressiveRecipe(_HighResRecipe):
         super().__init__(config, dataset)
         self.images_seen = 0
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
-        inner = self._step(G, D, opt_G, opt_D, device, precision)
-        cfg = self.config
+    def make_step(self, parts: StepParts) -> Step:
+        inner = self._step(parts)
+        G, D, cfg = parts.G, parts.D, self.config
 
         def step(real: torch.Tensor, z: torch.Tensor, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
             stage, alpha = stage_at(self.images_seen, G.last_stage, cfg.stage_images, cfg.fade_images)
@@ -140,8 +135,7 @@ class FastGANRecipe(_HighResRecipe):
 
     name = "fastgan"
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
+    def make_step(self, parts: StepParts) -> Step:
         from ganforge.data.augment import diff_augment
 
-        return self._step(G, D, opt_G, opt_D, device, precision, augment=lambda x: diff_augment(x, 1.0))
+        return self._step(parts, augment=lambda x: diff_augment(x, 1.0))

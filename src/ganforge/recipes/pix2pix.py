@@ -21,7 +21,7 @@ from ganforge.images import from_uint8
 from ganforge.losses.adversarial import AdversarialLoss
 from ganforge.losses.factory import make_loss
 from ganforge.models.patchgan import patch_grid_size
-from ganforge.recipes import RECIPES, Recipe, Step, update
+from ganforge.recipes import RECIPES, Recipe, Step, StepParts
 from ganforge.runtime import autocast
 
 JITTER = 9 / 8  # --random-crop: pairs are stored this much larger (the paper's 286 -> 256)
@@ -31,11 +31,10 @@ SAMPLE_COLUMNS = 8
 class Pix2PixStep:
     """One D update on (input, target) vs (input, G(input)), then one G update on cGAN + L1."""
 
-    def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                 loss: AdversarialLoss, device: torch.device, precision: str, input_channels: int,
-                 l1_weight: float = 100.0, adversarial_weight: float = 1.0) -> None:
-        self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
-        self.loss, self.device, self.precision = loss, device, precision
+    def __init__(self, parts: StepParts, loss: AdversarialLoss, input_channels: int, l1_weight: float = 100.0,
+                 adversarial_weight: float = 1.0) -> None:
+        self.parts, self.G, self.D = parts, parts.G, parts.D
+        self.loss, self.device, self.precision = loss, parts.device, parts.precision
         self.input_channels = input_channels
         self.l1_weight, self.adversarial_weight = l1_weight, adversarial_weight
 
@@ -55,7 +54,7 @@ class Pix2PixStep:
                 fake_logits = D(torch.cat([source, fake.detach()], dim=1))
             d_loss = 0.5 * self.loss.d_loss(real_logits.float(), fake_logits.float())  # halved, as in the paper
             if train_d:
-                update(self.opt_D, d_loss)
+                self.parts.update_D(d_loss)
             stats["loss/D"] = d_loss.detach()
             stats["D/real_prob"] = torch.sigmoid(real_logits.detach().float()).mean()
             stats["D/fake_prob"] = torch.sigmoid(fake_logits.detach().float()).mean()
@@ -71,7 +70,7 @@ class Pix2PixStep:
             g_loss = g_loss + self.adversarial_weight * g_adv
             stats["loss/G_adv"] = g_adv.detach()
         if train_g:
-            update(self.opt_G, g_loss)
+            self.parts.update_G(g_loss)
         D.requires_grad_(True)
         stats["loss/G"] = g_loss.detach()
         stats["loss/L1"] = l1.detach()
@@ -102,6 +101,7 @@ class Pix2PixRecipe(Recipe):
 
     name = "pix2pix"
     dataset: PairedDataset
+    judged_by_spread = False  # translations are judged against their targets (heldout.json), not by their spread
 
     @staticmethod
     def load_data(config: TrainConfig, quiet: bool = False) -> PairedDataset:
@@ -127,11 +127,10 @@ class Pix2PixRecipe(Recipe):
         return dict(resolution=cfg.resolution, in_channels=self.dataset.input_channels, out_channels=cfg.channels,
                     g_width=cfg.g_width, d_width=cfg.d_width, patch_size=cfg.patch_size, dropout=cfg.dropout)
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
+    def make_step(self, parts: StepParts) -> Step:
         cfg = self.config
-        return Pix2PixStep(G, D, opt_G, opt_D, make_loss(cfg.loss, cfg.label_smoothing), device, precision,
-                           self.dataset.input_channels, cfg.l1_weight, cfg.adversarial_weight)
+        return Pix2PixStep(parts, make_loss(cfg.loss, cfg.label_smoothing), self.dataset.input_channels,
+                           cfg.l1_weight, cfg.adversarial_weight)
 
     def noise(self, batch_size: int, generator: torch.Generator, device: torch.device) -> None:
         return None  # dropout is G's only source of randomness
@@ -147,8 +146,5 @@ class Pix2PixRecipe(Recipe):
         source, target = inputs["source"], inputs["target"]
         return comparison_rows(source, G(source), target), len(source)
 
-    def checkpoint_extras(self) -> dict[str, Any]:
+    def checkpoint_extras(self, D: nn.Module) -> dict[str, Any]:
         return {"direction": self.config.direction}
-
-    def doctor_fakes(self, G: nn.Module, inputs: dict[str, torch.Tensor]) -> None:
-        return None  # translations are judged against their targets (heldout.json), not by their spread

@@ -14,7 +14,7 @@ from ganforge.data.batches import BatchStream
 from ganforge.data.points import PointDataset, load_points
 from ganforge.errors import GanforgeError
 from ganforge.models import POINT_MODELS
-from ganforge.recipes import RECIPES, Recipe, Step
+from ganforge.recipes import RECIPES, Recipe, Step, StepParts
 from ganforge.recipes.gan import d_options, make_gan_step
 from ganforge.train import plots2d
 
@@ -41,9 +41,8 @@ class PointsRecipe(Recipe):
         cfg = self.config
         return dict(latent_dim=cfg.latent_dim, g_width=cfg.g_width, d_width=cfg.d_width, **d_options(cfg))
 
-    def make_step(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                  device: torch.device, precision: str) -> Step:
-        return make_gan_step(self.config, G, D, opt_G, opt_D, device, precision)
+    def make_step(self, parts: StepParts) -> Step:
+        return make_gan_step(self.config, parts)
 
     def batches(self, device: torch.device, batch_size: int, seed: int, rank: int = 0,
                 world_size: int = 1) -> BatchStream:

@@ -99,7 +99,7 @@ class CoverageCheck:
     @torch.no_grad()
     def __call__(self, recipe: Recipe, G: nn.Module, d_input: DiscriminatorInput) -> Coverage | None:
         with eval_mode(G, d_input):
-            fakes = recipe.doctor_fakes(G, {"z": self.z})
+            fakes = recipe.sample_grid(G, {"z": self.z})[0] if recipe.judged_by_spread else None
             if fakes is None:
                 return None
             if self.modes is not None:

@@ -115,7 +115,7 @@ def diversity_ratio(recipe: Recipe, G: nn.Module, D_input: nn.Module, inputs: di
 
     Near 1: G's samples vary as much as real ones; near 0: they all look alike to D."""
     with eval_mode(G, D_input):
-        fakes = recipe.doctor_fakes(G, inputs)
+        fakes = recipe.sample_grid(G, inputs)[0] if recipe.judged_by_spread else None
         fake_features = None if fakes is None or len(fakes) < 2 else D_input.features(_spread_out(fakes.float()))
         if fake_features is None:
             return None

@@ -58,8 +58,10 @@ def collapse_remedy(cfg: TrainConfig) -> str:
     """What a collapse or coverage report suggests: the remedies this run takes and does not use yet."""
     if cfg.model in HIGHRES_MODELS:  # they refuse --pack, --minibatch-std and --spectral-norm (below)
         return HIGHRES_COLLAPSE_REMEDY
+    from ganforge.recipes import recipe_name
+
     options = []
-    if not (cfg.conditional or cfg.latent_classes):  # both need D to judge one sample at a time
+    if recipe_name(cfg) not in ("conditional", "infogan"):  # both need D to judge one sample at a time
         options.append("--pack 2 (PacGAN)" if cfg.pack == 1 else f"--pack {2 * cfg.pack} (PacGAN; now {cfg.pack})")
     if not cfg.minibatch_std:
         options.append("--minibatch-std")

@@ -11,15 +11,16 @@ without getting past the point of failure it stops with an error instead of loop
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
 
 from ganforge.checkpoint import load_newest_intact
 from ganforge.errors import GanforgeError
-from ganforge.train.metrics_log import MetricsLog
+
+if TYPE_CHECKING:
+    from ganforge.train.run_folder import RunFolder
 
 LR_FACTOR = 0.5  # each rollback halves every learning rate
 
@@ -41,13 +42,11 @@ def find_fault(stats: dict[str, torch.Tensor], modules: Iterable[nn.Module]) -> 
 
 
 class Restorable(Protocol):
-    """What a trainer offers so a rollback can restore it."""
+    """What a training run offers so a rollback can restore it."""
 
-    out_dir: Path
     step: int
-    log: MetricsLog
 
-    def _load_state(self, state: dict[str, Any]) -> None: ...
+    def restore(self, state: dict[str, Any]) -> None: ...
 
     def optimizers(self) -> list[torch.optim.Optimizer]: ...
 
@@ -66,12 +65,11 @@ class Rollback:
         if state:
             self.retries, self.failed_at = int(state["retries"]), int(state["failed_at"])
 
-    def roll_back(self, trainer: Restorable, fault: str) -> int:
-        """Restore the newest intact checkpoint with lower learning rates; returns its step."""
-        at = trainer.step
-        ckpt_dir = trainer.out_dir / "checkpoints"
+    def roll_back(self, run: Restorable, folder: RunFolder, fault: str) -> int:
+        """Restore the newest intact checkpoint in `folder` with lower learning rates; returns its step."""
+        at = run.step
         try:
-            path, state = load_newest_intact(ckpt_dir, self.warn)
+            path, state = load_newest_intact(folder.checkpoints, self.warn)
         except GanforgeError as err:
             raise GanforgeError(f"training diverged at step {at} ({fault}) and there is nothing to roll back "
                                 f"to: {err}") from None
@@ -82,12 +80,12 @@ class Rollback:
             raise GanforgeError(f"training diverged at step {at} ({fault}) again after {retries} rollback(s) "
                                 f"to step {to} with lower learning rates; try smaller --lr-g/--lr-d, another "
                                 f"--loss, or more --nan-retries. The last good checkpoint is {path}")
-        lrs = [[group["lr"] for group in opt.param_groups] for opt in trainer.optimizers()]
-        trainer._load_state(state)  # also loads the checkpoint's own rollback counters: set ours after it
-        trainer.log.truncate_after(to)  # the steps after `to` are re-run; their records would be stale
+        lrs = [[group["lr"] for group in opt.param_groups] for opt in run.optimizers()]
+        run.restore(state)  # also loads the checkpoint's own rollback counters: set ours after it
+        folder.rewind(to)  # the steps after `to` are re-run; their records would be stale
         self.retries, self.failed_at = retries + 1, failed_at
         new_lrs = []
-        for opt, old in zip(trainer.optimizers(), lrs):
+        for opt, old in zip(run.optimizers(), lrs):
             for group, lr in zip(opt.param_groups, old):
                 group["lr"] = lr * LR_FACTOR
                 new_lrs.append(group["lr"])
@@ -95,6 +93,6 @@ class Rollback:
                   f"x{LR_FACTOR} -> {', '.join(f'{lr:.3g}' for lr in new_lrs)} "
                   f"(rollback {self.retries} of at most {self.max_retries})")
         # an event record, like the training doctor's: report.html and `ganforge serve` list it
-        trainer.log.write({"step": to, "event": "rollback", "fault": fault, "at_step": at, "checkpoint": path.name,
+        folder.log.write({"step": to, "event": "rollback", "fault": fault, "at_step": at, "checkpoint": path.name,
                            "learning_rates": new_lrs, "retry": self.retries})
         return to

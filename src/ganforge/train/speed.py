@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import torch
 
+from ganforge.config import TrainConfig
+
 FUSED_ADAM_DEVICES = ("cpu", "cuda")  # where torch has a fused Adam kernel
 
 
@@ -27,6 +29,16 @@ def set_threads(threads: int) -> None:
     """Intra-op CPU threads; 0 keeps PyTorch's default (one per physical core, or $OMP_NUM_THREADS)."""
     if threads > 0:
         torch.set_num_threads(threads)
+
+
+def process_settings(config: TrainConfig, device: torch.device) -> None:
+    """The process-wide settings a run asks for: its CPU thread count and, on the CPU, keeping freed memory.
+
+    Made by the code that starts the process (`train()`, `ganforge train`), never by a run's builder: they
+    outlive the run and apply to everything else the process does."""
+    set_threads(config.threads)
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults on every step's big tensors
 
 
 # glibc's mallopt parameters
