@@ -3,8 +3,8 @@
 The JSON holds them as the checkpoints already written carry them (each DCGAN upsampling mode, 16 px, non-square,
 latent classes, minibatch std, packing, spectral norm on D, conditional DCGAN, MSG-GAN, progressive growing, FastGAN,
 pix2pix, the MLP). A run folder must keep loading and sampling, so a model may change its layers only in ways that
-keep these keys (e.g. a parameterless layer in the place of another); change the JSON only with a checkpoint
-conversion.
+keep these keys (e.g. a parameterless layer in the place of another), and so must accelerate()'s faster forms (the
+Trainer's networks, which write the checkpoints); change the JSON only with a checkpoint conversion.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from torch import nn
 
+from ganforge.accel import AccelPolicy, accelerate
 from ganforge.models import create_model, model_names
 from ganforge.models.layers import apply_spectral_norm
 
@@ -26,9 +27,11 @@ def _layout(net: nn.Module) -> list[str]:
 
 
 @pytest.mark.parametrize("label", list(KEYS))
-def test_state_dict_keys_are_those_of_checkpoints_on_disk(label):
+@pytest.mark.parametrize("policy", [AccelPolicy.plain(), AccelPolicy()], ids=["plain", "accelerated"])
+def test_state_dict_keys_are_those_of_checkpoints_on_disk(label, policy):
     case = KEYS[label]
     G, D = create_model(case["model"], **case["args"])
+    G, D = accelerate(G, policy), accelerate(D, policy)  # as the Trainer builds them: before spectral norm
     if case["spectral_norm"]:
         apply_spectral_norm(D)
     assert _layout(G) == case["G"]

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ganforge.accel import AccelPolicy, accelerate
 from ganforge.checkpoint import LATEST, save_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.data import ImageDataset
@@ -85,7 +86,7 @@ class Trainer:
     clock: Callable[[], float] = staticmethod(time.monotonic)  # what --max-minutes counts (bench: CPU time)
 
     def __init__(self, config: TrainConfig, out_dir: Path, resume: bool = False,
-                 dataset: ImageDataset | None = None, quiet: bool = False) -> None:
+                 dataset: ImageDataset | None = None, quiet: bool = False, accel: AccelPolicy | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.quiet = quiet
         config.validate()  # before the run folder is touched: a bad flag must not leave a half-made run behind
@@ -121,6 +122,8 @@ class Trainer:
         self.recipe.check_data()
         torch.manual_seed(cfg.seed)
         self.G, self.D = create_model(self.recipe.model_name(), **self.recipe.model_args())
+        accel = accel or AccelPolicy.for_device(self.device)  # faster forms of the same layers; before spectral norm
+        self.G, self.D = accelerate(self.G, accel), accelerate(self.D, accel)
         if cfg.spectral_norm:
             apply_spectral_norm(self.D)
         if cfg.sync_bn and self.dist.enabled:
