@@ -56,7 +56,9 @@ def test_policies_are_values():
 
 # --- whole networks: accelerated against plain, float64 ----------------------------------------------------------
 def _inputs(name: str, args: dict) -> tuple:
-    torch.manual_seed(1)
+    torch.manual_seed(1)  # also the U-Net's dropout masks that follow
+    if name == "pix2pix":
+        return (torch.rand(4, args["in_channels"], args["resolution"], args["resolution"], dtype=torch.float64),)
     z = torch.randn(4, args["latent_dim"], dtype=torch.float64)
     return (z, torch.tensor([0, 1, 2, 0])) if name.startswith("conditional") else (z,)
 
@@ -68,7 +70,7 @@ def _outputs_and_gradients(name: str, args: dict, G: nn.Module, D: nn.Module, me
         D.set_stage(D.last_stage, 0.5)
     inputs = _inputs(name, args)
     images = G(*inputs).contiguous(memory_format=memory_format)
-    logits = D(images, *inputs[1:])
+    logits = D(torch.cat([inputs[0], images], 1)) if name == "pix2pix" else D(images, *inputs[1:])
     params = [*G.parameters(), *D.parameters()]  # (InfoGAN's code head and faded-out stages get zeros)
     return images, logits, torch.autograd.grad(logits.square().sum(), params, allow_unused=True, materialize_grads=True)
 
@@ -96,6 +98,7 @@ NETWORKS = [
     ("fastgan", dict(resolution=64, channels=3, **TINY)),
     ("msg", dict(resolution=32, channels=3, **TINY)),
     ("progressive", dict(resolution=32, channels=3, **TINY)),
+    ("pix2pix", dict(resolution=32, in_channels=1, out_channels=3, g_width=4, d_width=4, patch_size=16)),
 ]
 
 
