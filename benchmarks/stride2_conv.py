@@ -1,4 +1,4 @@
-"""DCGAN's stride-2 4x4 convs on CPU: oneDNN's kernels against the forms of models/stride2.py and models/winograd.py.
+"""DCGAN's stride-2 4x4 convs on CPU: oneDNN's kernels against the forms of accel/stride2.py and accel/winograd.py.
 
     python benchmarks/stride2_conv.py                    # bf16, 2 threads, batches 64 and 128
     python benchmarks/stride2_conv.py --precision fp32   # the matrix product loses there (ganforge keeps oneDNN's)
@@ -8,17 +8,19 @@
 Weight gradients (the shapes of DCGAN's D; G's mirrored transposed convs have the same sums): each row is one conv
 (c_in -> c_out, input size), its forward for scale, and the weight gradient by oneDNN and as one matrix product
 over the unfolded input. ganforge uses the matrix product for the convs between maps of at most 16 px
-(dcgan.MATMUL_GRAD_LAYERS). Few-output transposed convs (G's last layer; D's first conv's input gradient is the
+(AccelPolicy.matmul_grad_max_px). Few-output transposed convs (G's last layer; D's first conv's input gradient is the
 same op): oneDNN's transposed conv against the 3x3 conv to 4x the channels + pixel shuffle (the kernel folded in
 the timed call, as training does). Whole layers (forward, then the input and weight gradients, as D's and G's
-layers run in training; DCGAN-64's shapes): oneDNN, stride2's form without Winograd (the matmul weight gradient
-where dcgan uses it), and Winograd's F(2x2, 2x2) (models/winograd.py; ganforge uses it for maps of at most
-stride2.WINOGRAD_MAX_PX with at least stride2.WINOGRAD_MIN_CHANNELS channels). Median ms of interleaved windows.
+layers run in training; DCGAN-64's shapes): oneDNN, stride2's form without Winograd (the default policy with
+winograd_dtypes=(): the matmul weight gradient where the map rule takes it), and Winograd's F(2x2, 2x2)
+(accel/winograd.py; the default policy uses it for maps of at most winograd_max_px with at least
+winograd_min_channels channels). Median ms of interleaved windows.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -26,9 +28,9 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ganforge.models import stride2
-from ganforge.models.stride2 import stride2_conv4x4, subpixel_kernel, weight_grad
-from ganforge.models.winograd import winograd_stride2
+from ganforge.accel import AccelPolicy
+from ganforge.accel.stride2 import stride2_conv4x4, subpixel_kernel, weight_grad
+from ganforge.accel.winograd import winograd_stride2
 
 WEIGHT_GRAD_SHAPES = ((48, 96, 16), (96, 192, 8), (64, 128, 16), (128, 256, 8), (128, 256, 16), (256, 512, 8))
 FEW_OUTPUT_SHAPES = ((48, 1, 16), (64, 1, 16), (64, 3, 16), (64, 3, 32), (32, 3, 64))  # c_in -> c_out from size
@@ -37,6 +39,7 @@ LAYER_SHAPES = ((False, 64, 128, 32), (False, 128, 256, 16), (False, 256, 512, 8
                 (True, 512, 256, 4), (True, 256, 128, 8), (True, 128, 64, 16))
 CL = torch.channels_last
 DTYPE = torch.bfloat16  # --precision
+NO_WINOGRAD = dataclasses.replace(AccelPolicy(), winograd_dtypes=())
 
 
 def timed(fn: Callable[[], object], steps: int) -> float:
@@ -77,17 +80,15 @@ def few_output_ways(batch: int, c_in: int, c_out: int, size: int) -> dict[str, C
 
 def layer_ways(batch: int, transposed: bool, c_in: int, c_out: int, size: int) -> dict[str, Callable[[], object]]:
     """One layer's forward + backward (input and weight gradients) by oneDNN, by stride2 without Winograd (the
-    matmul weight gradient where the map is at most 16 px, as dcgan builds it) and by Winograd."""
+    matmul weight gradient where the default policy's map rule takes it) and by Winograd."""
     x = torch.randn(batch, c_in, size, size, dtype=DTYPE).to(memory_format=CL).requires_grad_()
     w = (torch.randn(*((c_in, c_out) if transposed else (c_out, c_in)), 4, 4, dtype=DTYPE) * 0.02).to(
         memory_format=CL).requires_grad_()
     op = F.conv_transpose2d if transposed else F.conv2d
     grad = torch.randn_like(op(x, w, None, 2, 1)).contiguous(memory_format=CL)
-    matmul_grad = size * (2 if transposed else 1) <= 16
 
     def stride2_form() -> torch.Tensor:
-        with stride2.run_forms(WINOGRAD_DTYPES=()):
-            return stride2_conv4x4(x, w, None, transposed, matmul_grad)
+        return stride2_conv4x4(x, w, None, NO_WINOGRAD, transposed)
 
     def step(forward: Callable[[], torch.Tensor]) -> Callable[[], object]:
         return lambda: torch.autograd.grad(forward(), (x, w), grad)

@@ -5,16 +5,15 @@
     python benchmarks/train_speed.py --compile   # also try torch.compile(dynamic=False) on the fast loop
     python benchmarks/train_speed.py --device cuda --skip-levers   # on a GPU: fp32 reference vs bf16/fp16/fp32
 
-The reference is the pytorch/examples DCGAN loop written the simplest way, on torch's own layers (nn.Conv2d,
-nn.ConvTranspose2d: none of ganforge's faster forms of the same convs, see `plain_steps`): fp32, contiguous tensors,
-per-item conversion from uint8 in a DataLoader, a fresh fake batch for the G step, D not frozen in
+The reference is the pytorch/examples DCGAN loop written the simplest way, on the plain model (`create_model`
+without `accelerate`: torch's own nn.Conv2d / nn.ConvTranspose2d, none of accel/'s faster forms): fp32, contiguous
+tensors, per-item conversion from uint8 in a DataLoader, a fresh fake batch for the G step, D not frozen in
 the G step, the default (per-parameter) Adam, `zero_grad()`, and `.item()` of the losses every step.
 "ganforge" is the real Trainer (train/loop.py) driven step by step, with its own data stream, fused
 Adam, channels_last, precision and recipe step, and `--augment off`: the same job as the reference (the
-benchmark's 1,024 images would otherwise switch ADA on; driven step by step its p stays 0, so the figures
-before this setting are unaffected). Each img/s is the median of several timed windows after warm-up, the variants'
-windows interleaved so a load change on a shared machine hits all of them alike; compare ratios, not
-absolute figures across runs.
+benchmark's 1,024 images would otherwise switch ADA on). Each img/s is the median of several timed windows after
+warm-up, the variants' windows interleaved so a load change on a shared machine hits all of them alike; compare
+ratios, not absolute figures across runs.
 
 FLOPs are convolution + matmul FLOPs of one step counted by torch.utils.flop_counter.FlopCounterMode: the
 arithmetic each loop executes (ganforge's Winograd layers do 9/16 of a conv's multiply-adds, and are counted so).
@@ -52,7 +51,7 @@ from ganforge.config import TrainConfig
 from ganforge.data import ImageDataset
 from ganforge.data.builtin import render_shapes
 from ganforge.images import from_uint8
-from ganforge.models import create_model, dcgan
+from ganforge.models import create_model
 from ganforge.runtime import native_bf16, resolve_precision
 from ganforge.train.loop import Trainer
 
@@ -97,14 +96,11 @@ def device_batches(images: np.ndarray, batch_size: int) -> Iterator[torch.Tensor
 
 def plain_steps(resolution: int, batch_size: int, images: np.ndarray, levers: frozenset[str] = frozenset(),
                 compile_models: bool = False) -> Iterator[None]:
-    """A DCGAN training loop on torch's layers; yields after each step. Built before it is returned (for the
-    memory probe)."""
+    """A DCGAN training loop on the plain model (torch's layers); yields after each step. Built before it is
+    returned (for the memory probe)."""
     on = levers.__contains__
     torch.manual_seed(0)
-    with dcgan.layer_forms(LINEAR_ENDS=False, STRIDE2_LAYERS=False):  # no linear ends, matmul gradient, sub-pixel
-        G, D = create_model("dcgan", resolution=resolution, channels=3, latent_dim=LATENT)
-    assert not any(type(m).__module__.startswith("ganforge") for net in (G, D) for m in net.modules()
-                   if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))), "reference must use torch's layers"
+    G, D = create_model("dcgan", resolution=resolution, channels=3, latent_dim=LATENT)  # not accelerated
     layout = torch.channels_last if on("channels_last") else torch.contiguous_format
     G.to(DEVICE, memory_format=layout)
     D.to(DEVICE, memory_format=layout)

@@ -9,23 +9,25 @@ Each row is one upscaling block of DCGAN's G (c_in -> c_out channels, input reso
 32 px (width 64, one channel), then the last two blocks of an RGB G at 64 px. Timed forward + backward as in
 training (channels_last, autocast, gradients to the input and the weights). Timed windows of the variants
 are interleaved and the medians compared, so a load change on a shared machine hits all of them alike.
-"nearest folded" is the identical function (models/layers.py: NearestConv, in every block), computed as the
-equivalent stride-2 transposed conv of the small map with a folded kernel (4/9 of the FLOPs); sub-pixel conv has
-the same FLOPs as nearest + conv but is a different model; a free transposed conv has the folded form's FLOPs
-but draws checkerboards (why ganforge's recipes do not use it).
+"nearest folded" is the identical function (accel/nearest.py: NearestConv), computed as the equivalent stride-2
+transposed conv of the small map with a folded kernel (4/9 of the FLOPs); sub-pixel conv has the same FLOPs as
+nearest + conv but is a different model; a free transposed conv has the folded form's FLOPs but draws checkerboards
+(why ganforge's recipes do not use it). Each block is built as DCGAN builds it and accelerated as the Trainer does
+(the folded and transposed blocks through accel/stride2.py, Winograd included where the default policy takes it).
 
---training-step times whole steps of the recommended preset six ways: "nearest" (the plain Upsample + Conv2d
-pair and plain convs at both ends), "nearest folded" (NearestConv), "+ linear ends" (also G's first layer and
-D's heads as the identical linear layers: dcgan.LINEAR_ENDS), "+ matmul grad" (also the weight gradient of the
-convs between maps of at most 16 px as one matrix product: dcgan.MATMUL_GRAD_LAYERS, models/stride2.py) and
-"+ sub-pixel" (also G's last layer and D's first layer's input gradient as a 3x3 conv + pixel shuffle:
-stride2.SUBPIXEL_FEW_OUTPUTS) and "+ Winograd" (also the layers between maps of at most 16 px by Winograd's
-F(2x2, 2x2): stride2.WINOGRAD_DTYPES, models/winograd.py); the run-time flags are set for each variant's windows.
+--training-step times whole steps of the recommended preset six ways, each a Trainer with its own AccelPolicy:
+"nearest" (AccelPolicy.plain(): the plain Upsample + Conv2d pair, plain convs at both ends), "nearest folded"
+(fold_nearest), "+ linear ends" (also G's first layer and D's heads as the identical linear layers: linear_ends),
+"+ matmul grad" (also the weight gradient of the convs between maps of at most 16 px as one matrix product:
+matmul_grad_dtypes), "+ sub-pixel" (also G's last layer and D's first layer's input gradient as a 3x3 conv + pixel
+shuffle: subpixel_max_outputs) and "+ Winograd" (also the wide layers between maps of at most 16 px by Winograd's
+F(2x2, 2x2): winograd_dtypes; this is the default policy).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from pathlib import Path
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from ganforge.accel import AccelPolicy, accelerate
 from ganforge.models.dcgan import _upsample_block
 
 if TYPE_CHECKING:
@@ -45,10 +48,10 @@ MODES = ("nearest", "nearest folded", "subpixel", "transpose")
 
 
 def build_block(name: str, c_in: int, c_out: int) -> nn.Module:
-    """One upscaling block as DCGAN builds it; "nearest" is the plain Upsample + Conv2d pair."""
-    if name == "nearest":
-        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))
-    return nn.Sequential(*_upsample_block(c_in, c_out, name.split()[0]))
+    """One upscaling block as DCGAN builds it, accelerated with the default policy; "nearest" is the plain
+    Upsample + Conv2d pair."""
+    block = nn.Sequential(*_upsample_block(c_in, c_out, name.split()[0]))
+    return accelerate(block, AccelPolicy.plain() if name == "nearest" else AccelPolicy())
 
 
 def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, steps: int) -> float:
@@ -62,49 +65,51 @@ def time_block(block: nn.Module, x: torch.Tensor, dtype: torch.dtype | None, ste
     return (time.perf_counter() - start) / steps * 1e3
 
 
-def time_steps(trainer: Trainer, subpixel: bool, winograd: bool, steps: int) -> float:
-    """Mean ms of `steps` training steps, with stride2's sub-pixel form and Winograd form on or off (flags read at
-    run time)."""
-    from ganforge.models import stride2
+def time_steps(trainer: Trainer, steps: int) -> float:
+    """Mean ms of `steps` training steps."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.step_fn(*trainer.next_batch())
+    return (time.perf_counter() - start) / steps * 1e3
 
-    with stride2.run_forms(SUBPIXEL_FEW_OUTPUTS=subpixel, **({} if winograd else {"WINOGRAD_DTYPES": ()})):
-        start = time.perf_counter()
-        for _ in range(steps):
-            trainer.step_fn(*trainer.next_batch())
-        return (time.perf_counter() - start) / steps * 1e3
+
+def step_policies() -> dict[str, AccelPolicy]:
+    """The --training-step variants: each adds one form to the one before, from nothing to the default policy."""
+    policies = {"nearest": AccelPolicy.plain()}
+    default = AccelPolicy()
+    for name, fields in (("nearest folded", ["fold_nearest"]), ("+ linear ends", ["linear_ends"]),
+                         ("+ matmul grad", ["matmul_grad_dtypes"]), ("+ sub-pixel", ["subpixel_max_outputs"]),
+                         ("+ Winograd", ["winograd_dtypes"])):
+        previous = list(policies.values())[-1]
+        policies[name] = dataclasses.replace(previous, **{field: getattr(default, field) for field in fields})
+    assert policies["+ Winograd"] == default
+    return policies
 
 
 def training_steps(args: argparse.Namespace) -> None:
-    """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), the models built with
-    dcgan.FOLD_NEAREST, dcgan.LINEAR_ENDS, dcgan.MATMUL_GRAD_LAYERS, stride2.SUBPIXEL_FEW_OUTPUTS and
-    stride2.WINOGRAD_DTYPES off and on, in
-    one process, windows interleaved."""
+    """Whole steps of the recommended preset (digits at 32 px; shapes at 64 px), one Trainer per policy of
+    step_policies(), in one process, windows interleaved."""
     import tempfile
 
     from ganforge.config.presets import make_config
-    from ganforge.models import dcgan
     from ganforge.train.loop import Trainer
 
     window = 30
     settings = {"digits": {"upsample": "nearest"}, "shapes": {"resolution": 64, "upsample": "nearest"}}
     for data, extra in ((name, settings[name]) for name in args.data.split(",")):
-        trainers, subpixel, winograd = {}, {}, {}
-        variants = (("nearest", (False, False, 0, False, False)), ("nearest folded", (True, False, 0, False, False)),
-                    ("+ linear ends", (True, True, 0, False, False)), ("+ matmul grad", (True, True, 2, False, False)),
-                    ("+ sub-pixel", (True, True, 2, True, False)), ("+ Winograd", (True, True, 2, True, True)))
-        for name, (fold, linear_ends, matmul_layers, subpixel[name], winograd[name]) in variants:
+        trainers = {}
+        for name, policy in step_policies().items():
             config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
                                   "seed": 0, "threads": args.threads, "sample_every": 10**9,
                                   "checkpoint_every": 10**9, "log_every": 10**9, **extra})
-            with dcgan.layer_forms(FOLD_NEAREST=fold, LINEAR_ENDS=linear_ends, MATMUL_GRAD_LAYERS=matmul_layers):
-                trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True)
+            trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True, accel=policy)
 
-        for name, trainer in trainers.items():
-            time_steps(trainer, subpixel[name], winograd[name], 10)  # warm-up
+        for trainer in trainers.values():
+            time_steps(trainer, 10)  # warm-up
         times: dict[str, list[float]] = {name: [] for name in trainers}
         for _ in range(args.windows):
             for name, trainer in trainers.items():
-                times[name].append(time_steps(trainer, subpixel[name], winograd[name], window))
+                times[name].append(time_steps(trainer, window))
         ms = {name: statistics.median(t) for name, t in times.items()}
         shown = ", ".join(f"{name} {ms[name]:.1f} ms ({ms['nearest'] / ms[name]:.3f}x)" for name in ms)
         print(f"{data} ({extra.get('resolution', 32)} px) training step, "

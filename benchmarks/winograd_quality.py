@@ -1,8 +1,9 @@
 """Does Winograd's extra bf16 rounding change DCGAN-64's training? Gradient error, then KID over paired seeds.
 
-`models/winograd.py` runs DCGAN-64's stride-2 layers near the 4 px grid (128-512 channels) in bf16 with 9 products
-per tile instead of 16; its results carry 2.3-2.8x the rounding error of a bf16 conv (tests/test_winograd.py). This
-benchmark measures what that does to training, both ways against the bf16 loop without Winograd (the previous form):
+`accel/winograd.py` runs DCGAN-64's stride-2 layers near the 4 px grid (128-512 channels) in bf16 with 9 products
+per tile instead of 16; its results carry a few times the rounding error of a bf16 conv (docs/speed.md). This
+benchmark measures what that does to training, both ways against the bf16 loop without Winograd (the matmul weight
+gradient there):
 
 1. **Gradients**: on one batch, the relative error of D's and G's bf16 gradients against fp32 (autocast off), with and
    without Winograd, beside the batch-to-batch noise (fp32 gradients on two different batches): rounding well below
@@ -18,7 +19,7 @@ benchmark measures what that does to training, both ways against the bf16 loop w
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).parent))
 from highres import features, train_feature_net  # noqa: E402  (a sibling benchmark script)
 
+from ganforge.accel import AccelPolicy, accelerate  # noqa: E402
 from ganforge.config import TrainConfig  # noqa: E402
 from ganforge.config.presets import preset_values  # noqa: E402
 from ganforge.data.builtin import shapes  # noqa: E402
@@ -38,15 +40,27 @@ from ganforge.images import from_uint8  # noqa: E402
 from ganforge.inference.sampling import generate, latents  # noqa: E402
 from ganforge.losses.adversarial import d_loss_bce, g_loss_nonsat  # noqa: E402
 from ganforge.metrics.kid import kid  # noqa: E402
-from ganforge.models import stride2  # noqa: E402
+from ganforge.models import create_model  # noqa: E402
+from ganforge.models.layers import apply_spectral_norm  # noqa: E402
 from ganforge.train.loop import Trainer  # noqa: E402
 
 RESOLUTION = 64
 
 
-def winograd(enabled: bool) -> contextlib.AbstractContextManager[None]:
-    """Winograd on (as shipped) or off (the previous form, same bf16 autocast) for every stride-2 layer."""
-    return stride2.run_forms() if enabled else stride2.run_forms(WINOGRAD_DTYPES=())
+def winograd(enabled: bool) -> AccelPolicy:
+    """The default policy (Winograd on) or the same without Winograd (the matmul weight gradient where it was)."""
+    return AccelPolicy() if enabled else dataclasses.replace(AccelPolicy(), winograd_dtypes=())
+
+
+def networks(trainer: Trainer, policy: AccelPolicy) -> tuple[nn.Module, nn.Module]:
+    """Copies of the trainer's G and D (the same weights and spectral-norm vectors) with `policy`'s forms."""
+    G, D = (accelerate(net, policy) for net in create_model(trainer.recipe.model_name(), **trainer.recipe.model_args()))
+    if trainer.config.spectral_norm:
+        apply_spectral_norm(D)
+    for built, net in ((G, trainer.G), (D, trainer.D)):
+        built.load_state_dict(net.state_dict())
+        built.to(memory_format=torch.channels_last).train(net.training)
+    return G, D
 
 
 def config(args: argparse.Namespace, seed: int) -> TrainConfig:
@@ -83,15 +97,13 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def gradient_rows(label: str, trainer: Trainer) -> list[str]:
     """Relative gradient errors of bf16 with / without Winograd against fp32, and fp32's batch-to-batch noise."""
-    G, D = trainer.G, trainer.D
-    G.train(), D.train()
+    trainer.G.train(), trainer.D.train()
     batches = [trainer.next_batch()[:2] for _ in range(2)]
+    G, D = networks(trainer, winograd(True))
     reference = gradients(G, D, *batches[0], bf16=False)
     other_batch = gradients(G, D, *batches[1], bf16=False)
-    with winograd(True):
-        with_w = gradients(G, D, *batches[0], bf16=True)
-    with winograd(False):
-        without_w = gradients(G, D, *batches[0], bf16=True)
+    with_w = gradients(G, D, *batches[0], bf16=True)
+    without_w = gradients(*networks(trainer, winograd(False)), *batches[0], bf16=True)
     rows = []
     for i, net in enumerate(("D", "G")):
         rows.append(f"| {label} | {net} | {relative(with_w[i], reference[i]):.2e} | "
@@ -102,11 +114,10 @@ def gradient_rows(label: str, trainer: Trainer) -> list[str]:
 
 
 def train(args: argparse.Namespace, seed: int, use_winograd: bool, data, out: Path) -> tuple[Trainer, float]:
-    with winograd(use_winograd):
-        trainer = Trainer(config(args, seed), out, dataset=data, quiet=True)
-        start = time.perf_counter()
-        if trainer.run().status == "interrupted":
-            raise KeyboardInterrupt
+    trainer = Trainer(config(args, seed), out, dataset=data, quiet=True, accel=winograd(use_winograd))
+    start = time.perf_counter()
+    if trainer.run().status == "interrupted":
+        raise KeyboardInterrupt
     return trainer, time.perf_counter() - start
 
 
@@ -141,8 +152,8 @@ def main() -> None:
         for seed in (int(s) for s in args.seeds.split(",")):
             for use_winograd in (False, True):  # paired: same seed, same data order and initial weights
                 trainer, wall = train(args, seed, use_winograd, train_set, Path(tmp) / f"{seed}-{use_winograd}")
-                G = trainer.G_ema.eval()
-                with torch.no_grad(), winograd(use_winograd):
+                G = trainer.G_ema.eval()  # a copy of the trainer's G: its forms
+                with torch.no_grad():
                     fake = generate(G, latents(args.heldout, trainer.config.latent_dim, seed=123)).float()
                 score = kid(features(net, fake.clamp(-1, 1)), real_features).mean * 1000
                 results[use_winograd].append(score)

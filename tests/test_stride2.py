@@ -1,28 +1,28 @@
-"""DCGAN's stride-2 4x4 convs with the CPU fast paths (models/stride2.py: the weight gradient as one matrix product,
+"""4x4 stride-2 convs with the CPU fast paths (accel/stride2.py: the weight gradient as one matrix product,
 few-output transposed convs as a 3x3 conv + pixel shuffle): the same function and gradients as torch's convs."""
+
+import copy
 
 import pytest
 import torch
 
-from ganforge.models.layers import NearestConv
-from ganforge.models.stride2 import Stride2Conv2d, Stride2ConvTranspose2d, patches, subpixel_kernel
+import ganforge.accel.stride2 as stride2
+from ganforge.accel import AccelPolicy
+from ganforge.accel.nearest import NearestConv
+from ganforge.accel.stride2 import Stride2Conv2d, Stride2ConvTranspose2d, patches, subpixel_kernel
+
+# The matrix-product weight gradient runs in bf16 only by default (where it is faster); these float64 equality tests
+# switch it on for float64 too, to check its sums exactly (and Winograd off: tests/test_winograd.py has its own)
+FLOAT64 = AccelPolicy(matmul_grad_dtypes=(torch.bfloat16, torch.float64))
 
 
-@pytest.fixture(autouse=True)
-def matmul_in_float64(monkeypatch):
-    """The matrix-product weight gradient runs in bf16 only (where it is faster); these float64 equality tests
-    switch it on for float64 too, to check its sums exactly."""
-    import ganforge.models.stride2 as stride2
-
-    monkeypatch.setattr(stride2, "MATMUL_GRAD_DTYPES", (torch.bfloat16, torch.float64))
-
-
-def _pair(transposed: bool, bias: bool, c_in: int = 5, c_out: int = 3, matmul_grad: bool = True):
+def _pair(transposed: bool, bias: bool, c_in: int = 5, c_out: int = 3, matmul_grad: bool = True,
+          policy: AccelPolicy = FLOAT64):
+    """(fast, plain): a torch conv and its accelerated copy with the same weights."""
     torch.manual_seed(0)
-    fast = (Stride2ConvTranspose2d if transposed else Stride2Conv2d)(c_in, c_out, bias=bias, matmul_grad=matmul_grad)
     plain = (torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d)(c_in, c_out, 4, 2, 1, bias=bias)
-    plain.load_state_dict(fast.state_dict())
-    return fast, plain
+    form = Stride2ConvTranspose2d if transposed else Stride2Conv2d
+    return form.convert(copy.deepcopy(plain), policy, matmul_grad=matmul_grad), plain
 
 
 def test_patches_are_the_windows_under_each_output_pixel():
@@ -104,8 +104,6 @@ def test_under_bf16_autocast_the_fp32_weights_get_the_plain_convs_gradients(tran
 def test_without_autograd_no_custom_function_runs_and_traces_see_the_plain_op(monkeypatch, transposed, channels):
     """Eval and no_grad never build the custom function's graph (a few-output transposed conv still takes the
     faster form); a trace (ONNX / TorchScript export) records the plain conv."""
-    import ganforge.models.stride2 as stride2
-
     fast, plain = _pair(transposed, True, *channels)
     x = torch.randn(2, channels[0], 8, 8)
     monkeypatch.setattr(stride2._Stride2Conv4x4, "apply", None)  # calling it would fail
@@ -123,9 +121,9 @@ def test_nearest_conv_equals_upscaling_then_conv(c_out, matmul_grad):
     1 or 3 output channels in the sub-pixel form): the outputs and the input / 3x3-weight gradients of nn.Upsample
     + nn.Conv2d, float64, channels_last."""
     torch.manual_seed(0)
-    fast = NearestConv(5, c_out, matmul_grad=matmul_grad).double().to(memory_format=torch.channels_last)
     plain = torch.nn.Conv2d(5, c_out, 3, 1, 1, bias=False).double()
-    plain.load_state_dict(fast.state_dict())
+    fast = NearestConv.convert(copy.deepcopy(plain), FLOAT64, matmul_grad=matmul_grad)
+    fast = fast.to(memory_format=torch.channels_last)
     x = torch.randn(2, 5, 4, 6, dtype=torch.float64).to(memory_format=torch.channels_last).requires_grad_()
     out = fast(x)
     reference = plain(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
@@ -134,17 +132,18 @@ def test_nearest_conv_equals_upscaling_then_conv(c_out, matmul_grad):
                                torch.autograd.grad(reference.square().sum(), (x, plain.weight)))
 
 
-@pytest.mark.parametrize(("dtype", "autocast", "used"), [(torch.float32, False, False), (torch.float32, True, True)])
-def test_the_matmul_gradient_runs_in_bf16_only(monkeypatch, dtype, autocast, used):
-    """fp32 keeps oneDNN's weight gradient (the fp32 matrix product was slower); bf16 autocast takes the product."""
-    import ganforge.models.stride2 as stride2
-
-    monkeypatch.setattr(stride2, "MATMUL_GRAD_DTYPES", (torch.bfloat16,))
+@pytest.mark.parametrize(("autocast", "size", "matmul_grad", "used"), [
+    (False, 8, True, False),  # fp32 keeps oneDNN's weight gradient (the fp32 matrix product was slower)
+    (True, 8, True, True),  # bf16 autocast takes the product
+    (True, 32, True, False),  # a map larger than 16 px: oneDNN's kernel was as fast
+    (True, 16, False, False),  # an image layer (accelerate sets matmul_grad=False on a network's first and last)
+])
+def test_where_the_default_policy_takes_the_matmul_gradient(monkeypatch, autocast, size, matmul_grad, used):
     calls = []
     monkeypatch.setattr(stride2, "weight_grad", lambda big, small: calls.append(1) or torch.zeros(
-        small.shape[1], big.shape[1], 4, 4, dtype=big.dtype))
-    fast, _ = _pair(transposed=False, bias=False, c_in=6, c_out=5)
+        small.shape[1], big.shape[1], 4, 4, dtype=big.dtype))  # a spy: counts the calls
+    fast, _ = _pair(transposed=False, bias=False, c_in=6, c_out=5, matmul_grad=matmul_grad, policy=AccelPolicy())
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        out = fast(torch.randn(2, 6, 8, 8, dtype=dtype))
+        out = fast(torch.randn(2, 6, size, size))
     out.float().sum().backward()
     assert bool(calls) == used

@@ -1,14 +1,15 @@
-"""Stride-2 4x4 convs by Winograd's F(2x2, 2x2) (models/winograd.py): the conv's sums and gradients, and where
-stride2 uses them."""
+"""Stride-2 4x4 convs by Winograd's F(2x2, 2x2) (accel/winograd.py): the conv's sums and gradients, and where
+the default policy uses them."""
+
+import copy
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import ganforge.models.stride2 as stride2
-from ganforge.models import winograd
-from ganforge.models.stride2 import Stride2Conv2d, Stride2ConvTranspose2d
-from ganforge.models.winograd import winograd_stride2
+from ganforge.accel import AccelPolicy, winograd
+from ganforge.accel.stride2 import Stride2Conv2d, Stride2ConvTranspose2d
+from ganforge.accel.winograd import winograd_stride2
 
 
 def _operands(transposed: bool, memory_format: torch.memory_format, dtype=torch.float64, c_in=5, c_out=6,
@@ -82,9 +83,8 @@ def test_dcgan_layers_use_it_under_bf16_autocast_with_fp32_master_weights(monkey
     (within bf16 rounding)."""
     calls = _count_winograd_calls(monkeypatch)
     torch.manual_seed(0)
-    layer = (Stride2ConvTranspose2d if transposed else Stride2Conv2d)(128, 128, bias=False)
     plain = (torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d)(128, 128, 4, 2, 1, bias=False)
-    plain.load_state_dict(layer.state_dict())
+    layer = (Stride2ConvTranspose2d if transposed else Stride2Conv2d).convert(copy.deepcopy(plain), AccelPolicy())
     x = torch.randn(2, 128, *((8, 8) if transposed else (16, 16))).contiguous(memory_format=torch.channels_last)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = layer(x)
@@ -103,36 +103,39 @@ def test_dcgan_layers_use_it_under_bf16_autocast_with_fp32_master_weights(monkey
     (torch.float32, True, 16, 96, False),  # a narrow model (the digits recipe's widths)
     (torch.float32, True, 18, 128, False),  # an output of odd size: no whole tiles
 ])
-def test_where_it_runs(monkeypatch, dtype, autocast, size, channels, used):
+def test_where_the_default_policy_runs_it(monkeypatch, dtype, autocast, size, channels, used):
     calls = _count_winograd_calls(monkeypatch)
-    layer = Stride2Conv2d(channels, channels, bias=False)
+    layer = Stride2Conv2d.convert(torch.nn.Conv2d(channels, channels, 4, 2, 1, bias=False), AccelPolicy())
     x = torch.randn(2, channels, size, size, dtype=dtype)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         layer(x)
     assert bool(calls) == used
-    assert stride2.WINOGRAD_MAX_PX == 16
+    assert AccelPolicy().winograd_max_px == 16
 
 
 def test_quality_benchmark_compares_rounding_only_and_its_switch_works():
     """benchmarks/winograd_quality.py: repeated gradient calls see the same weights (spectral norm's vectors restored),
-    and switching Winograd off changes bf16 gradients while fp32 ones (which never use it) stay identical."""
+    and its policy without Winograd changes bf16 gradients while fp32 ones (which never use it) stay identical."""
     from benchmark_import import load_benchmark
 
+    from ganforge.accel import accelerate
     from ganforge.models import create_model
     from ganforge.models.layers import apply_spectral_norm
 
     bench = load_benchmark("winograd_quality")
-    torch.manual_seed(0)
-    G, D = create_model("dcgan", resolution=64, latent_dim=16, d_batchnorm=False, upsample="nearest")  # recommended
-    apply_spectral_norm(D)
-    G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+    nets = {}
+    for use_winograd in (True, False):  # the same weights and spectral-norm vectors, each policy's forms
+        torch.manual_seed(0)
+        G, D = create_model("dcgan", resolution=64, latent_dim=16, d_batchnorm=False, upsample="nearest")  # recommended
+        G, D = accelerate(G, bench.winograd(use_winograd)), accelerate(D, bench.winograd(use_winograd))
+        apply_spectral_norm(D)
+        nets[use_winograd] = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     real, z = torch.rand(2, 3, 64, 64) * 2 - 1, torch.randn(2, 16, 1, 1)
-    first, again = (bench.gradients(G, D, real, z, bf16=True) for _ in range(2))
+    first, again = (bench.gradients(*nets[True], real, z, bf16=True) for _ in range(2))
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-    with bench.winograd(False):
-        without = bench.gradients(G, D, real, z, bf16=True)
-        fp32_without = bench.gradients(G, D, real, z, bf16=False)
+    without = bench.gradients(*nets[False], real, z, bf16=True)
+    fp32_without = bench.gradients(*nets[False], real, z, bf16=False)
     assert not torch.equal(first[0], without[0]) and not torch.equal(first[1], without[1])
-    fp32 = bench.gradients(G, D, real, z, bf16=False)
+    fp32 = bench.gradients(*nets[True], real, z, bf16=False)
     assert all(torch.equal(a, b) for a, b in zip(fp32, fp32_without, strict=True))
     assert bench.relative(first[0], fp32[0]) < 0.2 and bench.relative(without[0], fp32[0]) < 0.2

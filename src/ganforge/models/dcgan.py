@@ -1,13 +1,12 @@
 """DCGAN (Radford et al. 2016) for any power-of-two resolution from 16 to 256 and 1 or 3 channels.
 
 G: latent z -> (width_at_4px, 4, 4) -> [upsample x2 + BN + ReLU] * log2(R/4) -> tanh image.
-D: image -> [strided conv + (BN) + LeakyReLU(0.2)] down to 4x4 -> one logit.
+D: image -> [4x4 stride-2 conv (halves the map) + (BN) + LeakyReLU(0.2)] down to 4x4 -> a 4x4 conv -> one logit.
 Non-square (aspect.py): the 4x4 grid becomes e.g. 4x8 for 2:1, and the first / last kernels follow it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
@@ -15,9 +14,7 @@ from torch import nn
 
 from ganforge.aspect import base_grid
 from ganforge.models import MODELS
-from ganforge.models.flags import overridden
-from ganforge.models.layers import LatentStem, MinibatchStd, NearestConv, WholeInputConv
-from ganforge.models.stride2 import Stride2Conv2d, Stride2ConvTranspose2d
+from ganforge.models.layers import MinibatchStd
 
 
 def _widths(resolution: int, base: int, cap_multiplier: int = 8) -> list[int]:
@@ -40,48 +37,13 @@ def dcgan_init(module: nn.Module) -> None:
 UPSAMPLE_MODES = ("transpose", "nearest", "subpixel")
 
 
-# Nearest upscaling + conv as NearestConv in every block (False builds the plain pair, for benchmarks and tests).
-# benchmarks/upsample.py, one thread, bf16, batch 64, against Upsample + Conv2d: 1.49-1.61x for 4 px inputs, 2.08x
-# for 8 px, 2.33x for 128 -> 64 channels at 16 px, 3.61x for the digits G's last block (64 -> 1 at 16 px), 7.59x
-# for an RGB 64 px G's (64 -> 3 at 32 px)
-FOLD_NEAREST = True
-
-
-# G's first layer and D's heads (their kernels cover the whole map) as the identical linear layers (LatentStem,
-# WholeInputConv; False builds plain convs). benchmarks/upsample.py --training-step --threads 2 --windows 5:
-# digits step 114.7 -> 105.5 ms (1.09x; oneDNN's 1x1-output convs were slow), RGB 64 px step 431.9 -> 425.3 ms
-LINEAR_ENDS = True
-# The convs nearest the 4 px grid (D's last MATMUL_GRAD_LAYERS strided convs, G's first as many upscalings: maps of
-# at most 16 px) with their weight gradient as one matrix product in bf16 (models/stride2.py; 0: never):
-# 1.35-1.9x on those gradients between 8 and 4 px, 1.2-1.4x between 16 and 8 at batch 64 (benchmarks/stride2_conv.py);
-# whole steps (benchmarks/upsample.py --training-step --threads 2 --windows 5), none -> both: digits 1.02x, 64 px
-# shapes 1.03x. Every stride-2 layer with at most 4 output channels (G's last, D's first for its input gradient)
-# also takes stride2's sub-pixel form (digits step 1.02x, 64 px shapes 1.01x).
-MATMUL_GRAD_LAYERS = 2
-# False builds torch's own nn.Conv2d / nn.ConvTranspose2d for D's convs and G's transposed convs instead of stride2's
-# (the same parameters; the plain reference loop of benchmarks/train_speed.py; NearestConv follows FOLD_NEAREST)
-STRIDE2_LAYERS = True
-
-
-def layer_forms(**flags: object) -> contextlib.AbstractContextManager[None]:
-    """Build with some of the flags above changed (e.g. LINEAR_ENDS=False), restored afterwards: how benchmarks
-    build the forms they compare."""
-    return overridden(globals(), {"FOLD_NEAREST", "LINEAR_ENDS", "MATMUL_GRAD_LAYERS", "STRIDE2_LAYERS"}, flags,
-                      "dcgan layer")
-
-
-def _upsample_block(c_in: int, c_out: int, mode: str, matmul_grad: bool = False) -> list[nn.Module]:
-    """Layers that double the resolution of a (B, c_in, H, W) map (`matmul_grad`: see MATMUL_GRAD_LAYERS)."""
+def _upsample_block(c_in: int, c_out: int, mode: str) -> list[nn.Module]:
+    """Layers that double the resolution of a (B, c_in, H, W) map."""
     if mode == "transpose":
-        if not STRIDE2_LAYERS:
-            return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
-        return [Stride2ConvTranspose2d(c_in, c_out, bias=False, matmul_grad=matmul_grad)]
+        return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
     if mode == "subpixel":  # Shi et al. 2016: a conv at the low resolution makes the 4 pixels of each 2x2 block
         return [SubpixelConv(c_in, c_out), nn.PixelShuffle(2)]
-    # nearest-neighbour upscaling + conv: the usual cure for checkerboard artefacts. Both forms are the same
-    # function with the same parameters; nn.Identity holds the Upsample's place so checkpoints keep their keys.
-    if FOLD_NEAREST:
-        return [nn.Identity(), NearestConv(c_in, c_out, matmul_grad)]
+    # nearest-neighbour upscaling + conv: the usual cure for checkerboard artefacts
     return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
 
 
@@ -89,7 +51,7 @@ class SubpixelConv(nn.Conv2d):
     """3x3 conv to 4x the channels at the input's resolution, for nn.PixelShuffle(2).
 
     Why: the same FLOPs as nearest upscaling + conv, but no upscaled copy of the input, and a last
-    layer with 4 output channels instead of 1, which oneDNN ran ~4x faster (benchmarks/upsample.py).
+    layer with 4 output channels instead of 1 (speed: docs/speed.md).
     Initialised ICNR-style (Aitken et al. 2017): the 4 phases of each output channel start equal, so the
     block starts as nearest-neighbour upscaling of one conv and has no checkerboard at the start."""
 
@@ -113,14 +75,12 @@ class DCGANGenerator(nn.Module):
         self.latent_classes = latent_classes
         widths = _widths(resolution, width)
         layers: list[nn.Module] = [
-            (LatentStem if LINEAR_ENDS else nn.ConvTranspose2d)(latent_dim, widths[0], base_grid(aspect), 1, 0,
-                                                                bias=False),  # -> (B, w0, 4, 4)
+            nn.ConvTranspose2d(latent_dim, widths[0], base_grid(aspect), 1, 0, bias=False),  # -> (B, w0, 4, 4)
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(True),
         ]
-        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            block = _upsample_block(c_in, c_out, upsample, matmul_grad=i < MATMUL_GRAD_LAYERS)
-            layers += [*block, nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            layers += [*_upsample_block(c_in, c_out, upsample), nn.BatchNorm2d(c_out), nn.ReLU(True)]
         layers += [*_upsample_block(widths[-1], channels, upsample), nn.Tanh()]  # -> (B, C, R, R)
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
@@ -154,31 +114,22 @@ def latent_code_input(z: torch.Tensor, classes: int) -> torch.Tensor:
     return torch.cat([one_hot, z[:, classes:]], 1)
 
 
-def _down(c_in: int, c_out: int, bias: bool, matmul_grad: bool) -> nn.Conv2d:
-    """D's stride-2 4x4 conv (see STRIDE2_LAYERS, MATMUL_GRAD_LAYERS)."""
-    if not STRIDE2_LAYERS:
-        return nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias)
-    return Stride2Conv2d(c_in, c_out, bias=bias, matmul_grad=matmul_grad)
-
-
 class DCGANDiscriminator(nn.Module):
     def __init__(self, resolution: int = 64, channels: int = 3, width: int = 64, batchnorm: bool = True,
                  minibatch_std: bool = False, aspect: str = "1:1", latent_classes: int = 0) -> None:
         super().__init__()
         widths = _widths(resolution, width)[::-1]  # resolution/2 px first
-        layers: list[nn.Module] = [_down(channels, widths[0], True, False), nn.LeakyReLU(0.2, True)]
-        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            to_grid = len(widths) - 2 - i  # convs after this one on the way to the 4 px grid
-            layers.append(_down(c_in, c_out, not batchnorm, to_grid < MATMUL_GRAD_LAYERS))
+        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batchnorm))
             if batchnorm:
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, True))
         self.features = nn.Sequential(*layers)  # -> (B, w, 4, 4)
         self.mbstd = MinibatchStd() if minibatch_std else nn.Identity()  # -> (B, w + 1, 4, 4) when on
-        head = WholeInputConv if LINEAR_ENDS else nn.Conv2d
-        self.head = head(widths[-1] + int(minibatch_std), 1, base_grid(aspect), 1, 0)  # -> (B, 1, 1, 1)
+        self.head = nn.Conv2d(widths[-1] + int(minibatch_std), 1, base_grid(aspect), 1, 0)  # -> (B, 1, 1, 1)
         # InfoGAN's Q: which latent category made this image (shares D's features; only with latent_classes)
-        self.code_head = head(widths[-1], latent_classes, base_grid(aspect), 1, 0) if latent_classes else None
+        self.code_head = nn.Conv2d(widths[-1], latent_classes, base_grid(aspect), 1, 0) if latent_classes else None
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

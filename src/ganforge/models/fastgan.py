@@ -15,7 +15,6 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge.models import MODELS
-from ganforge.models.layers import NearestConv
 from ganforge.models.scaled import grid_sizes, num_doublings, scale_widths
 
 SLE_SPAN = 3  # features at r px excite those at r * 2^3 px (8 -> 64, 16 -> 128, 32 -> 256)
@@ -34,10 +33,9 @@ class SkipLayerExcitation(nn.Module):
 
 
 def _up_block(c_in: int, c_out: int) -> nn.Sequential:
-    """x2 nearest + 3x3 conv to 2*c_out (computed as one folded transposed conv: NearestConv; nn.Identity keeps
-    the Upsample's place in the keys), BN, GLU (halves the channels back to c_out). The folded form skips the
-    4x upscaled copy and most multiply-adds (FastGAN's step time: docs/speed.md)."""
-    return nn.Sequential(nn.Identity(), NearestConv(c_in, 2 * c_out), nn.BatchNorm2d(2 * c_out), nn.GLU(dim=1))
+    """x2 nearest + 3x3 conv to 2*c_out, BN, GLU (halves the channels back to c_out)."""
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, 2 * c_out, 3, 1, 1, bias=False),
+                         nn.BatchNorm2d(2 * c_out), nn.GLU(dim=1))
 
 
 class FastGANGenerator(nn.Module):

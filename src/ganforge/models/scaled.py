@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.aspect import base_grid
-from ganforge.models.layers import MinibatchStd, nearest_conv
+from ganforge.models.layers import MinibatchStd
 
 
 def num_doublings(resolution: int) -> int:
@@ -54,17 +54,6 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 
-class UpscaledEqualConv2d(EqualConv2d):
-    """A 3x3 EqualConv2d of the 2x nearest-upscaled input, computed on the input itself as the equivalent
-    stride-2 transposed conv (layers.nearest_conv, as NearestConv): the same function and parameters."""
-
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__(c_in, c_out, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nearest_conv(x, self.weight * self.scale, self.bias)
-
-
 class EqualLinear(nn.Module):
     """Linear layer with the equalised learning rate (see EqualConv2d)."""
 
@@ -86,10 +75,9 @@ class PixelNorm(nn.Module):
 
 
 def conv_act(c_in: int, c_out: int, pixel_norm: bool, upscale: bool = False) -> list[nn.Module]:
-    """Equalised 3x3 conv + LeakyReLU(0.2) (+ pixel norm in generators); `upscale`: of the 2x nearest-upscaled
-    input (UpscaledEqualConv2d, after an nn.Identity that keeps the Upsample's place in checkpoint keys)."""
-    conv = [nn.Identity(), UpscaledEqualConv2d(c_in, c_out)] if upscale else [EqualConv2d(c_in, c_out, 3, padding=1)]
-    layers: list[nn.Module] = [*conv, nn.LeakyReLU(0.2)]
+    """Equalised 3x3 conv + LeakyReLU(0.2) (+ pixel norm in generators); `upscale`: of the 2x nearest-upscaled input."""
+    upsample = [nn.Upsample(scale_factor=2, mode="nearest")] if upscale else []
+    layers: list[nn.Module] = [*upsample, EqualConv2d(c_in, c_out, 3, padding=1), nn.LeakyReLU(0.2)]
     return layers + [PixelNorm()] if pixel_norm else layers
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ganforge.accel import AccelPolicy
 from ganforge.config import TrainConfig
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
@@ -97,7 +98,7 @@ class Trainer:
     total_steps = _to_run("total_steps")
 
     def __init__(self, config: TrainConfig, out_dir: str | Path, resume: bool = False,
-                 dataset: ImageDataset | None = None, quiet: bool = False) -> None:
+                 dataset: ImageDataset | None = None, quiet: bool = False, accel: AccelPolicy | None = None) -> None:
         self.quiet = quiet
         check_request(config)
         self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (train/distributed.py)
@@ -105,7 +106,7 @@ class Trainer:
         with self.dist.main_first():
             state = self.folder.open(resume)
         config, dataset = run_config(config, state, dataset, quiet)
-        self.built: Run = build_run(config, dataset, self.dist)
+        self.built: Run = build_run(config, dataset, self.dist, accel)
         self.rollback = Rollback(config.nan_retries, warn=_warn)
         self.evaluator = None
         if config.eval_every and self.dist.is_main:  # score every eval_every steps, keep best.pt

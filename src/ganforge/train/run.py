@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.accel import AccelPolicy, accelerate
 from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.data import ImageDataset
 from ganforge.data.batches import BatchStream
@@ -224,10 +225,13 @@ class Run:
 
 
 def build_networks(recipe: Recipe, config: TrainConfig, dist: distributed.Context, device: torch.device,
-                   rng: RunRandom) -> tuple[nn.Module, nn.Module]:
-    """G and D as the recipe names them, initialised from the run's stream, on the device in the recipe's layout."""
+                   rng: RunRandom, accel: AccelPolicy | None = None) -> tuple[nn.Module, nn.Module]:
+    """G and D as the recipe names them, initialised from the run's stream, on the device in the recipe's layout,
+    with the faster forms of their layers that `accel` allows (default: the device's; accel/)."""
+    policy = accel or AccelPolicy.for_device(device)
     with rng.active():
         G, D = create_model(recipe.model_name(), **recipe.model_args())
+        G, D = accelerate(G, policy), accelerate(D, policy)  # before spectral norm, which then wraps the fast forms
         if config.spectral_norm:
             apply_spectral_norm(D)  # (draws its power iteration's start vectors)
     if config.sync_bn and dist.enabled:
@@ -237,7 +241,8 @@ def build_networks(recipe: Recipe, config: TrainConfig, dist: distributed.Contex
     return G, D
 
 
-def build_run(config: TrainConfig, dataset: ImageDataset, dist: distributed.Context | None = None) -> Run:
+def build_run(config: TrainConfig, dataset: ImageDataset, dist: distributed.Context | None = None,
+              accel: AccelPolicy | None = None) -> Run:
     """A run at step 0 for a resolved config (run_config) and its data."""
     dist = dist or distributed.Context()
     device = dist.place(resolve_device(config.device))
@@ -245,7 +250,7 @@ def build_run(config: TrainConfig, dataset: ImageDataset, dist: distributed.Cont
     recipe = recipe_for(config)(config, dataset)
     recipe.check_data()
     rng = RunRandom(config.seed, device)
-    G, D = build_networks(recipe, config, dist, device, rng)
+    G, D = build_networks(recipe, config, dist, device, rng, accel)
     opt_G = adam(G.parameters(), config.lr_g, (config.beta1, config.beta2), device)
     opt_D = adam(D.parameters(), config.lr_d, (config.beta1, config.beta2), device)
     dist.average_gradients([opt_G, opt_D])
