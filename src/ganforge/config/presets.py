@@ -45,18 +45,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # the unconditional DCGAN on digits blends between its 10 classes (docs/results.md): 40 InfoGAN categories give
 # each digit (in one or more writing styles) its own, and Adam 4e-4 with betas (0, 0.99) moved faster; measured with
 # benchmarks/digits_quality.py (10 / 20 / 40 / 64 categories: 83.8 / 86.3 / 89.2 / 87.8% at 3,500 steps, seed 0).
-<<<<<<< HEAD:src/ganforge/config/presets.py
 # G and D at width 48 (docs/results.md): a step costs ~0.6x width 64's, so the main command's 4,000 steps fit its
 # 5-minute budget (4 min 46 s); 1,000-sample reads over seeds 0-4: mean 91.0% (90.0-92.7%; 90.4% before the
 # faster stride-2 convs changed the rounding), against 89.7% (84.1-93.1%) for D alone at 48 with 3,500 steps (4 min
 # 37 s) and 91.3% for width 64 with 3,500 steps (6 min 59 s); the Winograd layers are off for these widths
-# (models/stride2.py)
-=======
-# G and D at width 48 (README): a step costs ~0.6x width 64's, so the main command's 4,000 steps fit its 5-minute
-# budget (4 min 46 s); 1,000-sample reads over seeds 0-4: mean 91.0% (90.0-92.7%; 90.4% before the faster stride-2
-# convs changed the rounding), against 89.7% (84.1-93.1%) for D alone at 48 with 3,500 steps (4 min 37 s) and 91.3%
-# for width 64 with 3,500 steps (6 min 59 s); the Winograd layers are off for these widths (AccelPolicy, accel/)
->>>>>>> accel:src/ganforge/presets.py
+# (AccelPolicy, accel/)
 FAST_ADAM = dict(lr_g=4e-4, lr_d=4e-4, beta1=0.0, beta2=0.99)
 PRESETS["digits"] = {
     "plain": PRESETS["images"]["plain"],
