@@ -1,8 +1,9 @@
 """Does Winograd's extra bf16 rounding change DCGAN-64's training? Gradient error, then KID over paired seeds.
 
 `models/winograd.py` runs DCGAN-64's stride-2 layers near the 4 px grid (128-512 channels) in bf16 with 9 products
-per tile instead of 16; its results carry 2.3-2.8x the rounding error of a bf16 conv (tests/test_winograd.py). This
-benchmark measures what that does to training, both ways against the bf16 loop without Winograd (the previous form):
+per tile instead of 16; its results carry 2.3-2.8x the rounding error of a bf16 conv (tests/models/test_winograd.py).
+This benchmark measures what that does to training, both ways against the bf16 loop without Winograd (the previous
+form):
 
 1. **Gradients**: on one batch, the relative error of D's and G's bf16 gradients against fp32 (autocast off), with and
    without Winograd, beside the batch-to-batch noise (fp32 gradients on two different batches): rounding well below
