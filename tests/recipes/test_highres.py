@@ -1,4 +1,4 @@
-"""High-resolution architectures (issue 10): MSG-GAN scales, progressive stages and fade-in, exact resume
+"""High-resolution architectures: MSG-GAN scales, progressive stages and fade-in, exact resume
 mid-fade, FastGAN and the small-data choice, non-square images through G, D, data and training."""
 
 import json

@@ -1,4 +1,4 @@
-"""The training doctor's coverage check (issue 3 item 4): which classes of labelled images, or which modes of
+"""The training doctor's coverage check: which classes of labelled images, or which modes of
 2D mixtures, G's samples cover. Fired by deliberately collapsed generators, quiet for ones that reproduce real
 data of every class; tiny models, no training beyond a few steps."""
 

@@ -1,4 +1,4 @@
-"""The training doctor's collapse check on the high-resolution models (issue 10 item 5): their discriminators
+"""The training doctor's collapse check on the high-resolution models: their discriminators
 expose `features()`, so a generator whose samples all look alike is flagged and a diverse one is not."""
 
 from __future__ import annotations
