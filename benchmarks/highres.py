@@ -30,6 +30,7 @@ from ganforge.data.builtin import shapes
 from ganforge.images import from_uint8, save_grid
 from ganforge.inference.sampling import generate, latents
 from ganforge.metrics.kid import kid
+from ganforge.train.budget import train_for_budget
 from ganforge.train.loop import Trainer
 
 RESOLUTION = 128
@@ -87,14 +88,7 @@ def train_one(name: str, args: argparse.Namespace, data, out: Path) -> tuple[Tra
                     batch_size=args.batch_size, ema_beta=0.999, max_minutes=args.minutes, log_every=100,
                     sample_every=10**9, checkpoint_every=10**9, device=args.device, precision="auto", seed=0, **widths)
     config = apply_model_defaults(TrainConfig(**settings), set(settings))  # msg/progressive/fastgan: their defaults
-    trainer = Trainer(config, out, dataset=data, quiet=True)
-    # CPU: --minutes count this process's CPU time (as `ganforge bench modes` does), so other jobs on a shared
-    # machine do not shrink one model's budget more than another's; GPU: wall-clock time
-    trainer.clock = time.process_time if args.device == "cpu" else time.perf_counter
-    start = trainer.clock()
-    if trainer.run().status == "interrupted":  # Ctrl-C / SIGTERM stops the whole benchmark, not just this model
-        raise KeyboardInterrupt
-    return trainer, trainer.clock() - start
+    return train_for_budget(config, out, data)  # CPU: --minutes of this process's CPU time; Ctrl-C stops it whole
 
 
 def main() -> None:

@@ -38,10 +38,10 @@ from ganforge.config.presets import preset_values  # noqa: E402
 from ganforge.data.builtin import shapes  # noqa: E402
 from ganforge.images import from_uint8  # noqa: E402
 from ganforge.inference.sampling import generate, latents  # noqa: E402
-from ganforge.losses.adversarial import d_loss_bce, g_loss_nonsat  # noqa: E402
 from ganforge.metrics.kid import kid  # noqa: E402
 from ganforge.models import create_model  # noqa: E402
 from ganforge.models.layers import apply_spectral_norm  # noqa: E402
+from ganforge.train.gradients import gradients  # noqa: E402
 from ganforge.train.loop import Trainer  # noqa: E402
 
 RESOLUTION = 64
@@ -70,25 +70,6 @@ def config(args: argparse.Namespace, seed: int) -> TrainConfig:
                        total_steps=args.steps, augment="off", log_every=100, sample_every=10**9,
                        checkpoint_every=10**9, eval_every=0, device="cpu", precision="bf16", seed=seed,
                        threads=args.threads)
-
-
-def gradients(G: nn.Module, D: nn.Module, real: torch.Tensor, z: torch.Tensor, bf16: bool,
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """D's and G's gradients (non-saturating loss) flattened, for one batch, in bf16 autocast or fp32.
-
-    The networks' state (spectral norm's power-iteration vectors, batch-norm statistics) is restored afterwards, so
-    every call sees the same weights: the differences are rounding only."""
-    saved = [{k: v.clone() for k, v in net.state_dict().items()} for net in (G, D)]
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        fake = G(z)
-        d_loss = d_loss_bce(D(real), D(fake.detach()))
-        g_loss = g_loss_nonsat(D(fake))
-    d_params, g_params = list(D.parameters()), list(G.parameters())
-    d_grads = torch.autograd.grad(d_loss, d_params)
-    g_grads = torch.autograd.grad(g_loss, g_params)
-    for net, state in zip((G, D), saved, strict=True):
-        net.load_state_dict(state)
-    return torch.cat([g.float().flatten() for g in d_grads]), torch.cat([g.float().flatten() for g in g_grads])
 
 
 def relative(a: torch.Tensor, b: torch.Tensor) -> float:

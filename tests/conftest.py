@@ -20,7 +20,7 @@ def tiny_config() -> TrainConfig:
                        sample_count=4, precision="fp32", device="cpu", seed=0)
 
 
-# --- shared by export / report / serve tests (issue 8) -------------------------------------------
+# --- shared by export / report / serve tests -----------------------------------------------------
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -78,7 +78,7 @@ def chromium():
         browser.close()
 
 
-# --- style transfer (issue 5): tests never touch the network ---------------------------------------
+# --- style transfer: tests never touch the network -----------------------------------------------
 @pytest.fixture(autouse=True)
 def offline_torch_hub(tmp_path_factory, monkeypatch):
     """An empty torch hub cache and a VGG19 download that fails as it does with no network."""

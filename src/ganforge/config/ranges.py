@@ -57,7 +57,7 @@ def check_number(flag: str, value: object, allowed: Range) -> None:
 STEPS = Range(1, 10**9)
 PROBABILITY_LIKE = Range(0, 1, whole=False, high_open=True)
 
-# TrainConfig's numeric fields. tests/test_reliability_validation.py fails for a numeric field missing here.
+# TrainConfig's numeric fields. tests/config/test_reliability_validation.py fails for a numeric field missing here.
 TRAIN_RANGES: dict[str, Range] = {
     "resolution": Range(16, 256),
     "channels": Range(1, 3),

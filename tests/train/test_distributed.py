@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,9 +17,9 @@ from ganforge.errors import GanforgeError
 from ganforge.train.distributed import Context
 from ganforge.train.loop import Trainer, train
 
-sys.path.insert(0, str(Path(__file__).parent))
-from ddp_worker import TINY  # noqa: E402
-from weights_delta import relative_change  # noqa: E402
+from helpers import ddp_worker
+from helpers.ddp_worker import TINY
+from helpers.weights_delta import relative_change
 
 
 def test_ranks_split_each_global_batch_like_one_process():
@@ -45,7 +44,7 @@ def test_global_batch_must_divide_over_processes():
 def test_two_gloo_processes_stay_identical_match_one_process_and_resume_alone(tmp_path, one_thread):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path)]
+           ddp_worker.__file__, str(tmp_path)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "terminate called" not in done.stderr

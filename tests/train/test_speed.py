@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from ganforge.runtime import loss_scalers, resolve_precision
 from ganforge.train.loop import Trainer
 from ganforge.train.speed import adam, keep_freed_memory
 
-sys.path.insert(0, str(Path(__file__).parent))
-from weights_delta import relative_change  # noqa: E402
+from helpers.weights_delta import relative_change
 
 
 def run_weights(config, out: Path) -> tuple[dict, dict, list[dict]]:

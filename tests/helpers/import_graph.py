@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "ganforge"
+from helpers import REPO
+
+SRC = REPO / "src" / "ganforge"
 
 
 def module_name(root: Path, path: Path) -> str:

@@ -1,14 +1,14 @@
 """pyproject.toml: `pip install 'ganforge[all]'` brings every optional feature."""
 
-from pathlib import Path
-
 import pytest
+
+from helpers import REPO
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 
 def test_the_all_extra_names_every_feature_extra():
-    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     (requirement,) = extras["all"]
     name, _, named = requirement.rstrip("]").partition("[")

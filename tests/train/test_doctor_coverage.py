@@ -1,4 +1,4 @@
-"""The training doctor's coverage check (issue 3 item 4): which classes of labelled images, or which modes of
+"""The training doctor's coverage check: which classes of labelled images, or which modes of
 2D mixtures, G's samples cover. Fired by deliberately collapsed generators, quiet for ones that reproduce real
 data of every class; tiny models, no training beyond a few steps."""
 
@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 import torch
-from replay_generator import ReplayG
 
 from ganforge.config import TrainConfig
 from ganforge.data.points import grid_modes, mixture, ring_modes
@@ -20,6 +19,8 @@ from ganforge.train.doctor import TrainingDoctor
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics
 from ganforge.train.remedies import Remedies
+
+from helpers.replay_generator import ReplayG
 
 
 @pytest.fixture(scope="module", autouse=True)

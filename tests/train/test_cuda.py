@@ -1,6 +1,6 @@
 """The same code on a CUDA GPU: every recipe and precision trains, resumes and samples there.
 
-Skipped where no GPU is visible (CI); run on a GPU machine with `pytest tests/test_cuda.py`. The CPU
+Skipped where no GPU is visible (CI); run on a GPU machine with `pytest tests/train/test_cuda.py`. The CPU
 suite cannot catch a tensor left on the host beside device tensors: these tests did (augment p).
 """
 

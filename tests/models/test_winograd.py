@@ -114,28 +114,33 @@ def test_where_the_default_policy_runs_it(monkeypatch, dtype, autocast, size, ch
 
 
 def test_quality_benchmark_compares_rounding_only_and_its_switch_works():
-    """benchmarks/winograd_quality.py: repeated gradient calls see the same weights (spectral norm's vectors restored),
-    and its policy without Winograd changes bf16 gradients while fp32 ones (which never use it) stay identical."""
-    from benchmark_import import load_benchmark
+    """benchmarks/winograd_quality.py's gradients: repeated calls see the same weights (spectral norm's vectors
+    restored), and the policy without Winograd changes bf16 gradients while fp32 ones (which never use it) stay
+    identical."""
+    import dataclasses
 
-    from ganforge.accel import accelerate
+    from ganforge.accel import AccelPolicy, accelerate
     from ganforge.models import create_model
     from ganforge.models.layers import apply_spectral_norm
+    from ganforge.train.gradients import gradients
 
-    bench = load_benchmark("winograd_quality")
+    def relative(a, b):
+        return float((a - b).norm() / b.norm())
+
     nets = {}
     for use_winograd in (True, False):  # the same weights and spectral-norm vectors, each policy's forms
+        policy = AccelPolicy() if use_winograd else dataclasses.replace(AccelPolicy(), winograd_dtypes=())
         torch.manual_seed(0)
         G, D = create_model("dcgan", resolution=64, latent_dim=16, d_batchnorm=False, upsample="nearest")  # recommended
-        G, D = accelerate(G, bench.winograd(use_winograd)), accelerate(D, bench.winograd(use_winograd))
+        G, D = accelerate(G, policy), accelerate(D, policy)
         apply_spectral_norm(D)
         nets[use_winograd] = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     real, z = torch.rand(2, 3, 64, 64) * 2 - 1, torch.randn(2, 16, 1, 1)
-    first, again = (bench.gradients(*nets[True], real, z, bf16=True) for _ in range(2))
+    first, again = (gradients(*nets[True], real, z, bf16=True) for _ in range(2))
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-    without = bench.gradients(*nets[False], real, z, bf16=True)
-    fp32_without = bench.gradients(*nets[False], real, z, bf16=False)
+    without = gradients(*nets[False], real, z, bf16=True)
+    fp32_without = gradients(*nets[False], real, z, bf16=False)
     assert not torch.equal(first[0], without[0]) and not torch.equal(first[1], without[1])
-    fp32 = bench.gradients(*nets[True], real, z, bf16=False)
+    fp32 = gradients(*nets[True], real, z, bf16=False)
     assert all(torch.equal(a, b) for a, b in zip(fp32, fp32_without, strict=True))
-    assert bench.relative(first[0], fp32[0]) < 0.2 and bench.relative(without[0], fp32[0]) < 0.2
+    assert relative(first[0], fp32[0]) < 0.2 and relative(without[0], fp32[0]) < 0.2

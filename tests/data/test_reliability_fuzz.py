@@ -1,7 +1,7 @@
 """Bad input: mutated real image files never crash or hang the loader; each one is skipped with a reason.
 
-The long run is `python benchmarks/fuzz_images.py --cases 5000`; this is its short form, driven by
-hypothesis so that a failure shrinks to a small reproducer.
+The long run is `python benchmarks/fuzz_images.py --cases 5000`; this is its short form (the same seeds and
+mutations: ganforge/reliability/fuzz.py), driven by hypothesis so that a failure shrinks to a small reproducer.
 """
 
 from __future__ import annotations
@@ -9,16 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from benchmark_import import load_benchmark
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ganforge.data.folder import BadImage, decode_image, load_image_folder
 from ganforge.errors import GanforgeError
+from ganforge.reliability import fuzz
 
 pytestmark = pytest.mark.reliability
 
-fuzz = load_benchmark("fuzz_images")
 SEEDS = fuzz.seed_images()
 
 

@@ -1,4 +1,4 @@
-"""The training doctor's collapse check on the high-resolution models (issue 10 item 5): their discriminators
+"""The training doctor's collapse check on the high-resolution models: their discriminators
 expose `features()`, so a generator whose samples all look alike is flagged and a diverse one is not."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
-from replay_generator import ReplayG
 from torch import nn
 
 from ganforge.config import TrainConfig
@@ -20,6 +19,8 @@ from ganforge.train.d_input import DiscriminatorInput
 from ganforge.train.doctor import COLLAPSE_RATIO, diversity_ratio
 from ganforge.train.loop import train
 from ganforge.train.metrics_log import read_metrics
+
+from helpers.replay_generator import ReplayG
 
 MODELS = ["msg", "progressive", "fastgan"]
 

@@ -1,7 +1,8 @@
 """Packages whose modules must not import each other in a circle, and layers that must not import upwards."""
 
 import pytest
-from import_graph import cycles, import_graph, within
+
+from helpers.import_graph import cycles, import_graph, within
 
 ACYCLIC = ["ganforge.data", "ganforge.style", "ganforge.inference", "ganforge.metrics"]
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import socket
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ganforge.errors import GanforgeError
 
-ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
+from helpers import REPO
+
+ARTIFACTS = REPO / "test-artifacts"
 TIMEOUT_MS = 30_000
 pytestmark = pytest.mark.filterwarnings(r"ignore::Warning:gradio\..*")  # gradio's own pandas deprecations
 

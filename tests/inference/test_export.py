@@ -16,7 +16,9 @@ from ganforge.inference.export import ExportResult, export_generator, export_mod
 from ganforge.inference.sampling import latents, load_generator
 from ganforge.inference.translate import load_translator
 
-EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "onnx_generate.py"
+from helpers import REPO
+
+EXAMPLE = REPO / "docs" / "examples" / "onnx_generate.py"
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 
 

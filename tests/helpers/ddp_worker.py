@@ -1,6 +1,6 @@
-"""Run by tests/test_distributed.py under torchrun: a tiny 2-process training, then each rank's weights.
+"""Run by tests/train/test_distributed.py under torchrun: a tiny 2-process training, then each rank's weights.
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_worker.py OUT_DIR
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/helpers/ddp_worker.py OUT_DIR
 """
 
 from __future__ import annotations
