@@ -81,7 +81,7 @@ def training_steps(args: argparse.Namespace) -> None:
     one process, windows interleaved."""
     import tempfile
 
-    from ganforge.config.presets import make_config
+    from ganforge.config import resolve_config
     from ganforge.models import dcgan
     from ganforge.train.loop import Trainer
 
@@ -93,7 +93,7 @@ def training_steps(args: argparse.Namespace) -> None:
                     ("+ linear ends", (True, True, 0, False, False)), ("+ matmul grad", (True, True, 2, False, False)),
                     ("+ sub-pixel", (True, True, 2, True, False)), ("+ Winograd", (True, True, 2, True, True)))
         for name, (fold, linear_ends, matmul_layers, subpixel[name], winograd[name]) in variants:
-            config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
+            config = resolve_config({"data": data, "preset": "recommended", "total_steps": 10**9,
                                   "seed": 0, "threads": args.threads, "sample_every": 10**9,
                                   "checkpoint_every": 10**9, "log_every": 10**9, **extra})
             with dcgan.layer_forms(FOLD_NEAREST=fold, LINEAR_ENDS=linear_ends, MATMUL_GRAD_LAYERS=matmul_layers):

@@ -28,14 +28,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.inference.sampling import load_generator, sample_images, write_samples
-    from ganforge.runtime import resolve_device
+    from ganforge.api import load, save_grid
 
     check_number("-n", args.num, SAMPLE_COUNT)
     check_number("--seed", args.seed, SEED)
     check_number("--truncation", args.truncation, TRUNCATION)
-    loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))
-    images, per_row = sample_images(loaded, args.num, args.seed, args.classes, args.truncation)
-    out = write_samples(images, args.out, nrow=per_row)
-    print(f"wrote {len(images)} samples from step {loaded.step} to {out}")
+    model = load(args.run, use_ema=not args.no_ema, device=args.device)
+    labels, n, per_row = None, args.num, None
+    if args.classes:  # -n of each class named, one grid row each
+        labels, n, per_row = [c for c in args.classes for _ in range(args.num)], args.num * len(args.classes), args.num
+    elif model.class_names:  # every class in turn, one grid row each
+        per_row = -(-args.num // len(model.class_names))
+    images = model.sample(n, args.seed, args.truncation, labels)
+    out = save_grid(images, args.out, nrow=per_row)
+    print(f"wrote {len(images)} samples from step {model.step} to {out}")
     return 0

@@ -3,12 +3,11 @@ else: data order, noise, EMA, logging, sample grids, plots, checkpoints, time bu
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,13 @@ import torch
 from tqdm import tqdm
 
 from ganforge.checkpoint import LATEST, save_checkpoint
-from ganforge.config import DEFAULT_STEPS, TrainConfig
+from ganforge.config import DEFAULT_STEPS, TrainConfig, resolve_config, resume_config
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
 from ganforge.inference.report import write_report
 from ganforge.models import create_model
 from ganforge.models.layers import apply_spectral_norm
-from ganforge.recipes import recipe_for, recipe_name
+from ganforge.recipes import recipe_for
 from ganforge.runtime import (
     attach_loss_scaler,
     eval_mode,
@@ -40,16 +39,13 @@ from ganforge.train.events import emit
 from ganforge.train.lr_decay import BudgetDecay, apply_lr_decay
 from ganforge.train.metrics_log import MetricsLog
 from ganforge.train.plots import plot_losses
-from ganforge.train.remedies import Remedies, resolve_augment
+from ganforge.train.remedies import Remedies
 from ganforge.train.resume import is_unstarted, resume_state
 from ganforge.train.rollback import Rollback, find_fault
 from ganforge.train.signals import StopSignals
 from ganforge.train.speed import adam, keep_freed_memory, set_threads
 from ganforge.train.sync_bn import convert_sync_batchnorm
 from ganforge.train.tensorboard import TensorBoardLog
-
-NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32, "stacked-digits": 16}
-NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1}
 
 
 @dataclass
@@ -58,15 +54,6 @@ class TrainResult:
     status: str  # "done", "time budget", "interrupted"
     out_dir: Path
     checkpoint: Path
-
-
-def fill_defaults(config: TrainConfig) -> TrainConfig:
-    """Resolve data-dependent defaults so the saved config says exactly what ran."""
-    if recipe_name(config) == "points":
-        return config  # 2D points have no resolution or channels
-    resolution = config.resolution or NATURAL_RESOLUTION.get(config.data, 64)
-    channels = config.channels or NATURAL_CHANNELS.get(config.data, 3)
-    return replace(config, resolution=resolution, channels=channels)
 
 
 def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
@@ -88,7 +75,8 @@ class Trainer:
                  dataset: ImageDataset | None = None, quiet: bool = False) -> None:
         self.out_dir = Path(out_dir)
         self.quiet = quiet
-        config.validate()  # before the run folder is touched: a bad flag must not leave a half-made run behind
+        if not resume:  # settled and checked before the run folder is touched (config/resolver.py)
+            config = resolve_config(config, images=len(dataset) if dataset is not None else None)
         if distributed.launched_by_torchrun() and config.balance in ("skip", "adaptive"):
             # each process would decide from its own losses: one could skip an update the others make and hang
             raise GanforgeError(f"--balance {config.balance} is not supported with several processes (torchrun) yet; "
@@ -101,13 +89,10 @@ class Trainer:
         self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (train/distributed.py)
         with self.dist.main_first():
             state = self._prepare_run_dir(resume)
-        if state is not None:
-            saved_values = {"augment": "off", **json.loads(state["config"])}  # runs from before --augment: none
-            saved = TrainConfig.from_dict(saved_values, "checkpoint config")
-            lengths = {k: getattr(config, k) for k in ("total_steps", "epochs", "max_minutes")}
-            config = replace(saved, **{k: v for k, v in lengths.items() if v is not None})
-        self.config = fill_defaults(config).validate()
-        cfg = self.config
+        if state is not None:  # the saved config (flat or in sections), with this call's lengths
+            config = resume_config(state["config"], {k: getattr(config, k) for k in ("total_steps", "epochs",
+                                                                                     "max_minutes")})
+        self.config = cfg = config
         self.device = self.dist.place(resolve_device(cfg.device))
         set_threads(cfg.threads)
         if self.device.type == "cpu":
@@ -115,8 +100,6 @@ class Trainer:
         self.precision = resolve_precision(cfg.precision, self.device)
         recipe = recipe_for(cfg)
         self.dataset = dataset or recipe.load_data(cfg, quiet=quiet)
-        points = recipe.name == "points"
-        self.config = cfg = replace(cfg, augment=resolve_augment(cfg, len(self.dataset), points))  # "auto" resolved
         self.recipe = recipe(cfg, self.dataset)
         self.recipe.check_data()
         torch.manual_seed(cfg.seed)
