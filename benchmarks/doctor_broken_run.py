@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ganforge.config.presets import make_config
+from ganforge.config import resolve_config
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics
 
@@ -26,7 +26,7 @@ BROKEN = dict(data="digits", lr_d=2e-4, lr_g=2e-5, augment="off", log_every=50, 
 
 def run(name: str, values: dict, steps: int, root: Path) -> None:
     start = time.process_time()
-    Trainer(make_config({**values, "total_steps": steps}), root / name, quiet=True).run()
+    Trainer(resolve_config({**values, "total_steps": steps}), root / name, quiet=True).run()
     print(f"\n{name}: {steps} steps, {time.process_time() - start:.0f} CPU s")
     for record in read_metrics(root / name / "metrics.jsonl"):
         if str(record.get("event", "")).startswith("doctor/"):

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ganforge.config.presets import make_config
+from ganforge.config import resolve_config
 from ganforge.train.doctor import diversity_ratio
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics
@@ -54,8 +54,8 @@ def main() -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "digits"
-        trainer = Trainer(make_config(dict(data="digits", total_steps=args.steps, log_every=50, sample_every=10_000)),
-                          out, quiet=True)
+        config = resolve_config(dict(data="digits", total_steps=args.steps, log_every=50, sample_every=10_000))
+        trainer = Trainer(config, out, quiet=True)
         start = time.process_time()
         trainer.run()
         print(f"1. healthy run: digits, plain preset, {args.steps} steps, {time.process_time() - start:.0f} CPU s")

@@ -19,7 +19,7 @@ import tempfile
 
 import torch
 
-from ganforge.config.presets import make_config
+from ganforge.config import resolve_config
 from ganforge.inference.sampling import generate, latents
 from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
 from ganforge.train.ema import WeightAverage, ema_beta_at, make_ema
@@ -38,7 +38,7 @@ def main() -> None:
                         help="a training setting over the digits preset, e.g. d_width=32")
     args = parser.parse_args()
     extra = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-    config = make_config({"data": "digits", "preset": "recommended", "total_steps": args.steps, "seed": args.seed,
+    config = resolve_config({"data": "digits", "preset": "recommended", "total_steps": args.steps, "seed": args.seed,
                           "threads": args.threads, "sample_every": 10**9, "checkpoint_every": 10**9, **extra})
     trainer = Trainer(config, tempfile.mkdtemp(prefix="ema-warmup-"), quiet=True)
     averages = {}

@@ -24,8 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.config import TrainConfig
-from ganforge.config.highres import apply_model_defaults
+from ganforge.config import resolve_config
 from ganforge.data.builtin import shapes
 from ganforge.images import from_uint8, save_grid
 from ganforge.inference.sampling import generate, latents
@@ -87,7 +86,7 @@ def train_one(name: str, args: argparse.Namespace, data, out: Path) -> tuple[Tra
     settings = dict(data="shapes", resolution=args.resolution, channels=3, model=name, latent_dim=64,
                     batch_size=args.batch_size, ema_beta=0.999, max_minutes=args.minutes, log_every=100,
                     sample_every=10**9, checkpoint_every=10**9, device=args.device, precision="auto", seed=0, **widths)
-    config = apply_model_defaults(TrainConfig(**settings), set(settings))  # msg/progressive/fastgan: their defaults
+    config = resolve_config(settings, images=len(data))  # msg/progressive/fastgan: their own defaults
     return train_for_budget(config, out, data)  # CPU: --minutes of this process's CPU time; Ctrl-C stops it whole
 
 

@@ -91,7 +91,7 @@ def training_steps(args: argparse.Namespace) -> None:
     step_policies(), in one process, windows interleaved."""
     import tempfile
 
-    from ganforge.config.presets import make_config
+    from ganforge.config import resolve_config
     from ganforge.train.loop import Trainer
 
     window = 30
@@ -99,9 +99,9 @@ def training_steps(args: argparse.Namespace) -> None:
     for data, extra in ((name, settings[name]) for name in args.data.split(",")):
         trainers = {}
         for name, policy in step_policies().items():
-            config = make_config({"data": data, "preset": "recommended", "total_steps": 10**9,
-                                  "seed": 0, "threads": args.threads, "sample_every": 10**9,
-                                  "checkpoint_every": 10**9, "log_every": 10**9, **extra})
+            config = resolve_config({"data": data, "preset": "recommended", "total_steps": 10**9,
+                                     "seed": 0, "threads": args.threads, "sample_every": 10**9,
+                                     "checkpoint_every": 10**9, "log_every": 10**9, **extra})
             trainers[name] = Trainer(config, Path(tempfile.mkdtemp()) / "run", quiet=True, accel=policy)
 
         for trainer in trainers.values():

@@ -13,8 +13,8 @@ import os
 import sys
 from typing import NoReturn
 
-from ganforge import __version__
 from ganforge.errors import GanforgeError
+from ganforge.version import __version__
 
 COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation", "stylize",
             "eval", "bench"]

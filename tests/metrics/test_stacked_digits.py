@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 
 from ganforge.cli import main
+from ganforge.config.train_config import saved_settings
 from ganforge.data.builtin import digits, stacked_digits
 from ganforge.errors import GanforgeError
 from ganforge.metrics.modes import kl_to_uniform, read_stacked_modes, score_stacked_modes
@@ -69,7 +69,7 @@ def test_the_default_stacked_digits_recipe_trains_and_samples_three_channel_imag
     run = tmp_path / "sd"
     assert main(["train", "--data", "stacked-digits", "--steps", "3", "--batch-size", "8", "--out", str(run),
                  "--quiet"]) == 0
-    config = json.loads((run / "config.json").read_text())
+    config = saved_settings((run / "config.json").read_text())
     assert (config["preset"], config["pack"], config["d_batchnorm"], config["loss"]) == ("recommended", 2, False,
                                                                                           "hinge")
     assert main(["sample", str(run), "-n", "6", "-o", str(tmp_path / "s.npy")]) == 0

@@ -4,7 +4,10 @@ import pytest
 import torch
 
 from ganforge.accel import AccelPolicy, accelerate
-from ganforge.models import POINT_MODELS, create_model, model_names
+from ganforge.models import create_model, model_spec, model_specs
+
+IMAGE_MODELS = [s.name for s in model_specs() if not s.points]
+POINT_MODELS = [s.name for s in model_specs() if s.points]
 
 
 def _create(name, accelerated, **kwargs):
@@ -19,13 +22,13 @@ def _create(name, accelerated, **kwargs):
 def _build(name, resolution, channels, accelerated=False):
     """G, D, a batch of 3 fakes, and D's per-sample score, whatever the model's inputs are."""
     z = torch.randn(3, 8)
-    if name == "pix2pix":  # image -> image; D judges cat(input, output), one logit per patch
+    if model_spec(name).inputs == "image":  # image -> image; D judges cat(input, output), one logit per patch
         G, D = _create(name, accelerated, resolution=resolution, in_channels=channels, out_channels=channels,
                        g_width=4, d_width=4, patch_size=16)
         source = torch.rand(3, channels, resolution, resolution) * 2 - 1
         return G, D, G(source), lambda fake: D(torch.cat([source, fake], 1)).flatten(1).mean(1)
     kwargs = dict(resolution=resolution, channels=channels, latent_dim=8, g_width=4, d_width=4)
-    if name.startswith("conditional-"):  # (z, class) -> image; D(image, class)
+    if model_spec(name).inputs == "latent+labels":  # (z, class) -> image; D(image, class)
         labels = torch.tensor([0, 1, 2])
         G, D = _create(name, accelerated, num_classes=3, **kwargs)
         return G, D, G(z, labels), lambda fake: D(fake, labels)
@@ -39,7 +42,7 @@ def _build(name, resolution, channels, accelerated=False):
     return G, D, G(z), D
 
 
-@pytest.mark.parametrize("name", [n for n in model_names() if n not in POINT_MODELS])
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 @pytest.mark.parametrize("resolution,channels", [(16, 1), (32, 3), (64, 3)])
 @pytest.mark.parametrize("accelerated", [False, True], ids=["plain", "accelerated"])
 def test_generator_and_discriminator_contract(name, resolution, channels, accelerated):
@@ -59,6 +62,28 @@ def test_generator_and_discriminator_contract(name, resolution, channels, accele
                 continue
             assert p.grad is not None, f"{label}.{pname} got no gradient"
             assert torch.isfinite(p.grad).all(), f"{label}.{pname} has a non-finite gradient"
+
+
+@pytest.mark.parametrize("spec", model_specs(), ids=lambda s: s.name)
+def test_every_model_builds_from_its_spec_and_takes_its_example_inputs(spec):
+    """The registry's contract: a spec's tiny example model takes the inputs the spec declares, gives outputs in
+    [-1, 1], and the spec names a registered recipe and only sections and options the config knows."""
+    from dataclasses import fields
+
+    from ganforge.config import SECTIONS, TrainConfig
+    from ganforge.recipes import RECIPES, recipe_for  # noqa: F401  (recipe_for registers the recipes)
+
+    torch.manual_seed(0)
+    G, D = create_model(spec.name, **spec.example_args)
+    fake = G(*spec.example_inputs(batch=3))
+    assert fake.shape[0] == 3 and torch.isfinite(fake).all() and fake.min() >= -1 and fake.max() <= 1
+    recipe_for(TrainConfig())  # registers every recipe
+    assert spec.recipe in RECIPES
+    assert set(spec.sections) <= set(SECTIONS)
+    known = {f.name for f in fields(TrainConfig)}
+    assert {entry.partition("=")[0] for entry in spec.refuses} <= known
+    assert set(spec.defaults) <= known and set(spec.own_settings) <= known
+    assert spec.pickable or spec.instead  # a hidden variant says which flags choose it
 
 
 def test_dcgan_init_follows_the_paper():

@@ -11,8 +11,8 @@ from PIL import Image
 
 from ganforge.aspect import base_grid, image_size, parse_aspect
 from ganforge.checkpoint import load_checkpoint
-from ganforge.config import TrainConfig
-from ganforge.config.highres import apply_model_defaults, small_data_choice
+from ganforge.config import TrainConfig, resolve_config
+from ganforge.config.train_config import saved_settings
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.inference.sampling import load_generator
@@ -193,14 +193,16 @@ def test_fastgan_skip_layer_excitation_gates_the_large_features():
 
 
 def test_small_data_at_128px_picks_fastgan_and_says_so():
-    digits = TrainConfig(data="digits", resolution=128)
-    chosen, line = small_data_choice(digits, {"data", "resolution"})
-    assert chosen.model == "fastgan" and "1797 images" in line and "--model" in line
-    assert small_data_choice(digits, {"data", "resolution", "model"}) == (digits, None)  # --model given
-    assert small_data_choice(replace(digits, resolution=64), {"data", "resolution"})[1] is None
-    assert small_data_choice(replace(digits, data="shapes"), {"data", "resolution"})[1] is None  # 5,000 images
-    tuned = apply_model_defaults(chosen, {"data", "resolution", "lr_g"})
-    assert tuned.loss == "rahinge" and tuned.g_width == 8 and tuned.lr_g == chosen.lr_g
+    said = []
+    chosen = resolve_config({"data": "digits", "resolution": 128}, notify=said.append)
+    assert chosen.model == "fastgan" and "1797 images" in said[0] and "--model" in said[0]
+    assert chosen.loss == "rahinge" and chosen.g_width == 8 and chosen.augment == "off"  # fastgan's own settings
+    said.clear()
+    assert resolve_config({"data": "digits", "resolution": 128, "model": "dcgan"}, notify=said.append).model == "dcgan"
+    assert resolve_config({"data": "digits", "resolution": 64}, notify=said.append).model == "dcgan"
+    assert resolve_config({"data": "shapes", "resolution": 128}, notify=said.append).model == "dcgan"  # 5,000 images
+    assert not said
+    assert resolve_config({"data": "digits", "resolution": 128, "lr_g": 1e-3}).lr_g == 1e-3  # a given value wins
 
 
 def test_cli_announces_the_small_data_choice(tmp_path, capsys, monkeypatch):
@@ -271,8 +273,9 @@ def test_non_square_training_run(config, tmp_path, model):
 # --- metrics during training --------------------------------------------------------------------------------
 @pytest.mark.parametrize("model,aspect", [("progressive", "1:1"), ("msg", "2:1")])
 def test_scoring_during_training_keeps_the_best_checkpoint(config, tmp_path, model, aspect):
+    growing = dict(stage_images=8, fade_images=8) if model == "progressive" else {}  # refused for the others
     cfg = replace(config, model=model, aspect=aspect, total_steps=4, eval_every=2,
-                  eval_samples=16, eval_extractor="random", eval_metric="kid", stage_images=8, fade_images=8)
+                  eval_samples=16, eval_extractor="random", eval_metric="kid", **growing)
     train(cfg, tmp_path / "run", quiet=True)
     scored = [r for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())
               if "eval/kid" in r]
@@ -296,5 +299,5 @@ def test_relativistic_loss_is_refused_for_dcgan_and_small_data_is_not_augmented_
     cfg = replace(config, model="fastgan", loss="rahinge", total_steps=2)
     assert cfg.augment == "auto"
     train(cfg, tmp_path / "run", quiet=True)
-    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved = saved_settings((tmp_path / "run" / "config.json").read_text())
     assert saved["augment"] == "off"

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.config.presets import make_config
+from ganforge.config import TrainConfig
+from ganforge.config.train_config import saved_settings
 from ganforge.data.points import grid, load_points, ring, ring_modes
 from ganforge.errors import GanforgeError
 from ganforge.metrics.modes import score_points
@@ -67,7 +68,7 @@ def test_2d_run_from_the_cli_writes_plots_gif_and_float_samples(tmp_path, capsys
     run = tmp_path / "run"
     assert main(["train", "--data", str(data), "--out", str(run), "--steps", "4", "--sample-every", "2",
                  "--log-every", "2", "--batch-size", "16", "--g-width", "8", "--d-width", "8", "--quiet"]) == 0
-    config = json.loads((run / "config.json").read_text())
+    config = saved_settings((run / "config.json").read_text())
     assert (config["preset"], config["model"], config["augment"]) == ("recommended", "mlp", "off")
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["0000000.png", "0000002.png", "0000004.png"]
     assert (run / "evolution.gif").stat().st_size > 0
@@ -85,6 +86,6 @@ def test_2d_run_from_the_cli_writes_plots_gif_and_float_samples(tmp_path, capsys
 
 
 def test_point_data_needs_the_mlp(tmp_path):
-    config = make_config({"data": "ring", "model": "dcgan", "total_steps": 1})
+    config = TrainConfig(data="ring", model="dcgan", total_steps=1)
     with pytest.raises(GanforgeError, match="--model mlp"):
         train(config, tmp_path / "run", quiet=True)

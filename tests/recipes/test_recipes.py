@@ -38,7 +38,7 @@ def test_unconditional_checkpoint_keeps_its_keys(tiny_config: TrainConfig, tmp_p
 
 
 def test_random_crop_outside_pix2pix_is_refused(tiny_config: TrainConfig, tmp_path: Path) -> None:
-    with pytest.raises(GanforgeError, match="--random-crop is for pix2pix"):
+    with pytest.raises(GanforgeError, match="--random-crop: a setting of --model pix2pix"):
         train(dataclasses.replace(tiny_config, random_crop=True), tmp_path / "run", quiet=True)
 
 

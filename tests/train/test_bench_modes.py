@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ganforge.cli import main
+from ganforge.config.train_config import saved_settings
 from ganforge.train.mode_benchmarks import BenchRun, format_table, run_one
 
 
@@ -14,7 +15,7 @@ def test_a_short_ring_run_is_trained_scored_and_tabulated(tmp_path):
     run = run_one("ring", "recommended", seed=0, minutes=0.04, out_dir=tmp_path / "ring")
     assert run.modes_total == 8 and 0 <= run.modes <= 8 and 0.0 <= run.high_quality <= 1.0
     assert run.steps >= 1 and run.cpu_s >= 2.4  # the budget is CPU time: 0.04 min = 2.4 s
-    saved = json.loads((tmp_path / "ring" / "config.json").read_text())
+    saved = saved_settings((tmp_path / "ring" / "config.json").read_text())
     assert saved["checkpoint_every"] == 10_000  # bench runs keep few periodic checkpoints (scored from the last)
     table = format_table([run, BenchRun("stacked-digits", "plain", 0, 10, 1.0, 1.0, 12, 1000, kl=2.5,
                                         read_fraction=0.5)])

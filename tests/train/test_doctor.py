@@ -130,7 +130,7 @@ def test_mean_pairwise_distance_and_grad_norm():
 
 
 def test_collapse_remedy_suggests_only_what_the_run_is_not_using() -> None:
-    from ganforge.config.presets import make_config
+    from ganforge.config import resolve_config as make_config
     from ganforge.train.doctor import COLLAPSE_REMEDY
     from ganforge.train.remedies import collapse_remedy
 

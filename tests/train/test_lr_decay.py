@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 from pathlib import Path
 
@@ -12,7 +11,9 @@ import torch
 
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
+from ganforge.config.train_config import saved_settings
 from ganforge.train.loop import train
+from ganforge.train.run import planned_steps
 from ganforge.train.lr_decay import BUDGET_FLOOR, apply_lr_decay, budget_decay_factor, decay_factor
 from ganforge.train.run import planned_steps
 
@@ -80,7 +81,7 @@ def test_run_decays_and_resumes_exactly(tiny_config: TrainConfig, tmp_path: Path
     lr_g = state["opt_G"]["param_groups"][0]["lr"]
     assert lr_g == pytest.approx(config.lr_g * decay_factor(5, 6, 0.5))  # the rate of the last update (1/3)
 
-    assert json.loads((tmp_path / "whole" / "config.json").read_text())["lr_decay_start"] == 0.5
+    assert saved_settings((tmp_path / "whole" / "config.json").read_text())["lr_decay_start"] == 0.5
     # as if the run had been killed right after its step-3 checkpoint, mid-decay schedule
     shutil.copytree(tmp_path / "whole", tmp_path / "split")
     checkpoints = tmp_path / "split" / "checkpoints"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
 import torch
 
+from ganforge.config.train_config import saved_settings
 from ganforge.errors import GanforgeError
 from ganforge.train.loop import Trainer
 from ganforge.train.metrics_log import read_metrics
@@ -59,7 +59,7 @@ def test_every_stabiliser_at_once_trains_and_resumes_exactly(tiny_config, tmp_pa
     logged = [r for r in records if "loss/D" in r]
     assert all(k in logged[-1] for k in ("loss/D_penalty", "augment/p", "balance/lr_D_scale", "doctor/diversity"))
     assert all(v is not None for v in logged[-1].values())
-    saved = json.loads((tmp_path / "straight" / "config.json").read_text())
+    saved = saved_settings((tmp_path / "straight" / "config.json").read_text())
     assert saved["augment"] == "ada" and saved["pack"] == 2
 
 

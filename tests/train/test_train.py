@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from ganforge.checkpoint import load_checkpoint
+from ganforge.config.train_config import saved_settings
 from ganforge.errors import GanforgeError
 from ganforge.train.loop import Trainer, train
 
@@ -20,7 +21,7 @@ def test_run_directory_has_everything(tmp_path, tiny_config):
     result = train(tiny_config, tmp_path / "run", quiet=True)
     run = tmp_path / "run"
     assert result.status == "done" and result.step == 4
-    assert json.loads((run / "config.json").read_text())["resolution"] == 16
+    assert saved_settings((run / "config.json").read_text())["resolution"] == 16
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 4]
     for key in ("loss/D", "loss/G", "D/real_prob", "D/fake_prob", "time/img_per_s"):

@@ -25,20 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.images import save_gif
-    from ganforge.inference.sampling import interpolation_frames, load_generator
+    from ganforge.api import load
 
     if args.out.suffix.lower() != ".gif":
         raise GanforgeError(f"-o {args.out}: interpolation writes an animated .gif")
     for name, allowed in INTERPOLATE_RANGES.items():
         check_number(f"--{name}", getattr(args, name), allowed)
-    loaded = load_generator(args.run)
-    from ganforge.models.mlp import MLPGenerator
-
-    if isinstance(loaded.G, MLPGenerator):
-        raise GanforgeError(f"{args.run}: a 2D point run has no images to interpolate; its evolution.gif shows "
-                            "the generated points moving during training")
-    frames = interpolation_frames(loaded, args.walks, args.points, args.frames, args.seed)
-    save_gif(frames, args.out, args.fps)
+    frames = load(args.run).interpolate(args.walks, args.points, args.frames, args.seed, out=args.out, fps=args.fps)
     print(f"wrote {len(frames)} frames to {args.out}")
     return 0

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-
-from PIL import Image
-
-from ganforge.errors import GanforgeError
-
-OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -72,30 +65,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _check_output(out: Path, inputs: list[Path]) -> None:
-    """Fail before any compute: a writable image name that is not one of the inputs."""
-    if out.suffix.lower() not in OUTPUT_FORMATS:
-        raise GanforgeError(f"-o {out}: use one of {', '.join(OUTPUT_FORMATS)}")
-    if out.is_dir():
-        raise GanforgeError(f"-o {out}: is a folder; give an image file name")
-    for path in inputs:
-        if out.exists() and path.exists() and os.path.samefile(out, path):
-            raise GanforgeError(f"-o {out}: is one of the input images; refusing to overwrite it")
-
-
-def save_image(image: Image.Image, out: Path) -> None:
-    """Write atomically (temp file, rename): an interrupted run never leaves half an image."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    image.save(tmp, format=OUTPUT_FORMATS[out.suffix.lower()])
-    os.replace(tmp, out)
-
-
 def run(args: argparse.Namespace) -> int:
-    from ganforge.style import StyleConfig, stylize
+    from ganforge.api import stylize
 
-    _check_output(args.out, [args.content, *args.styles])
-    config = StyleConfig(
+    options = dict(
         size=args.size, steps=args.steps, scales=args.scales, optimizer=args.optimizer, lr=args.lr,
         features=args.features, weights=str(args.weights) if args.weights else None, download=args.download,
         content_layers=args.content_layers, style_layers=args.style_layers,
@@ -104,10 +77,9 @@ def run(args: argparse.Namespace) -> int:
         tv_weight=args.tv_weight, init=args.init, preserve_colour=args.preserve_colour,
         style_scale=args.style_scale, seed=args.seed, device=args.device, precision=args.precision,
         save_every=args.save_every,
-    ).validate(len(args.styles))
+    )
+    image = stylize(args.content, args.styles, out=args.out, quiet=args.quiet, **options)
     save_dir = args.out.parent / f"{args.out.stem}-steps" if args.save_every else None
-    image = stylize(args.content, args.styles, config, progress=not args.quiet, save_dir=save_dir)
-    save_image(image, args.out)
     extra = f"; intermediate images in {save_dir}" if save_dir else ""
-    print(f"wrote {args.out} ({image.width}x{image.height}){extra}")
+    print(f"wrote {args.out} ({image.shape[-1]}x{image.shape[-2]}){extra}")
     return 0

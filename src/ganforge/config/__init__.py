@@ -1,5 +1,7 @@
-"""A run's settings: the fields, their ranges, the presets and the defaults each choice brings."""
+"""A run's settings: the fields by section, their ranges and choices, the presets and `resolve_config`."""
 
-from ganforge.config.train_config import DEFAULT_STEPS, TrainConfig, flag_name
+from ganforge.config.resolver import resolve_config, resume_config
+from ganforge.config.sections import SECTIONS, flag_name
+from ganforge.config.train_config import DEFAULT_STEPS, TrainConfig
 
-__all__ = ["DEFAULT_STEPS", "TrainConfig", "flag_name"]
+__all__ = ["DEFAULT_STEPS", "SECTIONS", "TrainConfig", "flag_name", "resolve_config", "resume_config"]

@@ -2,16 +2,16 @@
 
 `plain` is the textbook baseline (DCGAN's settings for images, a vanilla MLP GAN for 2D points).
 `recommended` is the recipe measured on the mode-collapse benchmarks (`ganforge bench modes`).
-`auto` (the CLI default) picks `recommended` for 2D point data and stacked digits, `plain` otherwise.
+`auto` (the default) picks `recommended` for 2D point data and stacked digits, `plain` otherwise.
 The built-in `digits` get the image recipe plus what was measured on them (40 InfoGAN latent categories).
-Precedence: preset < --config file < flags.
+config/resolver.py applies them: preset < the model's own defaults < --config file < the settings given.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ganforge.config.train_config import TrainConfig
+from ganforge.config.choices import PRESETS as PRESET_NAMES
 from ganforge.data.points import is_point_data
 from ganforge.errors import GanforgeError
 
@@ -61,7 +61,6 @@ PRESETS["digits"] = {
 # triples (KL 0.07-0.09 at width 32), and width 64 with the digits' Adam draws them evenly (KL 0.035-0.043, 5 seeds)
 PRESETS["stacked-digits"]["recommended"] = {**PRESETS["stacked-digits"]["plain"], **PRESETS["images"]["recommended"],
                                             **FAST_ADAM, "g_width": 64, "d_width": 64, "pack": 2}
-DCGAN_ONLY = ("loss", "spectral_norm", "d_batchnorm", "upsample")  # the image recipe's parts other models do not share
 TTUR_RATES = dict(lr_g=1e-4, lr_d=4e-4)  # Heusel et al. 2017: D learns four times faster
 
 
@@ -71,25 +70,15 @@ def data_kind(data: str) -> str:
     return data if data in ("stacked-digits", "digits") else "images"
 
 
-def preset_values(data: str, preset: str = "auto") -> dict[str, Any]:
-    """The preset's settings for this data (with `preset` resolved from auto)."""
-    if preset not in ("auto", "plain", "recommended"):
-        raise GanforgeError(f"--preset must be auto, plain or recommended, got {preset!r}")
+def preset_values(data: str, preset: str = "auto", infogan: bool = True) -> dict[str, Any]:
+    """The preset's settings for this data (with `preset` resolved from auto). The digits recipe is for a model
+    that takes InfoGAN categories (`infogan`); the others get the image recipe (a conditional one knows the
+    classes)."""
+    if preset not in PRESET_NAMES:
+        raise GanforgeError(f"--preset must be one of {', '.join(PRESET_NAMES)}, got {preset!r}")
     kind = data_kind(data)
+    if kind == "digits" and not infogan:
+        kind = "images"
     if preset == "auto":
         preset = "recommended" if kind in ("points", "stacked-digits") else "plain"
     return {**PRESETS[kind][preset], "preset": preset}
-
-
-def make_config(values: dict[str, Any], base: dict[str, Any] | None = None) -> TrainConfig:
-    """A TrainConfig from the settings given (flags over `base`, e.g. a config file) on top of the preset."""
-    given = {**(base or {}), **values}
-    data = given.get("data", TrainConfig.data)
-    if data_kind(data) == "digits" and (given.get("conditional") or given.get("model", "dcgan") != "dcgan"):
-        data = "images"  # the digits recipe is for the unconditional DCGAN (a conditional one knows the classes)
-    preset = preset_values(data, given.pop("preset", "auto"))
-    if data_kind(data) in ("images", "digits") and given.get("model", "dcgan") != "dcgan":
-        preset = {k: v for k, v in preset.items() if k not in DCGAN_ONLY}  # pix2pix, msg, ...: their own settings
-    if given.get("balance") == "ttur":
-        preset.update({k: v for k, v in TTUR_RATES.items() if k not in given})
-    return TrainConfig.from_dict({**preset, **given})

@@ -1,207 +1,253 @@
-"""Typed training configuration: validated once, saved as JSON in every run and checkpoint."""
+"""TrainConfig: every setting of a training run, grouped by concern, saved in every run and checkpoint.
+
+The fields stay flat (`cfg.lr_g`, `dataclasses.replace(cfg, lr_g=...)`, as the whole code base reads them)
+and each carries its section and help line as field metadata: the saved config.json, `--help`'s flag
+groups and the validation messages are all generated from these declarations.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ganforge.config.sections import SECTIONS
 from ganforge.errors import GanforgeError
 
 DEFAULT_STEPS = 5000  # used when none of steps / epochs / max_minutes is given
-FLAG_NAMES = {"total_steps": "--steps"}  # fields whose CLI flag is not simply their kebab-case name
 
 
-def flag_name(field: str) -> str:
-    """The CLI flag of a TrainConfig field: `batch_size` -> `--batch-size`."""
-    return FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+def setting(default: Any, section: str, help: str) -> Any:  # noqa: A002  (argparse's word for it)
+    return dataclasses.field(default=default, metadata={"section": section, "help": help})
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a training run. CLI flags are these names in kebab-case."""
+    """Everything that defines a training run. CLI flags are these names in kebab-case.
 
-    data: str = "digits"
-    resolution: int | None = None  # None: the data set's natural size (digits 32, shapes 32, folders 64)
-    channels: int | None = None  # None: digits 1, everything else 3
-    flip: bool = False  # random horizontal flips of real images
-    # networks
-    model: str = "dcgan"
-    latent_dim: int = 100
-    g_width: int = 64
-    d_width: int = 64
-    d_batchnorm: bool = True
-    upsample: str = "transpose"
-    # objective and optimisers
-    loss: str = "nonsat"
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    batch_size: int = 64
-    ema_beta: float = 0.0  # 0 disables the EMA copy of G; 0.999 is a good value when enabled
-    lr_decay_start: float | None = None  # from this fraction of the run, both rates fall linearly towards 0
-    # length
-    total_steps: int | None = None
-    epochs: float | None = None
-    max_minutes: float | None = None
+    Build one with `ganforge.config.resolve_config(settings)`, which adds the preset, the model's own
+    defaults and the data's natural size. A TrainConfig made by hand is read as a request for the
+    fields it was given (`given()`); the others are filled the same way when it is trained.
+    """
+
+    # data
+    data: str = setting("digits", "data", "a folder of images (searched recursively) or a built-in set: digits, "
+                        "shapes, stacked-digits; 2D points: ring, grid or an (N, 2) .npy file; pix2pix: a folder "
+                        "of pairs or a built-in task: edges2digits, masks2shapes, edges2photo, gray2color")
+    resolution: int | None = setting(None, "data", "image size in px, a power of two (default: the data's "
+                                     "natural size: digits 32, shapes 32, stacked-digits 16, folders 64)")
+    channels: int | None = setting(None, "data", "1 (grey) or 3 (colour) (default: digits 1, everything else 3)")
+    aspect: str = setting("1:1", "data", "WIDTH:HEIGHT of the images, e.g. 2:1; the shorter side is --resolution; "
+                          "images are cropped to it, never squashed")
+    flip: bool = setting(False, "data", "random horizontal flips of real images")
+    # model
+    model: str = setting("dcgan", "model", "the networks")
+    conditional: bool = setting(False, "model", "class-conditional GAN: labels from class sub-folders or a "
+                                "labelled built-in set")
+    latent_dim: int = setting(100, "model", "size of G's latent vector z")
+    g_width: int = setting(64, "model", "G's channel width (its widest layers are a multiple of it)")
+    d_width: int = setting(64, "model", "D's channel width")
+    d_batchnorm: bool = setting(True, "model", "batch norm in D (dcgan)")
+    upsample: str = setting("transpose", "model", "dcgan G's upscaling: transpose (transposed convs), nearest "
+                            "(nearest + 3x3 conv) or subpixel (3x3 conv to 4x the channels + pixel shuffle)")
+    # optimisation
+    preset: str = setting("auto", "optimisation", "where unset values come from: auto (recommended for 2D points "
+                          "and stacked-digits, plain otherwise), plain (textbook DCGAN) or recommended (measured)")
+    loss: str = setting("nonsat", "optimisation", "adversarial loss; rahinge (relativistic) for msg, progressive, "
+                        "fastgan")
+    lr_g: float = setting(2e-4, "optimisation", "G's Adam learning rate")
+    lr_d: float = setting(2e-4, "optimisation", "D's Adam learning rate")
+    beta1: float = setting(0.5, "optimisation", "Adam beta1 of both players")
+    beta2: float = setting(0.999, "optimisation", "Adam beta2 of both players")
+    batch_size: int = setting(64, "optimisation", "images per step")
+    ema_beta: float = setting(0.0, "optimisation", "keep an EMA copy of G for sampling (e.g. 0.999); 0 disables. "
+                              "Until step ~3/(1-beta) the average spans about the last third of the run (warm-up)")
+    lr_decay_start: float | None = setting(None, "optimisation", "from this fraction of the run (e.g. 0.5) both "
+                                           "learning rates fall linearly towards 0 at the last step (with only "
+                                           "--max-minutes: over the time budget)")
+    # stabilisers
+    balance: str = setting("fixed", "stabilisers", "G/D balance policy: fixed, ttur (D learns faster), skip (skip "
+                           "D while its loss is low) or adaptive")
+    d_steps: int = setting(1, "stabilisers", "D updates per G update (--balance fixed or ttur)")
+    skip_d_below: float | None = setting(None, "stabilisers", "--balance skip: D's update is skipped while its "
+                                         "loss is below this (default: per loss)")
+    skip_g_above: float | None = setting(None, "stabilisers", "--balance skip: G's update is skipped while D's "
+                                         "loss is above this (default: per loss)")
+    balance_target: float = setting(0.3, "stabilisers", "--balance adaptive: the D(x) - D(G(z)) gap to steer "
+                                    "towards")
+    label_smoothing: float = setting(0.0, "stabilisers", "one-sided label smoothing: D aims for 1 - s on reals")
+    instance_noise: float = setting(0.0, "stabilisers", "std of Gaussian noise added to D's inputs, annealed to 0")
+    noise_anneal_steps: int = setting(2000, "stabilisers", "steps over which the instance noise falls to 0")
+    spectral_norm: bool = setting(False, "stabilisers", "spectral normalisation on every D layer")
+    minibatch_std: bool = setting(False, "stabilisers", "a minibatch standard-deviation feature before D's last "
+                                  "layer")
+    pack: int = setting(1, "stabilisers", "PacGAN: D judges this many samples at once")
+    augment: str = setting("auto", "stabilisers", "augmentation of D's inputs: auto (ada below 5,000 images), off, "
+                           "ada (adaptive) or fixed (DiffAugment with --augment-p)")
+    augment_p: float = setting(0.0, "stabilisers", "fixed augmentation probability, or ada's starting one")
+    ada_target: float = setting(0.6, "stabilisers", "ada: target for r_t = E[sign(D(real))]")
+    r1_gamma: float = setting(0.0, "stabilisers", "R1 penalty weight on reals (0: off)")
+    r1_every: int = setting(16, "stabilisers", "lazy R1: every this many D updates")
+    # schedule and outputs
+    total_steps: int | None = setting(None, "schedule", "number of training steps (one D update + one G update "
+                                      f"each; default {DEFAULT_STEPS:,} when no length is given)")
+    epochs: float | None = setting(None, "schedule", "passes over the data (with --steps: whichever ends first)")
+    max_minutes: float | None = setting(None, "schedule", "time budget; the run stops with a checkpoint when it "
+                                        "is spent")
+    log_every: int = setting(50, "schedule", "steps between log records (metrics.jsonl) and doctor checks")
+    sample_every: int = setting(500, "schedule", "steps between sample grids (samples/)")
+    checkpoint_every: int = setting(1000, "schedule", "steps between kept checkpoints (checkpoints/step-*.pt)")
+    sample_count: int = setting(64, "schedule", "images in each sample grid")
+    tensorboard: bool = setting(False, "schedule", "also write scalars, sample grids and weight histograms to "
+                                "RUN/tensorboard (optional extra)")
     # execution
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"  # fp32 | bf16 | fp16 | auto (bf16 where native, fp16 on older CUDA GPUs, else fp32)
-    threads: int = 0  # CPU threads per process; 0: PyTorch's default (docs/speed.md)
-    sync_bn: bool = False  # several processes (torchrun): batch-norm statistics over the global batch
-    # outputs
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    sample_count: int = 64
-    tensorboard: bool = False  # also write TensorBoard events to RUN/tensorboard (optional extra)
-    # reliability
-    nan_retries: int = 3  # NaN/inf -> roll back to the last good checkpoint with halved learning rates, this often
-    # class-conditional GAN and pix2pix
-    conditional: bool = False  # class-conditional G + projection D; labels from sub-folders or a built-in set
-    direction: str = "AtoB"  # pix2pix: AtoB turns each pair's A side into its B side; BtoA the reverse
-    l1_weight: float = 100.0  # pix2pix: weight of L1(G(input), target) beside the cGAN loss; 0: cGAN only
-    adversarial_weight: float = 1.0  # pix2pix: weight of the cGAN loss; 0: a plain L1-trained U-Net
-    patch_size: int = 70  # pix2pix: PatchGAN receptive field in pixels: 16, 34, 70, 142 or 286
-    dropout: float = 0.5  # pix2pix: U-Net decoder dropout (G's noise source)
-    random_crop: bool = False  # pix2pix: store pairs 1/8 larger, crop both sides at the same random place
-    # evaluation during training: score G every eval_every steps (0 = never) and keep checkpoints/best.pt
-    eval_every: int = 0
-    eval_metric: str = "fid"  # the score that picks best.pt: fid, kid, precision, recall, density, coverage, is
-    eval_samples: int = 2000
-    eval_extractor: str = "auto"  # digits for the built-in digits, inception-v3 otherwise
-    eval_weights: str | None = None  # a local FID Inception weights file
-    # recipe preset, G/D balance and stabilisers (docs/stabilising.md)
-    preset: str = "plain"  # what the unset values came from: plain (DCGAN defaults) or recommended
-    balance: str = "fixed"  # fixed | ttur | skip | adaptive
-    d_steps: int = 1  # D updates per G update (fixed / ttur)
-    skip_d_below: float | None = None  # skip: D's update is skipped while its loss is below this
-    skip_g_above: float | None = None  # skip: G's update is skipped while D's loss is above this
-    balance_target: float = 0.3  # adaptive: the D(x) - D(G(z)) gap to steer towards
-    label_smoothing: float = 0.0  # one-sided: D aims for 1 - s on reals
-    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed to 0
-    noise_anneal_steps: int = 2000
-    spectral_norm: bool = False  # on every D layer
-    minibatch_std: bool = False  # a minibatch standard-deviation feature before D's last layer
-    pack: int = 1  # PacGAN: D judges this many samples at once
-    augment: str = "auto"  # auto (ada below 5,000 images) | off | ada | fixed (DiffAugment with --augment-p)
-    augment_p: float = 0.0  # fixed augmentation probability, or ada's starting one
-    ada_target: float = 0.6  # ada: target for r_t = E[sign(D(real))]
-    r1_gamma: float = 0.0  # R1 penalty weight on reals (0: off)
-    r1_every: int = 16  # lazy R1: every this many D updates
-    latent_classes: int = 0  # InfoGAN: this many categories in G's latent, which D learns to recognise (0: off)
-    info_weight: float = 1.0  # InfoGAN: weight of the category-recognition (mutual information) loss
-    # high resolution (docs/high-resolution.md): image shape and the progressive growing schedule
-    aspect: str = "1:1"  # WIDTH:HEIGHT; the shorter side is --resolution (dcgan, msg, progressive, fastgan)
-    stage_images: int = 10_000  # progressive: training images per stage at full weight
-    fade_images: int = 10_000  # progressive: training images over which a new stage fades in
+    seed: int = setting(0, "execution", "random seed: the same seed and settings give the same run")
+    device: str = setting("auto", "execution", "auto, cpu, cuda, cuda:N or mps")
+    precision: str = setting("auto", "execution", "fp32, bf16, fp16 (loss-scaled; for GPUs without bf16) or auto "
+                             "(bf16 where the hardware has native kernels, fp16 on older CUDA GPUs, else fp32)")
+    threads: int = setting(0, "execution", "CPU threads per process; 0 = PyTorch's default (docs/speed.md)")
+    sync_bn: bool = setting(False, "execution", "with several processes (torchrun), batch-norm statistics over "
+                            "the global batch")
+    nan_retries: int = setting(3, "execution", "on NaN/inf, roll back to the last good checkpoint with halved "
+                               "learning rates, at most this many times in a row")
+    # evaluation during training
+    eval_every: int = setting(0, "evaluation", "score G every N steps (FID, KID, ...) and keep "
+                              "checkpoints/best.pt; 0 = never")
+    eval_metric: str = setting("fid", "evaluation", "the score that picks best.pt")
+    eval_samples: int = setting(2000, "evaluation", "generated samples per score")
+    eval_extractor: str = setting("auto", "evaluation", "feature extractor: auto (digits for the built-in digits, "
+                                  "inception-v3 otherwise), inception-v3, digits or random")
+    eval_weights: str | None = setting(None, "evaluation", "a local FID Inception weights file")
+    # pix2pix
+    direction: str = setting("AtoB", "pix2pix", "which side of each pair is the input: AtoB or BtoA")
+    l1_weight: float = setting(100.0, "pix2pix", "weight of L1(G(input), target) beside the cGAN loss (0: cGAN "
+                               "only)")
+    adversarial_weight: float = setting(1.0, "pix2pix", "weight of the cGAN loss (0: a plain L1-trained U-Net)")
+    patch_size: int = setting(70, "pix2pix", "PatchGAN receptive field in px: 16, 34, 70, 142 or 286")
+    dropout: float = setting(0.5, "pix2pix", "U-Net decoder dropout (G's noise source)")
+    random_crop: bool = setting(False, "pix2pix", "random crops from pairs stored 1/8 larger, at the same place "
+                                "on both sides")
+    # progressive growing
+    stage_images: int = setting(10_000, "progressive", "training images per stage at full weight")
+    fade_images: int = setting(10_000, "progressive", "training images over which each new stage fades in")
+    # InfoGAN
+    latent_classes: int = setting(0, "infogan", "K categories in G's latent that D learns to tell apart from the "
+                                  "image, so G gives each its own kind of image (e.g. 10 for digits; 0 = off)")
+    info_weight: float = setting(1.0, "infogan", "weight of the category-recognition (mutual information) loss")
 
+    # --- the request: which fields were given --------------------------------------------------------
+    def given(self) -> dict[str, Any]:
+        """The fields this config was made with (all of them for a resolved or loaded config)."""
+        return {name: getattr(self, name) for name in self._given}  # type: ignore[attr-defined]
+
+    # --- validation ------------------------------------------------------------------------------------
     def validate(self) -> TrainConfig:
-        """Raise GanforgeError naming the flag for any value that cannot work."""
-        from ganforge.config.ranges import TRAIN_RANGES, check_number
-
-        for f in fields(self):  # a JSON config can hold anything: text and yes/no settings get checked too
-            value = getattr(self, f.name)
-            if f.type == "str" and not isinstance(value, str):
-                raise GanforgeError(f"{flag_name(f.name)} must be text, got {value!r}")
-            if f.type == "bool" and not isinstance(value, bool):
-                raise GanforgeError(f"{flag_name(f.name)} must be true or false, got {value!r}")
-        optional = {f.name for f in fields(self) if f.default is None}
-        for name, allowed in TRAIN_RANGES.items():
-            value = getattr(self, name)
-            if not (value is None and name in optional):
-                check_number(flag_name(name), value, allowed)
-        if self.resolution is not None:
-            from ganforge.data.dataset import check_resolution
-
-            check_resolution(self.resolution)
-        if self.channels not in (None, 1, 3):
-            raise GanforgeError(f"--channels must be 1 or 3, got {self.channels}")
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
-            raise GanforgeError(f"--device must be auto, cpu, cuda or mps, got {self.device!r}")
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise GanforgeError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
-        from ganforge.models.dcgan import UPSAMPLE_MODES
-
-        if self.upsample not in UPSAMPLE_MODES:
-            raise GanforgeError(f"--upsample must be one of {', '.join(UPSAMPLE_MODES)}, got {self.upsample!r}")
-        self._validate_pix2pix()
-        self._validate_eval()
-        self._validate_latent_classes()
-        from ganforge.config.highres import check_highres
-        from ganforge.losses.adversarial import LOSSES
-        from ganforge.losses.relativistic import RELATIVISTIC_LOSSES
-        from ganforge.models import model_names
-
-        if self.loss not in RELATIVISTIC_LOSSES:
-            LOSSES.get(self.loss)
-        if self.model not in model_names():
-            raise GanforgeError(f"unknown model {self.model!r}; choose from: {', '.join(model_names())}")
-        if self.preset not in ("plain", "recommended"):
-            raise GanforgeError(f"--preset must be auto, plain or recommended, got {self.preset!r}")
-        from ganforge.train.remedies import check_config
+        """Raise GanforgeError naming the flag for any value that cannot work; returns self."""
+        from ganforge.config.checks import check_config
 
         check_config(self)
-        check_highres(self)
         return self
 
-    def _validate_pix2pix(self) -> None:
-        from ganforge.data.paired import check_direction
-        from ganforge.models.patchgan import strided_layers_for
+    # --- saving and loading ------------------------------------------------------------------------------
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """The settings by section, only the sections that apply to this run."""
+        from ganforge.config.checks import applicable_sections
 
-        check_direction(self.direction)
-        strided_layers_for(self.patch_size)  # numeric ranges are checked with the others (config/ranges.py)
-        if self.l1_weight == 0 and self.adversarial_weight == 0:
-            raise GanforgeError("--l1-weight and --adversarial-weight are both 0: G would have nothing to learn")
-
-    def _validate_latent_classes(self) -> None:
-        if not self.latent_classes:
-            return
-        if self.model != "dcgan" or self.conditional:
-            raise GanforgeError("--latent-classes (InfoGAN) works with the unconditional dcgan model; a "
-                                "--conditional run is told its classes already")
-        if self.pack > 1:
-            raise GanforgeError("--latent-classes needs D to see one image at a time: drop --pack")
-        if self.latent_classes < 2 or (self.latent_dim is not None and self.latent_classes >= self.latent_dim):
-            raise GanforgeError(f"--latent-classes must be at least 2 and below --latent-dim ({self.latent_dim}), "
-                                f"got {self.latent_classes}")
-
-    def _validate_eval(self) -> None:
-        if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < 0:
-            raise GanforgeError(f"--eval-every must be a whole number of steps (0 = off), got {self.eval_every!r}")
-        if not isinstance(self.eval_samples, int) or self.eval_samples < 10:
-            raise GanforgeError(f"--eval-samples must be a whole number >= 10, got {self.eval_samples!r}")
-        if self.eval_every and self.model == "pix2pix":
-            raise GanforgeError("--eval-every scores noise-to-image generators; a pix2pix run is scored on held-out "
-                                "pairs at the end of training (and by ganforge eval-translation)")
-        from ganforge.metrics.scores import group_of
-
-        group_of(self.eval_metric)
+        shown = applicable_sections(self)
+        out: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS if name in shown}
+        for f in fields(self):
+            if f.metadata["section"] in out:
+                out[f.metadata["section"]][f.name] = getattr(self, f.name)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """What config.json and checkpoints hold: the applicable sections."""
+        return self.sections()
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise GanforgeError(f"{source}: unknown setting(s) {', '.join(unknown)}")
-        return cls(**values)
+        """A request from flat settings or a sectioned config (as saved); only the values present are given."""
+        return cls(**flat_settings(values, source))
 
     @classmethod
-    def load(cls, path: Path) -> TrainConfig:
-        try:
-            values = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise GanforgeError(f"{path}: cannot read config ({err})") from None
-        if not isinstance(values, dict):
-            raise GanforgeError(f"{path}: config must be a JSON object")
-        return cls.from_dict(values, str(path))
+    def load(cls, path: str | Path) -> TrainConfig:
+        """A config file (flat or sectioned), as a request."""
+        return cls.from_dict(read_json(path), str(path))
+
+    @classmethod
+    def from_saved(cls, saved: str | dict[str, Any], source: str = "checkpoint config") -> TrainConfig:
+        """The config a run trained with, complete: every field given (absent sections did not apply)."""
+        values = json.loads(saved) if isinstance(saved, str) else dict(saved)
+        flat = flat_settings(values, source)
+        if not is_sectioned(values):
+            flat.setdefault("augment", "off")  # runs from before --augment had none
+        defaults = {f.name: getattr(cls, f.name) for f in fields(cls)}
+        return cls(**{**defaults, **flat})
+
+
+def _remember_given(init: Any) -> Any:
+    """Wrap the dataclass __init__ so a config knows which fields it was given (`given()`)."""
+    names = [f.name for f in fields(TrainConfig)]
+
+    @functools.wraps(init)
+    def __init__(self: TrainConfig, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self._given = frozenset(names[:len(args)]) | frozenset(kwargs)
+
+    return __init__
+
+
+TrainConfig.__init__ = _remember_given(TrainConfig.__init__)  # type: ignore[method-assign]
+FIELDS = {f.name: f for f in fields(TrainConfig)}
+
+
+def saved_settings(saved: str | dict[str, Any], source: str = "checkpoint config") -> dict[str, Any]:
+    """{field: value} of a saved config (config.json or a checkpoint's), flat or in sections, complete."""
+    return dataclasses.asdict(TrainConfig.from_saved(saved, source))
+
+
+def defaults() -> dict[str, Any]:
+    return {name: f.default for name, f in FIELDS.items()}
+
+
+def is_sectioned(values: dict[str, Any]) -> bool:
+    return any(isinstance(values.get(name), dict) for name in SECTIONS)
+
+
+def flat_settings(values: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """{field: value} from flat settings or from sections (config.json as saved); unknown names are errors."""
+    if not isinstance(values, dict):
+        raise GanforgeError(f"{source}: config must be a JSON object")
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in SECTIONS and isinstance(value, dict):
+            misplaced = sorted(k for k in value if k in FIELDS and FIELDS[k].metadata["section"] != key)
+            if misplaced:
+                raise GanforgeError(f"{source}: {', '.join(misplaced)} belong(s) in another section than {key!r}")
+            flat.update(value)
+        else:
+            flat[key] = value
+    unknown = sorted(set(flat) - set(FIELDS))
+    if unknown:
+        import difflib
+
+        hints = [f"{u} (did you mean {c[0]}?)" if (c := difflib.get_close_matches(u, FIELDS, n=1)) else u
+                 for u in unknown]
+        raise GanforgeError(f"{source}: unknown setting(s) {', '.join(hints)}")
+    return flat
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise GanforgeError(f"{path}: cannot read config ({err})") from None
+    if not isinstance(values, dict):
+        raise GanforgeError(f"{path}: config must be a JSON object")
+    return values

@@ -52,7 +52,9 @@ def write_report(run_dir: str | os.PathLike) -> Path:
 
 
 def render_report(run_dir: Path) -> str:
-    config = _read_config(run_dir / "config.json")
+    sections = _read_config(run_dir / "config.json")
+    config = {k: v for section in sections.values() if isinstance(section, dict) for k, v in section.items()}
+    config = config or sections  # a flat config.json (older runs)
     records = read_metrics(run_dir / "metrics.jsonl")
     logs = [r for r in records if "event" not in r]
     samples = sample_files(run_dir)
@@ -67,7 +69,7 @@ def render_report(run_dir: Path) -> str:
         "<h2>Losses and D(x) / D(G(z))</h2>", _curves(logs),
         "<h2>Doctor events</h2>", _events(records),
         "<h2>Metrics</h2>", _metrics_table(logs),
-        "<h2>Configuration</h2>", _config_table(config),
+        "<h2>Configuration</h2>", _config_table(sections),
     ]
     body = "\n".join(parts)
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -195,5 +197,13 @@ def _metrics_table(logs: list[dict[str, Any]]) -> str:
 
 
 def _config_table(config: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(json.dumps(v))}</td></tr>" for k, v in sorted(config.items()))
-    return f"<table>{rows}</table>"
+    """One row per setting, under a heading row per section (a flat config.json: one sorted list)."""
+
+    def rows(values: dict[str, Any]) -> str:
+        return "".join(f"<tr><th>{_e(k)}</th><td>{_e(json.dumps(v))}</td></tr>" for k, v in values.items())
+
+    if not any(isinstance(v, dict) for v in config.values()):
+        return f"<table>{rows(dict(sorted(config.items())))}</table>"
+    body = "".join(f"<tr><th colspan='2'>{_e(name)}</th></tr>{rows(values)}" for name, values in config.items()
+                   if isinstance(values, dict))
+    return f"<table>{body}</table>"

@@ -7,7 +7,6 @@ training read them (same colour handling, same channel count).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.checkpoint import load_checkpoint
+from ganforge.config.train_config import saved_settings
 from ganforge.data.folder import IMAGE_EXTENSIONS, BadImage, decode_image, find_images
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, save_png, to_uint8
@@ -44,7 +44,7 @@ def load_translator(path: str | os.PathLike, use_ema: bool = True, device: str =
     loaded = generator_from_state(state, path, use_ema, device)
     args = state["model_args"]
     return LoadedTranslator(loaded.G, int(args["in_channels"]), int(args["out_channels"]), loaded.G.stride,
-                            loaded.step, Path(path), json.loads(state["config"]))
+                            loaded.step, Path(path), saved_settings(state["config"]))
 
 
 def pad_to_multiple(images: torch.Tensor, stride: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganforge.models import MODELS
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from ganforge.models.registry import register
+from ganforge.models.spec import ModelSpec
 
 
 class ConditionalDCGANGenerator(nn.Module):
@@ -52,7 +53,18 @@ class ProjectionDiscriminator(nn.Module):
         return self.head(self.mbstd(h)).flatten() + projection
 
 
-@MODELS.register("conditional-dcgan")
+# chosen by --model dcgan --conditional; a class-conditional D judges each sample with its own label
+SPEC = ModelSpec(
+    name="conditional-dcgan", summary="class-conditional DCGAN with a projection discriminator",
+    recipe="conditional", pickable=False, instead="--model dcgan --conditional", refuses=("pack",),
+    supports="a class-conditional D judges each sample with its own label, so samples cannot be packed; use "
+             "--minibatch-std to let D see the batch's spread instead",
+    sections=("evaluation",), inputs="latent+labels",
+    example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4, num_classes=3),
+)
+
+
+@register(SPEC)
 def build_conditional_dcgan(
     resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
     d_batchnorm: bool = True, upsample: str = "transpose", num_classes: int = 10, minibatch_std: bool = False,

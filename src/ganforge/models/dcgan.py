@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from ganforge.aspect import base_grid
-from ganforge.models import MODELS
 from ganforge.models.layers import MinibatchStd
+from ganforge.models.registry import register
+from ganforge.models.spec import ModelSpec
 
 
 def _widths(resolution: int, base: int, cap_multiplier: int = 8) -> list[int]:
@@ -141,7 +142,15 @@ class DCGANDiscriminator(nn.Module):
         return self.head(self.mbstd(h)).flatten(), self.code_head(h).flatten(1)
 
 
-@MODELS.register("dcgan")
+# Radford et al. 2015; the image presets (config/presets.py) are measured on it
+SPEC = ModelSpec(
+    name="dcgan", summary="DCGAN: transposed convolutions up, strided convolutions down (the default)",
+    conditional="conditional-dcgan", aspect=True, sections=("evaluation", "infogan"),
+    example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4),
+)
+
+
+@register(SPEC)
 def build_dcgan(
     resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
     d_batchnorm: bool = True, upsample: str = "transpose", minibatch_std: bool = False, pack: int = 1,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganforge.models import MODELS
 from ganforge.models.layers import MinibatchStd
+from ganforge.models.registry import register
+from ganforge.models.spec import ModelSpec
 
 DEPTH = 3
 
@@ -42,7 +43,15 @@ class MLPDiscriminator(nn.Module):
         return self.head(self.mbstd(self.features(x))).flatten()
 
 
-@MODELS.register("mlp")
+SPEC = ModelSpec(
+    name="mlp", summary="MLP G and D for 2D point data (--data ring, grid or an (N, 2) .npy file)",
+    recipe="points", points=True, refuses=("augment=ada", "augment=fixed"),
+    supports="image augmentation does not apply to 2D points; use --augment off",
+    example_args=dict(latent_dim=3, g_width=8, d_width=8),
+)
+
+
+@register(SPEC)
 def build_mlp(latent_dim: int = 2, g_width: int = 128, d_width: int = 128, minibatch_std: bool = False,
               pack: int = 1, data_dim: int = 2) -> tuple[nn.Module, nn.Module]:
     G = MLPGenerator(latent_dim, g_width, data_dim)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.models import MODELS
+from ganforge.models.registry import register
 from ganforge.models.scaled import (
     DiscriminatorHead,
     EqualConv2d,
@@ -25,6 +25,7 @@ from ganforge.models.scaled import (
     image_pyramid,
     scale_widths,
 )
+from ganforge.models.spec import ModelSpec
 
 
 class MSGGenerator(ScaleGenerator):
@@ -74,7 +75,21 @@ class MSGDiscriminator(nn.Module):
         return self.head(self.features(images))  # (B,) logits
 
 
-@MODELS.register("msg")
+# an equalised learning rate, so Adam with a larger step and beta1 = 0 (ProGAN, MSG-GAN); relativistic
+# average hinge is MSG-GAN's loss. D takes a list of scales: the D-input stabilisers cannot wrap it.
+SPEC = ModelSpec(
+    name="msg", summary="MSG-GAN: D sees G's image at every scale (stable at high resolution)",
+    recipe="msg", relativistic=True, aspect=True, sections=("evaluation",),
+    defaults=dict(loss="rahinge", lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99, g_width=16, d_width=16),
+    own_settings=("loss", "spectral_norm", "d_batchnorm", "upsample"),
+    refuses=("pack", "minibatch_std", "instance_noise", "r1_gamma", "label_smoothing", "spectral_norm",
+                   "augment=ada", "augment=fixed", "balance=skip", "balance=adaptive", "loss=wgan-gp"),
+    supports="it supports --loss, --ema-beta, --d-steps and --balance fixed/ttur",
+    example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4),
+)
+
+
+@register(SPEC)
 def build_msg(resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 16, d_width: int = 16,
               aspect: str = "1:1") -> tuple[nn.Module, nn.Module]:
     return (MSGGenerator(resolution, channels, latent_dim, g_width, aspect),

@@ -170,37 +170,15 @@ def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor, scaler: torch.a
 
 
 RECIPES: Registry[type[Recipe]] = Registry("recipe")
-HIGHRES_RECIPES = ("msg", "progressive", "fastgan")  # each model with its own recipe of the same name
 
 
 def recipe_name(config: TrainConfig) -> str:
-    """pix2pix for --model pix2pix, conditional for --conditional, infogan for --latent-classes, points for 2D
-    point data, msg / progressive / fastgan for those models, else the GAN."""
-    from ganforge.data.points import is_point_data
-    from ganforge.models import POINT_MODELS
+    """The recipe the run's model names in its spec (--conditional picks the model's conditional variant); a GAN
+    with latent categories (--latent-classes) is InfoGAN's."""
+    from ganforge.config.checks import spec_for
 
-    if is_point_data(config.data) or config.model in POINT_MODELS:
-        if not is_point_data(config.data):
-            raise GanforgeError(f"--model {config.model} is for 2D point data: --data ring, grid or an (N, 2) .npy "
-                                "file")
-        if config.conditional:
-            raise GanforgeError("--conditional needs class labels; 2D point data has none")
-        return "points"
-    if config.model == "pix2pix":
-        if config.conditional:
-            raise GanforgeError("--conditional is for noise-to-image models; pix2pix is conditioned on its "
-                                "input image already")
-        return "pix2pix"
-    if config.model.startswith("conditional-"):
-        raise GanforgeError(f"--model {config.model}: use --model {config.model.removeprefix('conditional-')} "
-                            "--conditional")
-    if config.model in HIGHRES_RECIPES:  # msg, progressive, fastgan (recipes/highres.py)
-        if config.conditional:
-            raise GanforgeError(f"--conditional is not available for --model {config.model}; use dcgan")
-        return config.model
-    if config.latent_classes and not config.conditional:  # (config.validate refuses the two together)
-        return "infogan"
-    return "conditional" if config.conditional else "gan"
+    recipe = spec_for(config).recipe
+    return "infogan" if recipe == "gan" and config.latent_classes else recipe
 
 
 def recipe_for(config: TrainConfig) -> type[Recipe]:

@@ -166,7 +166,9 @@ class ConditionalGANRecipe(Recipe):
                                 "labelled set (digits, shapes) or a folder with one sub-folder per class (at least 2)")
 
     def model_name(self) -> str:
-        return f"conditional-{self.config.model}"
+        from ganforge.config.checks import spec_for
+
+        return spec_for(self.config).name  # the model's conditional variant (conditional-dcgan)
 
     def model_args(self) -> dict[str, Any]:
         return {**model_args(self.config), "num_classes": self.dataset.num_classes}

@@ -13,7 +13,6 @@ from ganforge.config import TrainConfig
 from ganforge.data.batches import BatchStream
 from ganforge.data.points import PointDataset, load_points
 from ganforge.errors import GanforgeError
-from ganforge.models import POINT_MODELS
 from ganforge.recipes import RECIPES, Recipe, Step, StepParts
 from ganforge.recipes.gan import d_options, make_gan_step
 from ganforge.train import plots2d
@@ -31,9 +30,6 @@ class PointsRecipe(Recipe):
 
     def check_data(self) -> None:
         cfg = self.config
-        if cfg.model not in POINT_MODELS:
-            raise GanforgeError(f"--data {cfg.data} is 2D point data: it needs --model mlp "
-                                "(`ganforge train` picks it, via the recommended preset)")
         if cfg.flip or cfg.random_crop:
             raise GanforgeError("--flip and --random-crop are for images, not 2D point data")
 

@@ -6,7 +6,6 @@ inside that run's directory, so no request can point the server at any other pat
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import threading
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from ganforge.checkpoint import LATEST, load_checkpoint
+from ganforge.config.train_config import saved_settings
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, grid, save_gif, to_uint8
 from ganforge.inference.sampling import (
@@ -100,8 +100,8 @@ def open_runs(paths: list[str | os.PathLike]) -> dict[str, ServedRun]:
 def run_kind(path: Path) -> str:
     """From config.json, so it is known before the first checkpoint exists."""
     try:
-        config = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError) as err:
+        config = saved_settings((path / "config.json").read_text(), str(path / "config.json"))  # flat or sections
+    except (OSError, ValueError, GanforgeError) as err:
         raise GanforgeError(f"{path / 'config.json'}: unreadable ({str(err)[:80]})") from None
     if config.get("model") == "pix2pix":
         return "pix2pix"

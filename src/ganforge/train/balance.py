@@ -18,10 +18,11 @@ from typing import Any
 
 import torch
 
+from ganforge.config.choices import BALANCE_POLICIES
 from ganforge.errors import GanforgeError
 from ganforge.train.events import Event
 
-POLICIES = ("fixed", "ttur", "skip", "adaptive")
+POLICIES = BALANCE_POLICIES  # the choices of --balance live with the other settings (config/choices.py)
 # default skip thresholds in units of each loss (D's loss at chance level: bce 1.39, hinge 2, lsgan 0.5).
 # bce 0.6: on a deliberately broken DCGAN run (lr_D = 10 lr_G) it kept D(x) - D(G(z)) below the doctor's
 # imbalance line (0.8) where 0.3 did not (docs/stabilising.md)

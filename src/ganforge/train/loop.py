@@ -100,7 +100,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, out_dir: str | Path, resume: bool = False,
                  dataset: ImageDataset | None = None, quiet: bool = False, accel: AccelPolicy | None = None) -> None:
         self.quiet = quiet
-        check_request(config)
+        config = check_request(config, resume, dataset)
         self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (train/distributed.py)
         self.folder = RunFolder(out_dir, self.dist.is_main, warn=_warn if self.dist.is_main else _silent)
         with self.dist.main_first():

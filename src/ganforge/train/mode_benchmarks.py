@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ganforge.config.presets import make_config
+from ganforge.config import resolve_config
 from ganforge.data.points import load_points
 from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.metrics.modes import read_stacked_modes, score_points, score_stacked_modes
@@ -69,7 +69,7 @@ def _score(benchmark: str, run_dir: Path) -> dict:
 def run_one(benchmark: str, recipe: str, seed: int, minutes: float, out_dir: Path, quiet: bool = True,
             overrides: dict | None = None) -> BenchRun:
     """Train one run (in out_dir, which must not exist yet) and score it; `overrides` change the recipe."""
-    config = make_config({"data": benchmark, "preset": recipe, "seed": seed, "max_minutes": minutes,
+    config = resolve_config({"data": benchmark, "preset": recipe, "seed": seed, "max_minutes": minutes,
                           "checkpoint_every": BENCH_CHECKPOINT_EVERY, **(overrides or {})})
     with torch_threads(1):  # most work per CPU second for these small models (and fair under a CPU budget)
         wall, cpu = time.monotonic(), time.process_time()

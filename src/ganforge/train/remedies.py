@@ -1,5 +1,5 @@
-"""Everything a config asks for to keep the G/D duel healthy: the checks of how the settings combine,
-the loss with label smoothing (used by the GAN step, beside D's penalties in losses/penalties.py),
+"""Everything a config asks for to keep the G/D duel healthy (which settings combine is checked by the config,
+config/checks.py): the loss with label smoothing (used by the GAN step, beside D's penalties in losses/penalties.py),
 and, built in one place for the loop, what D sees (augmentation, instance noise, packing), the
 balance policy and the training doctor. NaN/inf is not the doctor's: train/rollback.py handles it."""
 
@@ -11,116 +11,37 @@ import torch
 from torch import nn
 
 from ganforge.config import TrainConfig
+from ganforge.config.checks import spec_for
 from ganforge.data.augment import AdaptiveAugment
-from ganforge.errors import GanforgeError
-from ganforge.losses.adversarial import LOSSES
 from ganforge.losses.factory import make_loss
 from ganforge.losses.relativistic import RELATIVISTIC_LOSSES
 from ganforge.recipes import Recipe
-from ganforge.train.balance import POLICIES, Decision, make_balance
+from ganforge.train.balance import Decision, make_balance
 from ganforge.train.coverage import CoverageCheck
 from ganforge.train.d_input import DiscriminatorInput
 from ganforge.train.doctor import TrainingDoctor, diversity_ratio, grad_norm
 from ganforge.train.events import Event
 
-SMALL_DATA = 5_000  # below this many images, `--augment auto` turns on adaptive augmentation
-AUGMENT_MODES = ("auto", "off", "ada", "fixed")
-
-
-def check_config(cfg: TrainConfig) -> None:
-    """The stabiliser and balance settings that cannot work together (numeric ranges: config/ranges.py)."""
-    if cfg.model in HIGHRES_MODELS:
-        _check_highres_remedies(cfg)
-    elif cfg.loss in RELATIVISTIC_LOSSES:
-        raise GanforgeError(f"--loss {cfg.loss} works with --model {', '.join(HIGHRES_MODELS)}; "
-                            "for dcgan choose nonsat, minimax, hinge, lsgan or wgan-gp")
-    else:
-        make_loss(cfg.loss, cfg.label_smoothing)  # unknown loss, or smoothing a loss without labels
-    if cfg.batch_size % cfg.pack:
-        raise GanforgeError(f"--batch-size {cfg.batch_size} must be a multiple of --pack {cfg.pack}")
-    if cfg.augment not in AUGMENT_MODES:
-        raise GanforgeError(f"--augment must be one of {', '.join(AUGMENT_MODES)}, got {cfg.augment!r}")
-    if cfg.balance not in POLICIES:
-        raise GanforgeError(f"--balance must be one of {', '.join(POLICIES)}, got {cfg.balance!r}")
-    if cfg.d_steps > 1 and cfg.balance not in ("fixed", "ttur"):
-        raise GanforgeError(f"--d-steps works with --balance fixed or ttur, not {cfg.balance}")
-    if cfg.balance == "ttur" and cfg.lr_d == cfg.lr_g:
-        raise GanforgeError("--balance ttur needs different learning rates: set --lr-d above --lr-g (e.g. 4e-4, 1e-4)")
-    _check_recipe(cfg)
-
-
-HIGHRES_MODELS = ("msg", "progressive", "fastgan")  # their recipes bring their own D input (recipes/highres.py)
-HIGHRES_COLLAPSE_REMEDY = ("Try --ema-beta 0.999, or --balance ttur with --lr-d above --lr-g (e.g. 4e-4, 1e-4); these "
-                           "models' D already has minibatch std (msg, progressive) or augmentation (fastgan).")
-
 
 def collapse_remedy(cfg: TrainConfig) -> str:
-    """What a collapse or coverage report suggests: the remedies this run takes and does not use yet."""
-    if cfg.model in HIGHRES_MODELS:  # they refuse --pack, --minibatch-std and --spectral-norm (below)
-        return HIGHRES_COLLAPSE_REMEDY
-    from ganforge.recipes import recipe_name
-
+    """What a collapse or coverage report suggests: the remedies this run's model takes and it does not use yet
+    (the combinations each model refuses are checked by the config: config/checks.py)."""
+    spec = spec_for(cfg)
     options = []
-    if recipe_name(cfg) not in ("conditional", "infogan"):  # both need D to judge one sample at a time
+    takes_pack = not spec.refused("pack", 2, 1)
+    if takes_pack and not cfg.latent_classes:  # an InfoGAN's D, like a conditional one, judges one sample at a time
         options.append("--pack 2 (PacGAN)" if cfg.pack == 1 else f"--pack {2 * cfg.pack} (PacGAN; now {cfg.pack})")
-    if not cfg.minibatch_std:
+    if not cfg.minibatch_std and not spec.refused("minibatch_std", True, False):
         options.append("--minibatch-std")
     if not cfg.ema_beta:
         options.append("--ema-beta 0.999")
-    if not (cfg.loss == "hinge" and cfg.spectral_norm):
+    if not (cfg.loss == "hinge" and cfg.spectral_norm) and not spec.refused("spectral_norm", True, False):
         options.append("--loss hinge with --spectral-norm")
+    if spec.refused("spectral_norm", True, False):  # msg, progressive, fastgan: D has its own stabilisers
+        options.append("--balance ttur with --lr-d above --lr-g (e.g. 4e-4, 1e-4)")
     if not options:
         return "Try a lower --lr-g, or --balance ttur with --lr-d above --lr-g."
     return "Try " + (", ".join(options[:-1]) + ", or " if len(options) > 1 else "") + options[-1] + "."
-
-
-def _check_highres_remedies(cfg: TrainConfig) -> None:
-    """msg's D takes a list of scales, fastgan augments and spectral-normalises its own D and progressive has its
-    own minibatch-std: issue 3's D-input stabilisers are refused for them rather than half-applied."""
-    refused = {"--pack": cfg.pack > 1, "--minibatch-std": cfg.minibatch_std, "--instance-noise": cfg.instance_noise > 0,
-               "--r1-gamma": cfg.r1_gamma > 0, f"--augment {cfg.augment}": cfg.augment in ("ada", "fixed"),
-               "--label-smoothing": cfg.label_smoothing > 0, "--spectral-norm": cfg.spectral_norm,
-               f"--balance {cfg.balance}": cfg.balance in ("skip", "adaptive")}
-    named = [flag for flag, on in refused.items() if on]
-    if named:
-        raise GanforgeError(f"{', '.join(named)}: not available for --model {cfg.model}; it supports --loss, "
-                            "--ema-beta, --d-steps and --balance fixed/ttur")
-
-
-def _check_recipe(cfg: TrainConfig) -> None:
-    """Stabilisers that have no meaning for the run's recipe: refused, never silently ignored."""
-    from ganforge.recipes import recipe_name
-
-    recipe = recipe_name(cfg)
-    if recipe == "conditional" and cfg.pack > 1:
-        raise GanforgeError("--pack: a class-conditional D judges each sample with its own label, so samples cannot "
-                            "be packed; use --minibatch-std to let D see the batch's spread instead")
-    if recipe == "points" and cfg.eval_every:
-        raise GanforgeError("--eval-every scores images; 2D point runs are scored by `ganforge bench modes`")
-    if recipe != "pix2pix":
-        return
-    refused = {"--pack": cfg.pack > 1, "--minibatch-std": cfg.minibatch_std, "--instance-noise": cfg.instance_noise > 0,
-               "--r1-gamma": cfg.r1_gamma > 0, f"--augment {cfg.augment}": cfg.augment in ("ada", "fixed"),
-               "--loss wgan-gp": LOSSES.get(cfg.loss).gradient_penalty > 0,
-               f"--balance {cfg.balance}": cfg.balance in ("skip", "adaptive") and cfg.adversarial_weight == 0}
-    named = [flag for flag, on in refused.items() if on]
-    if named:
-        raise GanforgeError(f"{', '.join(named)}: not available for pix2pix (--model pix2pix); it supports "
-                            "--spectral-norm, --label-smoothing and --balance fixed/ttur/skip/adaptive")
-
-
-def resolve_augment(cfg: TrainConfig, dataset_size: int, points: bool) -> str:
-    """`auto` -> `ada` for image sets under 5,000 images, `off` otherwise; 2D points and pix2pix pairs are never
-    augmented."""
-    if points:
-        if cfg.augment in ("ada", "fixed"):
-            raise GanforgeError("--augment: image augmentation does not apply to 2D point data; use --augment off")
-        return "off"
-    if cfg.model == "pix2pix" or cfg.model in HIGHRES_MODELS:
-        return "off" if cfg.augment == "auto" else cfg.augment
-    if cfg.augment == "auto":
-        return "ada" if dataset_size < SMALL_DATA else "off"
-    return cfg.augment
 
 
 class Remedies:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ganforge.accel import AccelPolicy, accelerate
-from ganforge.config import DEFAULT_STEPS, TrainConfig
+from ganforge.config import DEFAULT_STEPS, TrainConfig, resolve_config, resume_config
 from ganforge.data import ImageDataset
 from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
@@ -30,22 +30,9 @@ from ganforge.runtime import loss_scalers, resolve_device, resolve_precision
 from ganforge.train import distributed
 from ganforge.train.coverage import CoverageCheck, make_coverage_check
 from ganforge.train.ema import WeightAverage, make_ema
-from ganforge.train.remedies import Remedies, resolve_augment
+from ganforge.train.remedies import Remedies
 from ganforge.train.speed import adam
 from ganforge.train.sync_bn import convert_sync_batchnorm
-
-NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32, "stacked-digits": 16}
-NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1}
-
-
-def fill_defaults(config: TrainConfig) -> TrainConfig:
-    """Resolve data-dependent defaults so the saved config says exactly what ran."""
-    if recipe_name(config) == "points":
-        return config  # 2D points have no resolution or channels
-    resolution = config.resolution or NATURAL_RESOLUTION.get(config.data, 64)
-    channels = config.channels or NATURAL_CHANNELS.get(config.data, 3)
-    return replace(config, resolution=resolution, channels=channels)
-
 
 def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
     """The step limit from --steps / --epochs (the smaller); None when only a time budget is set."""
@@ -59,9 +46,11 @@ def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
     return None if config.max_minutes else DEFAULT_STEPS
 
 
-def check_request(config: TrainConfig) -> None:
-    """Refuse a bad request before the run folder is touched: a bad flag must not leave a half-made run behind."""
-    config.validate()
+def check_request(config: TrainConfig, resume: bool = False, dataset: ImageDataset | None = None) -> TrainConfig:
+    """The request settled (config/resolver.py) and refused if bad before the run folder is touched: a bad flag must
+    not leave a half-made run behind. A resumed run's settings come from its folder (run_config)."""
+    if not resume:
+        config = resolve_config(config, images=len(dataset) if dataset is not None else None)
     if distributed.launched_by_torchrun() and config.balance in ("skip", "adaptive"):
         # each process would decide from its own losses: one could skip an update the others make and hang
         raise GanforgeError(f"--balance {config.balance} is not supported with several processes (torchrun) yet; "
@@ -71,23 +60,17 @@ def check_request(config: TrainConfig) -> None:
         # each process's clock differs: their rates would drift apart and so would their weights
         raise GanforgeError("--lr-decay-start over a time budget is not supported with several processes "
                             "(torchrun); give --steps or --epochs to decay over")
+    return config
 
 
 def run_config(config: TrainConfig, state: dict[str, Any] | None, dataset: ImageDataset | None = None,
                quiet: bool = False) -> tuple[TrainConfig, ImageDataset]:
-    """The settings this run trains with, and its data.
-
-    On resume (`state` from the run folder) the saved settings, of which only the run's length may change; then
-    the data-dependent defaults (resolution, channels, `--augment auto`), so config.json says exactly what ran."""
+    """The settings this run trains with, and its data. On resume (`state` from the run folder) the saved settings
+    (flat or in sections), of which only the run's length may change."""
     if state is not None:
-        saved_values = {"augment": "off", **json.loads(state["config"])}  # runs from before --augment: none
-        saved = TrainConfig.from_dict(saved_values, "checkpoint config")
-        lengths = {k: getattr(config, k) for k in ("total_steps", "epochs", "max_minutes")}
-        config = replace(saved, **{k: v for k, v in lengths.items() if v is not None})
-    config = fill_defaults(config).validate()
-    recipe = recipe_for(config)
-    dataset = dataset or recipe.load_data(config, quiet=quiet)
-    config = replace(config, augment=resolve_augment(config, len(dataset), recipe.name == "points"))
+        config = resume_config(state["config"], {k: getattr(config, k) for k in ("total_steps", "epochs",
+                                                                                 "max_minutes")})
+    dataset = dataset or recipe_for(config).load_data(config, quiet=quiet)
     return config, dataset
 
 

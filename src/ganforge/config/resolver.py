@@ -1,0 +1,126 @@
+"""One place decides a run's settings: `resolve_config`, called by `ganforge train` and `ganforge.train` alike.
+
+Precedence, lowest first: the preset (auto picks one for the data) < the model's own defaults
+(ModelSpec.defaults) < a --config file < the settings given. Then, for what is still open: the model
+for a small data set at high resolution, the data's natural resolution and channels, and `augment auto`
+from the data's size. The result is validated as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from ganforge.config.checks import spec_for
+from ganforge.config.choices import SMALL_DATA_IMAGES
+from ganforge.config.presets import TTUR_RATES, preset_values
+from ganforge.config.train_config import FIELDS, TrainConfig, defaults, flat_settings
+from ganforge.data.points import is_point_data
+from ganforge.errors import GanforgeError
+from ganforge.models.registry import model_specs
+from ganforge.models.spec import ModelSpec
+
+LENGTH_FIELDS = ("total_steps", "epochs", "max_minutes")  # what a resumed run may change
+
+
+def resolve_config(request: Mapping[str, Any] | TrainConfig, base: Mapping[str, Any] | None = None, *,
+                   images: int | None = None, notify: Callable[[str], None] | None = None) -> TrainConfig:
+    """The complete, validated TrainConfig for a request.
+
+    request: the settings given (TrainConfig field names; a TrainConfig counts as the fields it was made
+    with); base: a config file's settings, flat or in sections, under the request; images: the data's
+    size when the caller already knows it (else counted when needed); notify: receives the one line
+    announcing a model chosen for small data. The same request gives the same config from anywhere.
+    """
+    given = {**flat_settings(dict(base or {}), "config file"), **_settings(request)}
+    data = given.get("data", FIELDS["data"].default)
+    preset_name = given.get("preset", FIELDS["preset"].default)
+    model, announcement = _choose_model(given, data, preset_name, images)
+    spec = spec_for(TrainConfig(**{**defaults(), **given, "model": model}))
+    preset = preset_values(data, preset_name, infogan="infogan" in spec.sections)
+    unset = defaults()
+    values = {k: v for k, v in preset.items() if k not in spec.own_settings and not spec.refused(k, v, unset[k])}
+    values.update(spec.defaults)
+    if given.get("balance", values.get("balance")) == "ttur":
+        values.update(TTUR_RATES)  # D four times faster than G, unless the rates are given
+    values.update(given)
+    values.update(model=model, preset=preset["preset"])
+    config = TrainConfig(**{**unset, **values})
+    if not spec.points:
+        resolution, channels = _natural_size(data)
+        config = replace(config, resolution=config.resolution or resolution, channels=config.channels or channels)
+    config.validate()  # a bad setting is named before the data is counted or a choice announced
+    if config.augment == "auto":
+        config = replace(config, augment=_auto_augment(config, spec, images))
+    config.validate()
+    if announcement and notify is not None:
+        notify(announcement)
+    return config
+
+
+def resume_config(saved: str | Mapping[str, Any], lengths: Mapping[str, Any]) -> TrainConfig:
+    """The config a run was trained with (flat, or in sections as saved), with new lengths where given."""
+    config = TrainConfig.from_saved(dict(saved) if isinstance(saved, Mapping) else saved)
+    changed = {k: v for k, v in lengths.items() if k in LENGTH_FIELDS and v is not None}
+    return replace(config, **changed).validate()
+
+
+def check_resume_request(settings: Mapping[str, Any]) -> None:
+    """A resumed run continues exactly: only its length can change."""
+    from ganforge.config.sections import flag_name
+
+    extra = sorted(flag_name(k) for k in settings if k not in LENGTH_FIELDS)
+    if extra:
+        raise GanforgeError("with --resume only --steps, --epochs and --max-minutes can change; "
+                            f"drop {', '.join(extra)}")
+
+
+def _settings(request: Mapping[str, Any] | TrainConfig) -> dict[str, Any]:
+    if isinstance(request, TrainConfig):
+        return request.given()
+    return flat_settings(dict(request), "settings")
+
+
+def _choose_model(given: dict[str, Any], data: str, preset: str, images: int | None) -> tuple[str, str | None]:
+    """The model given, else the preset's (2D points: mlp), else one made for small data, else the default."""
+    if "model" in given:
+        return given["model"], None
+    chosen = preset_values(data, preset).get("model")
+    if chosen:
+        return chosen, None
+    resolution = given.get("resolution")
+    small = [s for s in model_specs() if s.small_data_from and s.pickable]
+    if given.get("conditional") or not isinstance(resolution, int) or is_point_data(data) or not small:
+        return FIELDS["model"].default, None
+    spec = min(small, key=lambda s: s.small_data_from)
+    if resolution < spec.small_data_from:
+        return FIELDS["model"].default, None
+    count = images if images is not None else _count_images(data)
+    if count is None or count >= SMALL_DATA_IMAGES:
+        return FIELDS["model"].default, None
+    return spec.name, (f"small data set ({count} images) at {resolution} px: using --model {spec.name} "
+                       f"({spec.summary.split(': ', 1)[-1]}); give --model to choose another")
+
+
+def _natural_size(data: str) -> tuple[int, int]:
+    from ganforge.data.inventory import natural_size
+
+    return natural_size(data)
+
+
+def _count_images(data: str) -> int | None:
+    from ganforge.data.inventory import count_images
+
+    return count_images(data)
+
+
+def _auto_augment(config: TrainConfig, spec: ModelSpec, images: int | None) -> str:
+    """`auto` -> `ada` for image sets under SMALL_DATA_IMAGES, `off` otherwise, and for models that augment
+    their own inputs or take no augmentation (2D points, pix2pix pairs, msg, progressive, fastgan)."""
+    if spec.points or spec.refused("augment", "ada", FIELDS["augment"].default):
+        return "off"
+    count = images if images is not None else _count_images(config.data)
+    if count is None:
+        return "auto"  # an unknown source: loading it reports what is wrong
+    return "ada" if count < SMALL_DATA_IMAGES else "off"

@@ -1,0 +1,35 @@
+"""What a run's settings are resolved from before any data is loaded: a source's natural image size and
+how many images it holds (config/resolver.py asks both)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+# built-in sets drawn smaller than the 64 px a folder of images gets, and the grey ones
+NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32, "stacked-digits": 16}
+NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1}
+FOLDER_RESOLUTION = 64
+
+
+def natural_size(source: str) -> tuple[int, int]:
+    """(resolution, channels) a data source trains at when neither is given."""
+    return NATURAL_RESOLUTION.get(source, FOLDER_RESOLUTION), NATURAL_CHANNELS.get(source, 3)
+
+
+def count_images(source: str) -> int | None:
+    """How many images a data source holds, without decoding them (None for an unknown source)."""
+    from ganforge.data import builtin  # noqa: F401  (registers the built-in data sets)
+    from ganforge.data.dataset import BUILTIN_DATASETS, load_dataset
+
+    if source in BUILTIN_DATASETS:
+        count = inspect.signature(BUILTIN_DATASETS.get(source)).parameters.get("count")
+        if count is not None:  # shapes: its size is an argument; rendering 5,000 images to count them is slow
+            return int(count.default)
+        return len(load_dataset(source, 16, 3, quiet=True))
+    path = Path(source).expanduser()
+    if path.is_dir():
+        from ganforge.data.folder import find_images
+
+        return len(find_images(path))
+    return None
