@@ -25,7 +25,7 @@ from ganforge.data.builtin import digits
 from ganforge.images import from_uint8
 from ganforge.inference.sampling import class_rows, generate, latents, load_generator
 from ganforge.metrics.digit_classifier import NOT_A_DIGIT, load_digit_classifier
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 TARGET = 0.90
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from ganforge.config import resolve_config
-from ganforge.train.loop import Trainer
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.loop import Trainer
+from ganforge.training.metrics_log import read_metrics
 
 BROKEN = dict(data="digits", lr_d=2e-4, lr_g=2e-5, augment="off", log_every=50, sample_every=1000)
 

@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from ganforge.config import resolve_config
-from ganforge.train.doctor import diversity_ratio
-from ganforge.train.loop import Trainer
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.doctor import diversity_ratio
+from ganforge.training.loop import Trainer
+from ganforge.training.metrics_log import read_metrics
 
 
 class ReplayG(nn.Module):

@@ -22,8 +22,8 @@ import torch
 from ganforge.config import resolve_config
 from ganforge.inference.sampling import generate, latents
 from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
-from ganforge.train.ema import WeightAverage, ema_beta_at, make_ema
-from ganforge.train.loop import Trainer
+from ganforge.training.ema import WeightAverage, ema_beta_at, make_ema
+from ganforge.training.loop import Trainer
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
     classifier = load_digit_classifier().model
     z = latents(1000, trainer.config.latent_dim, 0)
     score_at = {int(s) for s in args.score_at.split(",")}
-    loop_average = trainer.weight_average  # the loop's own EMA, with train/ema.py's warm-up
+    loop_average = trainer.weight_average  # the loop's own EMA, with training/ema.py's warm-up
     step = 0
 
     def score(G: torch.nn.Module) -> float:

@@ -24,7 +24,7 @@ from ganforge.metrics.evaluate import evaluate_run
 from ganforge.metrics.evaluator import EvalSettings, Evaluator, score_features
 from ganforge.metrics.features import Features, create_extractor, extract_features
 from ganforge.metrics.table import eval_records, format_table
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 
 def collapsed_features(G: torch.nn.Module, latent_dim: int, n: int, evaluator: Evaluator) -> Features:

@@ -35,7 +35,7 @@ from ganforge.metrics.evaluate import evaluate_checkpoints
 from ganforge.metrics.features import create_extractor, extract_features
 from ganforge.metrics.fid import fid
 from ganforge.metrics.inception import FIDInceptionV3
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 
 @torch.no_grad()

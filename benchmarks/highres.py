@@ -29,8 +29,8 @@ from ganforge.data.builtin import shapes
 from ganforge.images import from_uint8, save_grid
 from ganforge.inference.sampling import generate, latents
 from ganforge.metrics.kid import kid
-from ganforge.train.budget import train_for_budget
-from ganforge.train.loop import Trainer
+from ganforge.training.budget import train_for_budget
+from ganforge.training.loop import Trainer
 
 RESOLUTION = 128
 MODELS = {  # widths chosen so that every G and D has 0.1-0.3 M parameters

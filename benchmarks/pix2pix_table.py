@@ -28,7 +28,7 @@ from ganforge.images import from_uint8, save_grid
 from ganforge.inference.translate import load_translator
 from ganforge.metrics.paired import evaluate_run, format_scores, heldout_pairs
 from ganforge.recipes.pix2pix import as_rgb
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 VARIANTS = {"L1": dict(adversarial_weight=0.0), "cGAN": dict(l1_weight=0.0), "L1+cGAN": {}}
 PICTURE_COLUMNS = 8

@@ -9,7 +9,7 @@ The reference is the pytorch/examples DCGAN loop written the simplest way, on th
 without `accelerate`: torch's own nn.Conv2d / nn.ConvTranspose2d, none of accel/'s faster forms): fp32, contiguous
 tensors, per-item conversion from uint8 in a DataLoader, a fresh fake batch for the G step, D not frozen in
 the G step, the default (per-parameter) Adam, `zero_grad()`, and `.item()` of the losses every step.
-"ganforge" is the real Trainer (train/loop.py) driven step by step, with its own data stream, fused
+"ganforge" is the real Trainer (training/loop.py) driven step by step, with its own data stream, fused
 Adam, channels_last, precision and recipe step, and `--augment off`: the same job as the reference (the
 benchmark's 1,024 images would otherwise switch ADA on). Each img/s is the median of several timed windows after
 warm-up, the variants' windows interleaved so a load change on a shared machine hits all of them alike; compare
@@ -53,7 +53,7 @@ from ganforge.data.builtin import render_shapes
 from ganforge.images import from_uint8
 from ganforge.models import create_model
 from ganforge.runtime import native_bf16, resolve_precision
-from ganforge.train.loop import Trainer
+from ganforge.training.loop import Trainer
 
 CONFIGS = ((32, 128), (64, 64), (64, 128))  # (resolution, batch size)
 GPU_CONFIGS = CONFIGS + ((64, 512),)  # small batches leave a GPU mostly idle; 512 shows what it can do
@@ -146,7 +146,7 @@ def plain_steps(resolution: int, batch_size: int, images: np.ndarray, levers: fr
 
 # --- ganforge's own loop ---------------------------------------------------------------------------
 def ganforge_steps(resolution: int, batch_size: int, images: np.ndarray, precision: str) -> Iterator[None]:
-    """The Trainer's inner loop body (train/loop.py: Trainer.run), on the Trainer's own parts."""
+    """The Trainer's inner loop body (training/loop.py: Trainer.run), on the Trainer's own parts."""
     out = Path(tempfile.mkdtemp(prefix="ganforge-speed-"))
     atexit.register(shutil.rmtree, out, ignore_errors=True)
     config = TrainConfig(data="shapes", resolution=resolution, channels=3, batch_size=batch_size, precision=precision,

@@ -40,7 +40,7 @@ from ganforge.accel import AccelPolicy, accelerate
 from ganforge.models.dcgan import _upsample_block
 
 if TYPE_CHECKING:
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
 BLOCKS = ((256, 128, 4), (128, 64, 8), (64, 1, 16),  # DCGAN-32's G at width 64, one output channel (digits)
           (512, 256, 4), (128, 64, 16), (64, 3, 32))  # DCGAN-64's G (RGB): first and last two blocks
@@ -92,7 +92,7 @@ def training_steps(args: argparse.Namespace) -> None:
     import tempfile
 
     from ganforge.config import resolve_config
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     window = 30
     settings = {"digits": {"upsample": "nearest"}, "shapes": {"resolution": 64, "upsample": "nearest"}}

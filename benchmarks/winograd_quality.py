@@ -41,8 +41,8 @@ from ganforge.inference.sampling import generate, latents  # noqa: E402
 from ganforge.metrics.kid import kid  # noqa: E402
 from ganforge.models import create_model  # noqa: E402
 from ganforge.models.layers import apply_spectral_norm  # noqa: E402
-from ganforge.train.gradients import gradients  # noqa: E402
-from ganforge.train.loop import Trainer  # noqa: E402
+from ganforge.training.gradients import gradients  # noqa: E402
+from ganforge.training.loop import Trainer  # noqa: E402
 
 RESOLUTION = 64
 

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory):
     """A finished 4-step tiny DCGAN run with an EMA generator (config, metrics, samples, checkpoint)."""
-    from ganforge.train.loop import train
+    from ganforge.training.loop import train
 
     config = TrainConfig(data="digits", resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8,
                          batch_size=8, total_steps=4, log_every=2, sample_every=2, checkpoint_every=2,
@@ -39,7 +39,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def conditional_trained_run(tmp_path_factory: pytest.TempPathFactory):
     """A finished 2-step tiny class-conditional run (digits, 10 classes) with an EMA generator."""
-    from ganforge.train.loop import train
+    from ganforge.training.loop import train
 
     config = TrainConfig(data="digits", resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4,
                          batch_size=8, total_steps=2, log_every=1, sample_every=2, checkpoint_every=2,
@@ -50,7 +50,7 @@ def conditional_trained_run(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def pix2pix_trained_run(tmp_path_factory: pytest.TempPathFactory):
     """A finished 2-step tiny pix2pix run: edge maps -> digits, 16 px, one channel in and out."""
-    from ganforge.train.loop import train
+    from ganforge.training.loop import train
 
     config = TrainConfig(model="pix2pix", data="edges2digits", resolution=16, channels=1, g_width=4, d_width=4,
                          patch_size=16, batch_size=4, total_steps=2, log_every=1, sample_every=2,

@@ -132,11 +132,11 @@ def test_bad_settings_from_python_are_named_like_flags(tmp_path):
     assert not (tmp_path / "r").exists()  # nothing made before the settings were checked
 
 
-def test_the_package_is_callable_and_still_a_package():
-    import ganforge.train.loop as loop  # the subpackage stays importable beside the function
+def test_train_stays_the_function_after_the_training_package_is_imported():
+    import ganforge.training.loop as loop  # importing the subpackage must not shadow the public function
 
-    assert callable(ganforge.train) and loop.Trainer
-    assert ganforge.__version__ and "settings" in ganforge.train.__call__.__doc__
+    assert callable(ganforge.train) and ganforge.train.__module__ == "ganforge.api" and loop.Trainer
+    assert ganforge.__version__ and "settings" in ganforge.train.__doc__
 
 
 def test_the_readme_python_example_runs_as_written(tmp_path):

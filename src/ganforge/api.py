@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from ganforge.config import TrainConfig
-    from ganforge.train.loop import TrainResult
+    from ganforge.training.loop import TrainResult
 
 PathLike = str | os.PathLike
 STYLE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -65,8 +65,8 @@ def train(data: str | None = None, out: PathLike | None = None, *, resume: bool 
 def _run_training(config: TrainConfig, out: Path, resume: bool, quiet: bool) -> TrainResult:
     from ganforge.data.points import is_point_data
     from ganforge.runtime import torch_threads
-    from ganforge.train import distributed
-    from ganforge.train.loop import train as train_loop
+    from ganforge.training import distributed
+    from ganforge.training.loop import train as train_loop
 
     try:
         with torch_threads(1 if is_point_data(config.data) else None):  # 2D MLPs: one thread is faster

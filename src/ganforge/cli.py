@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     code = _run_command(argv)
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a torchrun worker (train/distributed.py)
-        from ganforge.train import distributed
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a torchrun worker (training/distributed.py)
+        from ganforge.training import distributed
 
         distributed.exit_process(code)
     return code

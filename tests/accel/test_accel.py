@@ -169,7 +169,7 @@ def test_layers_already_accelerated_or_parametrized_are_left_alone():
 
 
 def test_the_trainer_accelerates_on_cpu(tiny_config, tmp_path):
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     config = dataclasses.replace(tiny_config, upsample="nearest", spectral_norm=True, d_batchnorm=False, ema_beta=0.9)
     trainer = Trainer(config, tmp_path / "run", quiet=True)

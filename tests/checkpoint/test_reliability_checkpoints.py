@@ -23,7 +23,7 @@ from ganforge.checkpoint import (
     save_checkpoint,
 )
 from ganforge.errors import GanforgeError
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 pytestmark = pytest.mark.reliability
 

@@ -1,4 +1,4 @@
-"""Run by tests/train/test_distributed.py under torchrun: a tiny 2-process training, then each rank's weights.
+"""Run by tests/training/test_distributed.py under torchrun: a tiny 2-process training, then each rank's weights.
 
     python -m torch.distributed.run --standalone --nproc_per_node 2 tests/helpers/ddp_worker.py OUT_DIR
 """
@@ -12,8 +12,8 @@ import torch
 
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
-from ganforge.train import distributed
-from ganforge.train.loop import Trainer
+from ganforge.training import distributed
+from ganforge.training.loop import Trainer
 
 TINY = dict(data="digits", resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8, batch_size=8,
             total_steps=3, log_every=1, sample_every=100, checkpoint_every=1, sample_count=4, precision="fp32",

@@ -227,7 +227,7 @@ def test_infogan_export_writes_its_categories_and_the_docs_example_draws_by_them
 
     from ganforge.inference.sampling import load_generator
     from ganforge.models.dcgan import with_category
-    from ganforge.train.loop import train
+    from ganforge.training.loop import train
 
     train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "run", quiet=True)
     result = export_generator(tmp_path / "run", tmp_path / "g.onnx")

@@ -16,8 +16,8 @@ from ganforge.metrics.evaluate import evaluate_run
 from ganforge.metrics.evaluator import EvalSettings, Evaluator
 from ganforge.metrics.features import create_extractor
 from ganforge.metrics.scores import BestScore
-from ganforge.train.loop import Trainer, train
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.loop import Trainer, train
+from ganforge.training.metrics_log import read_metrics
 
 
 @pytest.fixture(scope="module", autouse=True)

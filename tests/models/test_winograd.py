@@ -122,7 +122,7 @@ def test_quality_benchmark_compares_rounding_only_and_its_switch_works():
     from ganforge.accel import AccelPolicy, accelerate
     from ganforge.models import create_model
     from ganforge.models.layers import apply_spectral_norm
-    from ganforge.train.gradients import gradients
+    from ganforge.training.gradients import gradients
 
     def relative(a, b):
         return float((a - b).norm() / b.norm())

@@ -15,7 +15,7 @@ from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.inference.sampling import load_generator, sample_images
 from ganforge.models import create_model
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 ARGS = dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4, num_classes=3)
 

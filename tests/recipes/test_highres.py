@@ -18,8 +18,8 @@ from ganforge.errors import GanforgeError
 from ganforge.inference.sampling import load_generator
 from ganforge.losses.relativistic import d_loss_rahinge, g_loss_rahinge, pair_loss
 from ganforge.models import create_model
-from ganforge.train.loop import train
-from ganforge.train.progressive_schedule import stage_at
+from ganforge.training.loop import train
+from ganforge.training.progressive_schedule import stage_at
 
 TINY = dict(channels=3, latent_dim=8, g_width=4, d_width=4)
 
@@ -209,7 +209,8 @@ def test_cli_announces_the_small_data_choice(tmp_path, capsys, monkeypatch):
     from ganforge.cli import main
 
     seen = {}
-    monkeypatch.setattr("ganforge.train.loop.train", lambda config, out, **kw: seen.setdefault("c", config) and 1 / 0)
+    monkeypatch.setattr("ganforge.training.loop.train",
+                        lambda config, out, **kw: seen.setdefault("c", config) and 1 / 0)
     with pytest.raises(ZeroDivisionError):
         main(["train", "--data", "digits", "--resolution", "128", "--out", str(tmp_path / "r")])
     assert seen["c"].model == "fastgan" and seen["c"].loss == "rahinge"
@@ -287,7 +288,7 @@ def test_scoring_during_training_keeps_the_best_checkpoint(config, tmp_path, mod
 @pytest.mark.parametrize("flag", [dict(spectral_norm=True), dict(augment="ada"), dict(pack=2),
                                   dict(instance_noise=0.1), dict(balance="skip")])
 def test_stabilisers_that_would_be_half_applied_are_refused_for_the_highres_models(flag):
-    # msg's D takes a list of scales, fastgan augments and spectral-normalises its own D (train/remedies.py)
+    # msg's D takes a list of scales, fastgan augments and spectral-normalises its own D (training/remedies.py)
     with pytest.raises(GanforgeError, match="not available for --model msg"):
         TrainConfig(data="shapes", model="msg", **flag).validate()
 

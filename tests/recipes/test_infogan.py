@@ -16,7 +16,7 @@ from ganforge.models import create_model
 from ganforge.models.dcgan import latent_category, latent_code_input, with_category
 from ganforge.recipes import recipe_name
 from ganforge.recipes.infogan import InfoGANRecipe
-from ganforge.train.loop import Trainer, train
+from ganforge.training.loop import Trainer, train
 
 TINY = dict(resolution=16, channels=1, latent_dim=8, g_width=8, d_width=8)
 

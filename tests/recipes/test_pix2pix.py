@@ -17,7 +17,7 @@ from ganforge.config import TrainConfig
 from ganforge.data.paired import make_pairs
 from ganforge.errors import GanforgeError
 from ganforge.inference.translate import pad_to_multiple, translate_files
-from ganforge.train.loop import Trainer
+from ganforge.training.loop import Trainer
 
 CONFIG = TrainConfig(model="pix2pix", data="tiny-pairs", resolution=16, channels=3, g_width=4, d_width=4,
                      patch_size=16, batch_size=4, total_steps=4, log_every=50, sample_every=4, checkpoint_every=2,
@@ -91,7 +91,7 @@ def test_padding_reaches_the_stride_and_crops_back() -> None:
 
 
 def test_translate_refuses_a_non_pix2pix_run(tiny_config: TrainConfig, tmp_path: Path) -> None:
-    from ganforge.train.loop import train
+    from ganforge.training.loop import train
 
     train(dataclasses.replace(tiny_config, total_steps=1), tmp_path / "run", quiet=True)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "x.png")

@@ -14,7 +14,7 @@ from ganforge.config.train_config import saved_settings
 from ganforge.data.points import grid, load_points, ring, ring_modes
 from ganforge.errors import GanforgeError
 from ganforge.metrics.modes import score_points
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 
 def test_builtin_mixtures_match_their_definitions():

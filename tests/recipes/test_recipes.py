@@ -12,7 +12,7 @@ from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.inference.sampling import load_generator
 from ganforge.recipes import recipe_name
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 
 def test_recipe_follows_model_and_conditional_flag() -> None:

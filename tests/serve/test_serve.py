@@ -316,7 +316,7 @@ def test_stylize_uploads_offline_uses_random_features_and_reports_progress(tmp_p
 def test_infogan_runs_offer_their_latent_categories(tiny_config, tmp_path):
     from dataclasses import replace
 
-    from ganforge.train.loop import train
+    from ganforge.training.loop import train
 
     train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "info", quiet=True)
     run = open_runs([tmp_path / "info"])["info"]
@@ -343,7 +343,7 @@ def test_the_page_picks_a_latent_category_on_infogan_runs_and_a_class_on_conditi
     from dataclasses import replace
 
     from ganforge.serve.app import build_app
-    from ganforge.train.loop import train
+    from ganforge.training.loop import train
 
     train(replace(tiny_config, latent_classes=4, total_steps=2), tmp_path / "info", quiet=True)
     app = build_app(open_runs([tmp_path / "info", conditional_trained_run]), tmp_path)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.accel import winograd
+import ganforge.accel.winograd as winograd
 from ganforge.accel.base import Accelerated
 from ganforge.accel.policy import AccelPolicy
 

@@ -50,7 +50,7 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.train.mode_benchmarks import (
+    from ganforge.training.mode_benchmarks import (
         BENCHMARKS,
         RECIPES,
         format_run,

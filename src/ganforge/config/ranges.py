@@ -89,7 +89,7 @@ TRAIN_RANGES: dict[str, Range] = {
     "stage_images": Range(1, 10**9),
     "fade_images": Range(0, 10**9),  # 0 = new stages come in at once
     "threads": Range(0, 1024),  # 0 = PyTorch's default
-    # G/D balance and stabilisers (train/remedies.py checks how they combine)
+    # G/D balance and stabilisers (training/remedies.py checks how they combine)
     "d_steps": Range(1, 100),
     "skip_d_below": Range(-100, 1000, whole=False, example="0.6"),  # in units of D's loss; None: per-loss default
     "skip_g_above": Range(-100, 1000, whole=False, example="2"),

@@ -19,7 +19,7 @@ class BatchStream:
                  decode: Callable[[torch.Tensor], torch.Tensor] = from_uint8) -> None:
         self.images = images  # uint8 (N, H, W, C) (or any items `decode` understands), on the training device
         self.decode = decode  # stored items -> training tensors: uint8 images -> [-1, 1] floats by default
-        # several processes (train/distributed.py): batch_size is the global batch, this process decodes
+        # several processes (training/distributed.py): batch_size is the global batch, this process decodes
         # its rank's slice; every random draw is made for the global batch, so any world size sees the same data
         self.shard = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
         self.labels = labels

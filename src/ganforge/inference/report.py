@@ -20,8 +20,8 @@ from typing import Any
 from PIL import Image
 
 from ganforge.errors import GanforgeError
-from ganforge.train.metrics_log import read_metrics
-from ganforge.train.plots import plot_losses
+from ganforge.training.metrics_log import read_metrics
+from ganforge.training.plots import plot_losses
 
 REPORT = "report.html"
 STRIP_LENGTH = 8  # sample grids shown in the evolution strip

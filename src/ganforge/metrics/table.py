@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.metrics_log import read_metrics
 
 COLUMNS = ["fid", "kid", "precision", "recall", "density", "coverage", "is", "copies"]
 

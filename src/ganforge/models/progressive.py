@@ -3,7 +3,7 @@ higher resolution and fade it in, so the networks never have to learn all scales
 
 Which layers are in use is model state, kept in two buffers (so checkpoints and the EMA copy carry it):
 `stage` (0 = the 4-pixel grid only, last = full size) and `alpha` (the fade-in weight of the newest
-stage, 1 = fully in). The schedule that moves them lives in train/progressive_schedule.py.
+stage, 1 = fully in). The schedule that moves them lives in training/progressive_schedule.py.
 
 Contract: G(z) is always full size (the current stage's image, nearest-upsampled), and D takes
 full-size images (2x2-averaged down to the current stage), so the loop, sampling, metrics and export

@@ -13,7 +13,7 @@ from ganforge.errors import GanforgeError
 from ganforge.losses.adversarial import AdversarialLoss
 from ganforge.losses.penalties import DiscriminatorPenalty, optimizer_steps
 from ganforge.models.layers import MinibatchStd
-from ganforge.recipes import RECIPES, Recipe, Step, StepParts, step_stats
+from ganforge.recipes.base import RECIPES, Recipe, Step, StepParts, step_stats
 from ganforge.runtime import autocast
 
 

@@ -15,10 +15,10 @@ import torch
 from ganforge.config import TrainConfig
 from ganforge.losses.relativistic import PairLoss, pair_loss
 from ganforge.models.scaled import image_pyramid
-from ganforge.recipes import RECIPES, Recipe, Step, StepParts, step_stats
+from ganforge.recipes.base import RECIPES, Recipe, Step, StepParts, step_stats
 from ganforge.recipes.gan import model_args
 from ganforge.runtime import autocast
-from ganforge.train.progressive_schedule import stage_at
+from ganforge.training.progressive_schedule import stage_at
 
 Images = torch.Tensor | list[torch.Tensor]
 

@@ -28,7 +28,7 @@ from ganforge.images import from_uint8
 from ganforge.losses.adversarial import AdversarialLoss
 from ganforge.losses.penalties import DiscriminatorPenalty
 from ganforge.models.dcgan import latent_category, with_category
-from ganforge.recipes import RECIPES, Step, StepParts
+from ganforge.recipes.base import RECIPES, Step, StepParts
 from ganforge.recipes.gan import GANRecipe, GANStep, loss_and_penalty
 
 PRIOR_IMAGES = 2048  # evenly spread over the data set; enough for a few dozen categories, cheap at checkpoint time

@@ -21,7 +21,7 @@ from ganforge.images import from_uint8
 from ganforge.losses.adversarial import AdversarialLoss
 from ganforge.losses.factory import make_loss
 from ganforge.models.patchgan import patch_grid_size
-from ganforge.recipes import RECIPES, Recipe, Step, StepParts
+from ganforge.recipes.base import RECIPES, Recipe, Step, StepParts
 from ganforge.runtime import autocast
 
 JITTER = 9 / 8  # --random-crop: pairs are stored this much larger (the paper's 286 -> 256)

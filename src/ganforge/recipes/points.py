@@ -13,9 +13,9 @@ from ganforge.config import TrainConfig
 from ganforge.data.batches import BatchStream
 from ganforge.data.points import PointDataset, load_points
 from ganforge.errors import GanforgeError
-from ganforge.recipes import RECIPES, Recipe, Step, StepParts
+from ganforge.recipes.base import RECIPES, Recipe, Step, StepParts
 from ganforge.recipes.gan import d_options, make_gan_step
-from ganforge.train import plots2d
+from ganforge.training import plots2d
 
 
 @RECIPES.register("points")

@@ -38,7 +38,7 @@ from ganforge.data.builtin import render_shapes
 from ganforge.errors import GanforgeError
 from ganforge.images import save_png
 from ganforge.inference.sampling import load_generator
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.metrics_log import read_metrics
 
 CHECKPOINT_EVERY = 5
 TRAIN_FLAGS = ["--resolution", "16", "--channels", "3", "--latent-dim", "16", "--g-width", "16", "--d-width", "16",

@@ -16,7 +16,7 @@ from PIL import Image
 
 from ganforge.inference.report import event_rows, loss_curves_png, sample_files
 from ganforge.serve.runs import ServedRun
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.metrics_log import read_metrics
 
 
 @dataclass

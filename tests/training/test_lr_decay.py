@@ -12,10 +12,9 @@ import torch
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.config.train_config import saved_settings
-from ganforge.train.loop import train
-from ganforge.train.run import planned_steps
-from ganforge.train.lr_decay import BUDGET_FLOOR, apply_lr_decay, budget_decay_factor, decay_factor
-from ganforge.train.run import planned_steps
+from ganforge.training.loop import train
+from ganforge.training.lr_decay import BUDGET_FLOOR, apply_lr_decay, budget_decay_factor, decay_factor
+from ganforge.training.run import planned_steps
 
 
 def test_factor_is_flat_then_linear_and_never_zero() -> None:
@@ -52,7 +51,7 @@ def test_budget_factor_is_flat_then_linear_down_to_the_floor() -> None:
 
 def test_a_time_budgeted_run_decays_over_its_budget(tiny_config: TrainConfig, tmp_path: Path) -> None:
     """With only --max-minutes the rates follow the share of the budget spent (a stand-in clock: 1 s a step)."""
-    from ganforge.train.loop import Trainer
+    from ganforge.training.loop import Trainer
 
     config = dataclasses.replace(tiny_config, total_steps=None, epochs=None, max_minutes=0.1, lr_decay_start=0.5,
                                  sample_every=100, checkpoint_every=100)

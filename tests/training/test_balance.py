@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.train.balance import AdaptiveBalance, Decision, SkipBalance, make_balance
+from ganforge.training.balance import AdaptiveBalance, Decision, SkipBalance, make_balance
 
 
 def _stats(d_loss: float, real: float = 0.5, fake: float = 0.5) -> dict[str, torch.Tensor]:

@@ -1,6 +1,6 @@
 """The same code on a CUDA GPU: every recipe and precision trains, resumes and samples there.
 
-Skipped where no GPU is visible (CI); run on a GPU machine with `pytest tests/train/test_cuda.py`. The CPU
+Skipped where no GPU is visible (CI); run on a GPU machine with `pytest tests/training/test_cuda.py`. The CPU
 suite cannot catch a tensor left on the host beside device tensors: these tests did (augment p).
 """
 
@@ -15,7 +15,7 @@ import torch
 
 from ganforge.checkpoint import load_checkpoint
 from ganforge.inference.sampling import generate, latents, load_generator
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 DEVICE = os.environ.get("GANFORGE_TEST_DEVICE", "cuda")  # =cpu: a dry run of these tests without a GPU
 pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA GPU")

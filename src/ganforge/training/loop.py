@@ -1,6 +1,6 @@
-"""One generic training loop. The recipe step says what one update is; the run (train/run.py) holds what is
-trained; the run folder (train/run_folder.py) holds its files; the loop steps, and its periodic work (log,
-sample grid, plots, evaluation, checkpoint) is a list of scheduled actions (train/schedule.py)."""
+"""One generic training loop. The recipe step says what one update is; the run (training/run.py) holds what is
+trained; the run folder (training/run_folder.py) holds its files; the loop steps, and its periodic work (log,
+sample grid, plots, evaluation, checkpoint) is a list of scheduled actions (training/schedule.py)."""
 
 from __future__ import annotations
 
@@ -20,17 +20,17 @@ from ganforge.config import TrainConfig
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
 from ganforge.runtime import eval_mode, is_out_of_memory, out_of_memory_message
-from ganforge.train import distributed
-from ganforge.train.ema import ema_beta_at
-from ganforge.train.events import emit
-from ganforge.train.lr_decay import BudgetDecay, apply_lr_decay
-from ganforge.train.plots import plot_losses
-from ganforge.train.rollback import Rollback, find_fault
-from ganforge.train.run import Run, build_run, check_request, run_config
-from ganforge.train.run_folder import RunFolder
-from ganforge.train.schedule import Schedule, Scheduled
-from ganforge.train.signals import StopSignals
-from ganforge.train.speed import process_settings
+from ganforge.training import distributed
+from ganforge.training.ema import ema_beta_at
+from ganforge.training.events import emit
+from ganforge.training.lr_decay import BudgetDecay, apply_lr_decay
+from ganforge.training.plots import plot_losses
+from ganforge.training.rollback import Rollback, find_fault
+from ganforge.training.run import Run, build_run, check_request, run_config
+from ganforge.training.run_folder import RunFolder
+from ganforge.training.schedule import Schedule, Scheduled
+from ganforge.training.signals import StopSignals
+from ganforge.training.speed import process_settings
 
 
 @dataclass
@@ -101,7 +101,7 @@ class Trainer:
                  dataset: ImageDataset | None = None, quiet: bool = False, accel: AccelPolicy | None = None) -> None:
         self.quiet = quiet
         config = check_request(config, resume, dataset)
-        self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (train/distributed.py)
+        self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (training/distributed.py)
         self.folder = RunFolder(out_dir, self.dist.is_main, warn=_warn if self.dist.is_main else _silent)
         with self.dist.main_first():
             state = self.folder.open(resume)
@@ -110,7 +110,7 @@ class Trainer:
         self.rollback = Rollback(config.nan_retries, warn=_warn)
         self.evaluator = None
         if config.eval_every and self.dist.is_main:  # score every eval_every steps, keep best.pt
-            from ganforge.train.evaluation import TrainingEvaluator
+            from ganforge.training.evaluation import TrainingEvaluator
 
             self.evaluator = TrainingEvaluator(config, dataset, self.device, self.folder.path, quiet)
         if state is not None and "G" in state:  # without "G": killed before its first checkpoint, start at 0
@@ -167,7 +167,7 @@ class Trainer:
         return self.folder.save(self.state_dict(), keep=self.step % self.config.checkpoint_every == 0)
 
     def _healthy_or_rolled_back(self) -> bool:
-        """True if losses and weights are finite; otherwise roll back (see train/rollback.py) and say False."""
+        """True if losses and weights are finite; otherwise roll back (see training/rollback.py) and say False."""
         self.dist.mean_(self.window.sums)  # every rank decides on the same numbers (and logs the global mean)
         fault = find_fault(self.window.sums, (self.G, self.D))
         if fault is None:
@@ -243,7 +243,7 @@ class Trainer:
                         disable=self.quiet or not self.dist.is_main or None, file=sys.stderr)
         if run.step == 0:
             self.schedule.start(run.step)
-        stop = StopSignals().install()  # Ctrl-C / SIGTERM: finish the step, then save (train/signals.py)
+        stop = StopSignals().install()  # Ctrl-C / SIGTERM: finish the step, then save (training/signals.py)
         try:
             while run.total_steps is None or run.step < run.total_steps:
                 if self.dist.any(stop.requested):
@@ -310,7 +310,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, quiet:
           dataset: ImageDataset | None = None) -> TrainResult:
     """Train (or resume) a run in out_dir; returns where it stopped and why.
 
-    Also makes the process-wide settings the run asks for (train/speed.py: process_settings)."""
+    Also makes the process-wide settings the run asks for (training/speed.py: process_settings)."""
     trainer = None
     try:
         trainer = Trainer(config, Path(out_dir), resume=resume, dataset=dataset, quiet=quiet)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ganforge.errors import GanforgeError
-from ganforge.train.loop import train
+from ganforge.training.loop import train
 
 
 def test_events_read_back_with_tensorboards_reader(tiny_config, tmp_path):

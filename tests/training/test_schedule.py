@@ -1,11 +1,11 @@
-"""The loop's periodic work as scheduled actions (train/schedule.py)."""
+"""The loop's periodic work as scheduled actions (training/schedule.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from ganforge.train.loop import Trainer
-from ganforge.train.schedule import Schedule, Scheduled
+from ganforge.training.loop import Trainer
+from ganforge.training.schedule import Schedule, Scheduled
 
 
 def _drive(schedule: Schedule, steps: int) -> None:

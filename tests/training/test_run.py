@@ -1,4 +1,4 @@
-"""Building a run (train/run.py): the same weights for a seed, and nothing changed in the process."""
+"""Building a run (training/run.py): the same weights for a seed, and nothing changed in the process."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from dataclasses import replace
 import torch
 
 from ganforge.models import create_model
-from ganforge.train.loop import Trainer, train
-from ganforge.train.rollback import Rollback
-from ganforge.train.run import RunRandom
-from ganforge.train.run_folder import RunFolder
-from ganforge.train.speed import process_settings
+from ganforge.training.loop import Trainer, train
+from ganforge.training.rollback import Rollback
+from ganforge.training.run import RunRandom
+from ganforge.training.run_folder import RunFolder
+from ganforge.training.speed import process_settings
 
 # the sum of G's initial weights for tiny_config (seed 0), as torch.manual_seed(0) before building gave them
 TINY_G_SUM = 47.480080709314734

@@ -1,7 +1,7 @@
 """Everything a config asks for to keep the G/D duel healthy (which settings combine is checked by the config,
 config/checks.py): the loss with label smoothing (used by the GAN step, beside D's penalties in losses/penalties.py),
 and, built in one place for the loop, what D sees (augmentation, instance noise, packing), the
-balance policy and the training doctor. NaN/inf is not the doctor's: train/rollback.py handles it."""
+balance policy and the training doctor. NaN/inf is not the doctor's: training/rollback.py handles it."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from ganforge.data.augment import AdaptiveAugment
 from ganforge.losses.factory import make_loss
 from ganforge.losses.relativistic import RELATIVISTIC_LOSSES
 from ganforge.recipes import Recipe
-from ganforge.train.balance import Decision, make_balance
-from ganforge.train.coverage import CoverageCheck
-from ganforge.train.d_input import DiscriminatorInput
-from ganforge.train.doctor import TrainingDoctor, diversity_ratio, grad_norm
-from ganforge.train.events import Event
+from ganforge.training.balance import Decision, make_balance
+from ganforge.training.coverage import CoverageCheck
+from ganforge.training.d_input import DiscriminatorInput
+from ganforge.training.doctor import TrainingDoctor, diversity_ratio, grad_norm
+from ganforge.training.events import Event
 
 
 def collapse_remedy(cfg: TrainConfig) -> str:

@@ -13,12 +13,12 @@ from ganforge.config import TrainConfig
 from ganforge.data.points import grid_modes, mixture, ring_modes
 from ganforge.models import create_model
 from ganforge.recipes import recipe_for
-from ganforge.train.coverage import Coverage, CoverageCheck, class_coverage, make_coverage_check, mode_coverage
-from ganforge.train.d_input import DiscriminatorInput
-from ganforge.train.doctor import TrainingDoctor
-from ganforge.train.loop import Trainer
-from ganforge.train.metrics_log import read_metrics
-from ganforge.train.remedies import Remedies
+from ganforge.training.coverage import Coverage, CoverageCheck, class_coverage, make_coverage_check, mode_coverage
+from ganforge.training.d_input import DiscriminatorInput
+from ganforge.training.doctor import TrainingDoctor
+from ganforge.training.loop import Trainer
+from ganforge.training.metrics_log import read_metrics
+from ganforge.training.remedies import Remedies
 
 from helpers.replay_generator import ReplayG
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ganforge.config import TrainConfig
 from ganforge.data.dataset import ImageDataset
-from ganforge.train.loop import Trainer
+from ganforge.training.loop import Trainer
 
 
 def train_for_budget(config: TrainConfig, out_dir: Path, dataset: ImageDataset | None = None,

@@ -18,8 +18,8 @@ from ganforge.data.points import load_points
 from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.metrics.modes import read_stacked_modes, score_points, score_stacked_modes
 from ganforge.runtime import torch_threads
-from ganforge.train.loop import Trainer
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.loop import Trainer
+from ganforge.training.metrics_log import read_metrics
 
 BENCHMARKS = ("ring", "grid", "stacked-digits")
 RECIPES = ("plain", "recommended")

@@ -16,8 +16,8 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.recipes.gan import GANStep
-from ganforge.train.loop import Trainer, train
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.loop import Trainer, train
+from ganforge.training.metrics_log import read_metrics
 
 pytestmark = pytest.mark.reliability
 

@@ -7,7 +7,7 @@ skip      the D-skipping remedy: skip D's update while its loss is below `--skip
           above `--skip-g-above` (D is hopeless, G's updates would follow noise).
 adaptive  steer the gap D(x) - D(G(z)) towards `--balance-target` by scaling D's learning rate.
           The scale is applied as a change to the optimiser's rate, so a NaN rollback's halving
-          (train/rollback.py) stays in force, and the rate is saved with the optimiser's state.
+          (training/rollback.py) stays in force, and the rate is saved with the optimiser's state.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 
 from ganforge.config.choices import BALANCE_POLICIES
 from ganforge.errors import GanforgeError
-from ganforge.train.events import Event
+from ganforge.training.events import Event
 
 POLICIES = BALANCE_POLICIES  # the choices of --balance live with the other settings (config/choices.py)
 # default skip thresholds in units of each loss (D's loss at chance level: bce 1.39, hinge 2, lsgan 0.5).

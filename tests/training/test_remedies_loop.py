@@ -9,8 +9,8 @@ import torch
 
 from ganforge.config.train_config import saved_settings
 from ganforge.errors import GanforgeError
-from ganforge.train.loop import Trainer
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.loop import Trainer
+from ganforge.training.metrics_log import read_metrics
 
 
 def test_skip_policy_freezes_d_and_logs_why(tiny_config, tmp_path):

@@ -8,13 +8,13 @@ It looks at three things (the cost of each check, at every log step, in brackets
   space, is a small fraction of the spread of a fixed real batch (all samples look the same to D)
   (one G pass over the sample grid, D feature passes over it and a real batch of the same size);
 - coverage: on labelled images, G's samples miss classes of the data; on 2D points with known modes, they miss
-  modes (train/coverage.py: one G pass over 128 latents, D feature passes over them and 256 labelled real
+  modes (training/coverage.py: one G pass over 128 latents, D feature passes over them and 256 labelled real
   images; 2D: one G pass over 2,500 latents). A G that makes six kinds of digit spreads as widely as real
   batches, so this catches the partial collapse the spread check cannot.
 They run only every --log-every steps on small fixed batches, so they stay a small share of training time
 (docs/stabilising.md, benchmarks/doctor_coverage.py).
 Each problem is reported once, then again only if it persists after a cool-down. Divergence (NaN or
-inf in a loss, a gradient norm or a weight) is train/rollback.py's job: it rolls the run back to the
+inf in a loss, a gradient norm or a weight) is training/rollback.py's job: it rolls the run back to the
 last good checkpoint with lower learning rates and logs a `rollback` event.
 """
 
@@ -28,8 +28,8 @@ from torch import nn
 
 from ganforge.recipes import Recipe
 from ganforge.runtime import eval_mode
-from ganforge.train.coverage import Coverage
-from ganforge.train.events import Event
+from ganforge.training.coverage import Coverage
+from ganforge.training.events import Event
 
 IMBALANCE_GAP = 0.8  # D(x) - D(G(z)) above this (e.g. 0.9 vs 0.1) counts as "D overpowering G"
 DOCTOR_BATCH = 128  # samples compared by the collapse check

@@ -14,8 +14,8 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.config import TrainConfig
 from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
-from ganforge.train.distributed import Context
-from ganforge.train.loop import Trainer, train
+from ganforge.training.distributed import Context
+from ganforge.training.loop import Trainer, train
 
 from helpers import ddp_worker
 from helpers.ddp_worker import TINY

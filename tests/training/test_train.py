@@ -9,7 +9,7 @@ import torch
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config.train_config import saved_settings
 from ganforge.errors import GanforgeError
-from ganforge.train.loop import Trainer, train
+from ganforge.training.loop import Trainer, train
 
 
 def _weights(run_dir):
@@ -112,7 +112,7 @@ def test_epochs_limit(tmp_path, tiny_config):
 def test_ema_follows_the_formula_with_warm_up():
     from torch import nn
 
-    from ganforge.train.ema import ema_beta_at, make_ema, update_ema
+    from ganforge.training.ema import ema_beta_at, make_ema, update_ema
 
     G = nn.Linear(2, 1)
     ema = make_ema(G)

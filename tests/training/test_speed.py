@@ -12,8 +12,8 @@ import torch
 from ganforge.models import create_model
 from ganforge.recipes import update
 from ganforge.runtime import loss_scalers, resolve_precision
-from ganforge.train.loop import Trainer
-from ganforge.train.speed import adam, keep_freed_memory
+from ganforge.training.loop import Trainer
+from ganforge.training.speed import adam, keep_freed_memory
 
 from helpers.weights_delta import relative_change
 
@@ -93,7 +93,7 @@ def test_fp16_loss_scaler_skips_an_overflowed_step_and_drops_its_gradients():
 
 def test_fp16_run_trains_and_resumes_exactly_with_its_loss_scalers(tiny_config, tmp_path, one_thread):
     from ganforge.checkpoint import load_checkpoint
-    from ganforge.train.loop import train
+    from ganforge.training.loop import train
 
     config = replace(tiny_config, precision="fp16", total_steps=4, log_every=1, checkpoint_every=2)
     with one_thread():
@@ -137,10 +137,10 @@ def test_loss_scalers_belong_to_the_run_not_to_a_module_table(tiny_config, tmp_p
 
     import ganforge.recipes
     import ganforge.runtime
-    import ganforge.train
+    import ganforge.training
 
     modules = [ganforge.runtime] + [importlib.import_module(f"{package.__name__}.{info.name}")
-                                    for package in (ganforge.recipes, ganforge.train)
+                                    for package in (ganforge.recipes, ganforge.training)
                                     for info in pkgutil.iter_modules(package.__path__)]
     tables = [f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()
               if isinstance(value, weakref.WeakKeyDictionary | weakref.WeakValueDictionary)]

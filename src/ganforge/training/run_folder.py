@@ -1,7 +1,7 @@
 """A run's folder: config.json, metrics.jsonl, tensorboard/, samples/, checkpoints/ and report.html.
 
 Only the main process writes (rank 0 under torchrun); the others read its checkpoints on resume or
-rollback and log nothing. Resuming finds the newest intact checkpoint (train/resume.py).
+rollback and log nothing. Resuming finds the newest intact checkpoint (training/resume.py).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from ganforge.checkpoint import LATEST, save_checkpoint
 from ganforge.config import TrainConfig
 from ganforge.errors import GanforgeError
 from ganforge.inference.report import write_report
-from ganforge.train.distributed import NullLog
-from ganforge.train.metrics_log import MetricsLog
-from ganforge.train.resume import is_unstarted, resume_state
-from ganforge.train.tensorboard import TensorBoardLog
+from ganforge.training.distributed import NullLog
+from ganforge.training.metrics_log import MetricsLog
+from ganforge.training.resume import is_unstarted, resume_state
+from ganforge.training.tensorboard import TensorBoardLog
 
 
 class RunFolder:

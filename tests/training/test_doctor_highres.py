@@ -15,10 +15,10 @@ from ganforge.data import load_dataset
 from ganforge.images import from_uint8
 from ganforge.models import create_model
 from ganforge.recipes import recipe_for
-from ganforge.train.d_input import DiscriminatorInput
-from ganforge.train.doctor import COLLAPSE_RATIO, diversity_ratio
-from ganforge.train.loop import train
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.d_input import DiscriminatorInput
+from ganforge.training.doctor import COLLAPSE_RATIO, diversity_ratio
+from ganforge.training.loop import train
+from ganforge.training.metrics_log import read_metrics
 
 from helpers.replay_generator import ReplayG
 

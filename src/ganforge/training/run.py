@@ -1,18 +1,17 @@
 """Building a run: from a config and its data, everything one training run trains with, as one value.
 
 Networks, optimisers, EMA, D's input remedies, the recipe's step, the batch stream and the noise. Nothing
-here reads or writes the run folder (train/run_folder.py) or runs the loop (train/loop.py), and nothing
-changes the process: thread count and allocator are the caller's (train/speed.py: process_settings), and
+here reads or writes the run folder (training/run_folder.py) or runs the loop (training/loop.py), and nothing
+changes the process: thread count and allocator are the caller's (training/speed.py: process_settings), and
 torch's global RNG is forked wherever the run draws from it (RunRandom).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,14 +24,15 @@ from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
 from ganforge.models import create_model
 from ganforge.models.layers import apply_spectral_norm
-from ganforge.recipes import Recipe, Step, StepParts, recipe_for, recipe_name
+from ganforge.recipes import Recipe, Step, StepParts, recipe_for
 from ganforge.runtime import loss_scalers, resolve_device, resolve_precision
-from ganforge.train import distributed
-from ganforge.train.coverage import CoverageCheck, make_coverage_check
-from ganforge.train.ema import WeightAverage, make_ema
-from ganforge.train.remedies import Remedies
-from ganforge.train.speed import adam
-from ganforge.train.sync_bn import convert_sync_batchnorm
+from ganforge.training import distributed
+from ganforge.training.coverage import CoverageCheck, make_coverage_check
+from ganforge.training.ema import WeightAverage, make_ema
+from ganforge.training.remedies import Remedies
+from ganforge.training.speed import adam
+from ganforge.training.sync_bn import convert_sync_batchnorm
+
 
 def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
     """The step limit from --steps / --epochs (the smaller); None when only a time budget is set."""

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from ganforge.models import create_model
-from ganforge.train.d_input import DiscriminatorInput
-from ganforge.train.doctor import TrainingDoctor, diversity_ratio, grad_norm, mean_pairwise_distance
-from ganforge.train.loop import Trainer
-from ganforge.train.metrics_log import read_metrics
+from ganforge.training.d_input import DiscriminatorInput
+from ganforge.training.doctor import TrainingDoctor, diversity_ratio, grad_norm, mean_pairwise_distance
+from ganforge.training.loop import Trainer
+from ganforge.training.metrics_log import read_metrics
 
 
 def _record(step: int, real: float = 0.6, fake: float = 0.4, d_loss: float = 1.2) -> dict:
@@ -47,7 +47,7 @@ def test_a_brief_spike_is_not_reported():
 
 
 def test_divergence_is_left_to_the_rollback_which_keeps_the_balance_in_step(tiny_config, tmp_path):
-    """NaN/inf is train/rollback.py's: one mechanism, whose halved learning rate the adaptive policy keeps."""
+    """NaN/inf is training/rollback.py's: one mechanism, whose halved learning rate the adaptive policy keeps."""
     assert TrainingDoctor(patience=1).check({**_record(300), "loss/D": float("nan")}) == []
     config = replace(tiny_config, total_steps=8, sample_every=1000, balance="adaptive", augment="off")
     trainer = Trainer(config, tmp_path / "run", quiet=True)
@@ -131,8 +131,8 @@ def test_mean_pairwise_distance_and_grad_norm():
 
 def test_collapse_remedy_suggests_only_what_the_run_is_not_using() -> None:
     from ganforge.config import resolve_config as make_config
-    from ganforge.train.doctor import COLLAPSE_REMEDY
-    from ganforge.train.remedies import collapse_remedy
+    from ganforge.training.doctor import COLLAPSE_REMEDY
+    from ganforge.training.remedies import collapse_remedy
 
     plain = make_config({"data": "digits", "preset": "plain", "resolution": 32, "channels": 1})
     assert collapse_remedy(plain) == COLLAPSE_REMEDY  # nothing on yet: every remedy

@@ -20,7 +20,7 @@ from ganforge.checkpoint import load_newest_intact
 from ganforge.errors import GanforgeError
 
 if TYPE_CHECKING:
-    from ganforge.train.run_folder import RunFolder
+    from ganforge.training.run_folder import RunFolder
 
 LR_FACTOR = 0.5  # each rollback halves every learning rate
 

@@ -9,8 +9,8 @@ from torch import nn
 from ganforge.data.augment import ADA_ADJUST_EVERY, ADA_MAX_P, AdaptiveAugment, diff_augment
 from ganforge.models import create_model
 from ganforge.models.layers import MinibatchStd, apply_spectral_norm, pack
-from ganforge.train.d_input import DiscriminatorInput
-from ganforge.train.ema import WeightAverage, make_ema, update_ema
+from ganforge.training.d_input import DiscriminatorInput
+from ganforge.training.ema import WeightAverage, make_ema, update_ema
 
 
 def test_spectral_norm_bounds_the_top_singular_value():

@@ -8,7 +8,7 @@ import pytest
 
 from ganforge.cli import main
 from ganforge.config.train_config import saved_settings
-from ganforge.train.mode_benchmarks import BenchRun, format_table, run_one
+from ganforge.training.mode_benchmarks import BenchRun, format_table, run_one
 
 
 def test_a_short_ring_run_is_trained_scored_and_tabulated(tmp_path):

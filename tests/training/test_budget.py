@@ -6,8 +6,8 @@ import pytest
 
 from ganforge.config import TrainConfig
 from ganforge.data.builtin import shapes
-from ganforge.train.budget import train_for_budget
-from ganforge.train.signals import StopSignals
+from ganforge.training.budget import train_for_budget
+from ganforge.training.signals import StopSignals
 
 
 def _budget_run(out):

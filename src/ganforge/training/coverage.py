@@ -24,7 +24,7 @@ from torch import nn
 from ganforge.metrics.modes import score_points
 from ganforge.recipes import Recipe
 from ganforge.runtime import eval_mode
-from ganforge.train.d_input import DiscriminatorInput
+from ganforge.training.d_input import DiscriminatorInput
 
 CLASS_REAL = 256  # labelled real images per class check (one D feature pass): their nearest neighbours label samples
 CLASS_SAMPLES = 128  # G's samples per class check (one G pass, one D feature pass)

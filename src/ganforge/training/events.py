@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from ganforge.train.metrics_log import MetricsLog
+from ganforge.training.metrics_log import MetricsLog
 
 
 @dataclass(frozen=True)
