@@ -133,3 +133,15 @@ def test_top_level_help_speaks_to_users(capsys):
     assert "your own folder of images" in out and "Start here:" in out
     assert "ganforge train --data digits --out runs/digits --preset recommended --steps 4000" in out
     assert "ganforge COMMAND --help" in out and "library functions" not in out
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()[1]))
+def test_every_command_has_help_and_every_flag_a_help_line(command, capsys):
+    """`ganforge COMMAND --help` works, and no flag is left without its help line."""
+    parser, commands = _subcommands()
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args([command, "--help"])
+    assert exit_.value.code == 0 and "usage:" in capsys.readouterr().out
+    undocumented = [a.option_strings for a in commands[command]._actions
+                    if a.option_strings and not a.help and a.dest != "help"]
+    assert not undocumented, f"{command}: flags without help: {undocumented}"

@@ -80,7 +80,7 @@ def test_sample_grid_has_one_row_per_category(tiny_config, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(conditional=True), "unconditional dcgan"),
+    (dict(conditional=True), "not of --model dcgan --conditional"),
     (dict(pack=2), "drop --pack"),
     (dict(latent_classes=8), "below --latent-dim"),
     (dict(latent_classes=1), "at least 2"),
@@ -188,11 +188,11 @@ DIGITS_RECOMMENDED_G_SUM = 99.65804946389801
 
 def test_the_digits_recipe_trains_bit_identically_as_its_own_recipe(tmp_path, one_thread):
     from ganforge.checkpoint import load_checkpoint
-    from ganforge.config.presets import make_config
+    from ganforge.config import resolve_config
 
-    config = make_config({"data": "digits", "preset": "recommended", "total_steps": 5, "g_width": 8, "d_width": 8,
-                          "batch_size": 8, "sample_count": 4, "log_every": 2, "sample_every": 100,
-                          "checkpoint_every": 100, "device": "cpu", "precision": "fp32", "seed": 0})
+    config = resolve_config({"data": "digits", "preset": "recommended", "total_steps": 5, "g_width": 8, "d_width": 8,
+                              "batch_size": 8, "sample_count": 4, "log_every": 2, "sample_every": 100,
+                              "checkpoint_every": 100, "device": "cpu", "precision": "fp32", "seed": 0})
     assert config.latent_classes == 40 and recipe_name(config) == "infogan"
     with one_thread():
         result = train(config, tmp_path / "run", quiet=True)

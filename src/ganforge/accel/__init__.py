@@ -4,7 +4,7 @@
     accelerate(G, AccelPolicy())   # in place; the same parameters, state-dict keys and function
 
 The forms (each a subclass of its plain layer that changes only forward(); equality tests in tests/accel/test_accel.py,
-tests/models/test_stride2.py, tests/models/test_winograd.py; figures in docs/speed.md):
+tests/accel/test_stride2.py, tests/accel/test_winograd.py; figures in docs/speed.md):
 - nearest.py: nn.Upsample(x2, nearest) + 3x3 conv as one stride-2 transposed conv on the small map (NearestConv; the
   equalised-lr conv of MSG-GAN / progressive growing: NearestEqualConv2d)
 - linear_ends.py: D's whole-map heads (WholeInputConv) and G's latent stem (LatentStem) as linear layers

@@ -12,7 +12,7 @@ input gradient and the weight gradient each do 9/16 of the conv's multiply-adds,
 near the CPU's matmul peak; the transforms are a few additions over maps 2.25x the input's size.
 
 Exact in exact arithmetic. In bf16 the transformed kernel and tiles are rounded as well as the inputs: the relative
-error is a few times that of a bf16 conv (tests/models/test_winograd.py bounds it; figures: docs/speed.md), of the
+error is a few times that of a bf16 conv (tests/accel/test_winograd.py bounds it; figures: docs/speed.md), of the
 order of bf16's own rounding.
 """
 

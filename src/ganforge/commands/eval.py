@@ -27,14 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="inception-v3's resize rule to 299 px (default pytorch-fid)")
     p.add_argument("--n-real", type=int, default=None, help="real images to compare with (default: all)")
     p.add_argument("--data", default=None, help="the real data, if not where the run's config says")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples and the real subset (default 0)")
     p.add_argument("--no-ema", action="store_true", help="score the raw generator even if an EMA copy exists")
     p.add_argument("--no-cache", action="store_true", help="recompute the real-data features")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                    help="feature extraction precision (recorded with every score). fp32 (default) matches other FID "
                         "implementations; bf16 is faster on hardware with native bf16 but moves the features slightly")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", help="a folder of held-out pairs (or a data folder with val/ or test/)")
     p.add_argument("--json", type=Path, help="also write the scores to this JSON file")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     return p
 
 

@@ -19,8 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--walks", type=int, default=8, help="parallel walks shown side by side (default 8)")
     p.add_argument("--points", type=int, default=4, help="random latent points visited per walk (default 4)")
     p.add_argument("--frames", type=int, default=16, help="frames between two points (default 16)")
-    p.add_argument("--fps", type=int, default=12)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=int, default=12, help="frames per second of the .gif (default 12)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed walks through the same points (default 0)")
     return p
 
 

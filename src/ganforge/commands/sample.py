@@ -23,12 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="InfoGAN runs (--latent-classes, e.g. the recommended digits): the latent category to draw, "
                         "a number G gave its own meaning, not a labelled class (repeat for several; default: drawn "
                         "in the data's proportions)")
-    p.add_argument("-o", "--out", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", type=Path, required=True, help="a .png grid, a .npy array or a folder of PNGs")
+    p.add_argument("--seed", type=int, default=0, help="the same seed draws the same images (default 0)")
     p.add_argument("--truncation", type=float, default=1.0,
                    help="pull latents toward 0 by this factor: < 1 trades variety for quality (default 1: off)")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     return p
 
 

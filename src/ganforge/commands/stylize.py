@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--style-layer-weights", type=_numbers, help="one weight per --style-layers entry")
     p.add_argument("--style-scale", type=float, default=d.style_scale,
                    help="size of the style image relative to the output: <1 gives finer brush strokes (default 1)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the starting noise, where one is used")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, mps (default auto)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=d.precision,
                    help="bf16 where native is about twice as fast on CPUs and GPUs (default auto)")

@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT")
     p.add_argument("-o", "--out", type=Path, required=True, help="a .png for one input image, else a folder")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     return p
 
 

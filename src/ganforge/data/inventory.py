@@ -19,8 +19,8 @@ def natural_size(source: str) -> tuple[int, int]:
 
 def count_images(source: str) -> int | None:
     """How many images a data source holds, without decoding them (None for an unknown source)."""
-    from ganforge.data import builtin  # noqa: F401  (registers the built-in data sets)
-    from ganforge.data.dataset import BUILTIN_DATASETS, load_dataset
+    from ganforge.data.builtin import BUILTIN_DATASETS
+    from ganforge.data.load import load_dataset
 
     if source in BUILTIN_DATASETS:
         count = inspect.signature(BUILTIN_DATASETS.get(source)).parameters.get("count")

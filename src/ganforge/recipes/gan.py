@@ -114,7 +114,8 @@ def model_args(config: TrainConfig) -> dict[str, Any]:
     args = dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
                 g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
                 upsample=config.upsample, **d_options(config))
-    return args if config.aspect == "1:1" else {**args, "aspect": config.aspect}  # square: as before issue 10
+    # square runs store the arguments they always stored, so their checkpoints stay as they were
+    return args if config.aspect == "1:1" else {**args, "aspect": config.aspect}
 
 
 def d_options(config: TrainConfig) -> dict[str, Any]:
