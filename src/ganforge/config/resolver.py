@@ -49,7 +49,8 @@ def resolve_config(request: Mapping[str, Any] | TrainConfig, base: Mapping[str, 
     config = TrainConfig(**{**unset, **values})
     if not spec.points:
         resolution, channels = _natural_size(data)
-        config = replace(config, resolution=config.resolution or resolution, channels=config.channels or channels)
+        config = replace(config, resolution=resolution if config.resolution is None else config.resolution,
+                         channels=channels if config.channels is None else config.channels)
     config.validate()  # a bad setting is named before the data is counted or a choice announced
     if config.augment == "auto":
         config = replace(config, augment=_auto_augment(config, spec, images))
