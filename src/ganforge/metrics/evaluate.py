@@ -18,6 +18,7 @@ from typing import Any
 from torch import nn
 
 from ganforge.checkpoint import load_checkpoint, resolve_checkpoint
+from ganforge.config.train_config import saved_settings
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.inference.sampling import load_generator
@@ -68,10 +69,10 @@ def evaluate_checkpoints(run_or_checkpoint: str | os.PathLike, metrics: str | Se
     checkpoints = find_checkpoints(run_or_checkpoint, every)
     state = load_checkpoint(checkpoints[-1])
     try:
-        config = json.loads(state["config"])
+        config = saved_settings(state["config"])  # flat or in sections
         data_source = data or config["data"]
         resolution, channels = int(config["resolution"]), int(config["channels"])
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+    except (KeyError, TypeError, ValueError, GanforgeError):
         raise GanforgeError(f"{checkpoints[-1]}: holds no training config (data, resolution, channels); "
                             "is it a ganforge training checkpoint?") from None
     dev = resolve_device(device)
