@@ -157,7 +157,7 @@ def test_best_score_directions():
 def test_eval_metric_is_validated(tiny_config):
     from ganforge.errors import GanforgeError
 
-    with pytest.raises(GanforgeError, match="unknown score 'sharpness'"):
+    with pytest.raises(GanforgeError, match="--eval-metric must be one of fid, kid, .*, got 'sharpness'"):
         dataclasses.replace(tiny_config, eval_every=2, eval_metric="sharpness").validate()
     with pytest.raises(GanforgeError, match="--eval-every"):
         dataclasses.replace(tiny_config, eval_every=-1).validate()

@@ -294,7 +294,7 @@ def test_stabilisers_that_would_be_half_applied_are_refused_for_the_highres_mode
 
 
 def test_relativistic_loss_is_refused_for_dcgan_and_small_data_is_not_augmented_twice(config, tmp_path):
-    with pytest.raises(GanforgeError, match="--loss rahinge works with --model msg"):
+    with pytest.raises(GanforgeError, match="--loss rahinge works with --model fastgan, msg, progressive"):
         TrainConfig(data="shapes", model="dcgan", loss="rahinge").validate()
     # digits has < 5,000 images, so --augment auto would mean ADA for dcgan; the highres recipes keep their own
     cfg = replace(config, model="fastgan", loss="rahinge", total_steps=2)

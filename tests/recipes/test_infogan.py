@@ -80,7 +80,7 @@ def test_sample_grid_has_one_row_per_category(tiny_config, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(conditional=True), "not of --model dcgan --conditional"),
+    (dict(conditional=True), "--latent-classes: a setting of --model dcgan, not of --model dcgan --conditional"),
     (dict(pack=2), "drop --pack"),
     (dict(latent_classes=8), "below --latent-dim"),
     (dict(latent_classes=1), "at least 2"),

@@ -29,7 +29,11 @@ def _help(field: dataclasses.Field) -> str:
 
         text += ": " + "; ".join(f"{s.name}: {s.summary.split(': ', 1)[-1]}" for s in model_specs() if s.pickable)
     if field.default is not None and field.name != "preset" and not isinstance(field.default, bool):
-        text += f" (default: {field.default})"  # the model's own defaults may differ (ModelSpec.defaults)
+        from ganforge.models.registry import model_specs
+
+        own = [f"{s.name} {s.defaults[field.name]}" for s in model_specs()
+               if s.pickable and s.defaults.get(field.name, field.default) != field.default]
+        text += f" (default: {field.default}" + (f"; {', '.join(own)}" if own else "") + ")"
     return text.replace("%", "%%")  # argparse formats help with %
 
 

@@ -95,6 +95,9 @@ def spec_for(cfg: Any, strict: bool = True) -> ModelSpec | None:
         if cfg.conditional:
             if spec.points:
                 raise GanforgeError("--conditional needs class labels; 2D point data has none")
+            if spec.inputs == "image":
+                raise GanforgeError(f"--conditional is for noise-to-image models; --model {cfg.model} is "
+                                    "conditioned on its input image already")
             if not spec.conditional:
                 with_it = [s.name for s in model_specs() if s.conditional]
                 raise GanforgeError(f"--conditional is not available for --model {cfg.model}; use "
@@ -135,6 +138,10 @@ def _check_model(cfg: Any, spec: ModelSpec) -> None:
               and f.metadata["section"] not in spec.sections and getattr(cfg, f.name) != defaults[f.name]]
     if unused:
         section = fields_section(cfg, unused[0])
+        if section == "evaluation" and spec.scored_by:
+            named = "" if unused == ["eval_every"] else f"{', '.join(map(flag_name, unused))}: "
+            raise GanforgeError(f"{named}--eval-every scores noise-to-image generators; {_who(spec)} runs are scored "
+                                f"{spec.scored_by}")
         users = [s.name for s in model_specs() if s.pickable and section in s.sections]
         raise GanforgeError(f"{', '.join(map(flag_name, unused))}: a setting of --model {', '.join(users)}, not of "
                             f"{_who(spec)}")

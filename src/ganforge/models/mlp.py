@@ -45,7 +45,7 @@ class MLPDiscriminator(nn.Module):
 
 SPEC = ModelSpec(
     name="mlp", summary="MLP G and D for 2D point data (--data ring, grid or an (N, 2) .npy file)",
-    recipe="points", points=True, refuses=("augment=ada", "augment=fixed"),
+    recipe="points", points=True, refuses=("augment=ada", "augment=fixed"), scored_by="by `ganforge bench modes`",
     supports="image augmentation does not apply to 2D points; use --augment off",
     example_args=dict(latent_dim=3, g_width=8, d_width=8),
 )

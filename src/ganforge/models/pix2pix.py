@@ -27,6 +27,7 @@ def check_settings(cfg: Any) -> None:
 SPEC = ModelSpec(
     name="pix2pix", summary="pix2pix: image-to-image translation from pairs (U-Net G, PatchGAN D)",
     recipe="pix2pix", sections=("pix2pix",), inputs="image", check=check_settings,
+    scored_by="on held-out pairs at the end of training (and by ganforge eval-translation)",
     own_settings=("loss", "spectral_norm", "d_batchnorm", "upsample"),
     refuses=("pack", "minibatch_std", "instance_noise", "r1_gamma", "augment=ada", "augment=fixed", "loss=wgan-gp"),
     supports="it supports --spectral-norm, --label-smoothing and --balance fixed/ttur/skip/adaptive",

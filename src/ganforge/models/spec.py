@@ -31,6 +31,7 @@ class ModelSpec:
     inputs: str = "latent"  # G's input: latent (z), latent+labels (z, class) or image
     example_args: Mapping[str, Any] = field(default_factory=dict)  # builder arguments of a tiny model (tests)
     check: Callable[[Any], None] | None = None  # checks of the settings only this model knows (takes the config)
+    scored_by: str = ""  # how its runs are scored when --eval-every (noise-to-image scores) does not apply
 
     def refused(self, option: str, value: Any, unset: Any) -> bool:
         """Whether the setting `option` with this value is refused; `unset` is its value when off."""
