@@ -239,10 +239,12 @@ def evaluate(run_or_checkpoint: PathLike, metrics: Sequence[str] | str = ("fid",
              **options: Any) -> dict[str, Any]:
     """Score a run's generator against its data: {"step": ..., "kid": ..., "kid_std": ..., ...} for the newest
     checkpoint. Also appended to the run's metrics.jsonl and its eval.md table. metrics: fid, kid, pr
-    (precision/recall/density/coverage), is, memorisation. options: those of metrics.evaluate.evaluate_run
+    (precision/recall/density/coverage), is, memorisation. options: those of metrics.evaluate.evaluate_checkpoints
     (extractor, seed, n_real, data, device, precision, use_ema, cache, quiet)."""
-    from ganforge.metrics.evaluate import evaluate_run
+    from ganforge.metrics.evaluate import evaluate_checkpoints
+    from ganforge.metrics.scores import scores_of
 
     options.setdefault("quiet", True)
-    return evaluate_run(run_or_checkpoint, list(metrics) if not isinstance(metrics, str) else [metrics], samples,
-                        **options)
+    record = evaluate_checkpoints(run_or_checkpoint, [metrics] if isinstance(metrics, str) else list(metrics),
+                                  samples, **options)[-1]
+    return {"step": record["step"], **scores_of(record)}
