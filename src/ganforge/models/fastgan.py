@@ -16,7 +16,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganforge.models.registry import register
 from ganforge.models.scaled import grid_sizes, num_doublings, scale_widths
-from ganforge.models.spec import ModelSpec
+from ganforge.models.spec import OWN_D_INPUT, ModelSpec
 
 SLE_SPAN = 3  # features at r px excite those at r * 2^3 px (8 -> 64, 16 -> 128, 32 -> 256)
 
@@ -103,12 +103,9 @@ class FastGANDiscriminator(nn.Module):
 # small data sets at 128 px and up (config/resolver.py)
 SPEC = ModelSpec(
     name="fastgan", summary="FastGAN-style: skip-layer excitation and DiffAugment, for a few hundred images",
-    recipe="fastgan", relativistic=True, aspect=True, sections=("evaluation",), small_data_from=128,
+    recipe="fastgan", aspect=True, sections=("evaluation",), small_data_from=128,
     defaults=dict(loss="rahinge", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, g_width=8, d_width=8),
-    own_settings=("loss", "spectral_norm", "d_batchnorm", "upsample"),
-    refuses=("pack", "minibatch_std", "instance_noise", "r1_gamma", "label_smoothing", "spectral_norm",
-                   "augment=ada", "augment=fixed", "balance=skip", "balance=adaptive", "loss=wgan-gp"),
-    supports="it supports --loss, --ema-beta, --d-steps and --balance fixed/ttur",
+    **OWN_D_INPUT,
     example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4),
 )
 

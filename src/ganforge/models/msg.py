@@ -25,7 +25,7 @@ from ganforge.models.scaled import (
     image_pyramid,
     scale_widths,
 )
-from ganforge.models.spec import ModelSpec
+from ganforge.models.spec import OWN_D_INPUT, ModelSpec
 
 
 class MSGGenerator(ScaleGenerator):
@@ -79,12 +79,9 @@ class MSGDiscriminator(nn.Module):
 # average hinge is MSG-GAN's loss. D takes a list of scales: the D-input stabilisers cannot wrap it.
 SPEC = ModelSpec(
     name="msg", summary="MSG-GAN: D sees G's image at every scale (stable at high resolution)",
-    recipe="msg", relativistic=True, aspect=True, sections=("evaluation",),
+    recipe="msg", aspect=True, sections=("evaluation",),
     defaults=dict(loss="rahinge", lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99, g_width=16, d_width=16),
-    own_settings=("loss", "spectral_norm", "d_batchnorm", "upsample"),
-    refuses=("pack", "minibatch_std", "instance_noise", "r1_gamma", "label_smoothing", "spectral_norm",
-                   "augment=ada", "augment=fixed", "balance=skip", "balance=adaptive", "loss=wgan-gp"),
-    supports="it supports --loss, --ema-beta, --d-steps and --balance fixed/ttur",
+    **OWN_D_INPUT,
     example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4),
 )
 

@@ -26,7 +26,7 @@ from ganforge.models.scaled import (
     num_doublings,
     scale_widths,
 )
-from ganforge.models.spec import ModelSpec
+from ganforge.models.spec import OWN_D_INPUT, ModelSpec
 
 
 def _read_stage_after_loading(module: _Staged, incompatible_keys: object) -> None:
@@ -130,12 +130,9 @@ class ProgressiveDiscriminator(_Staged):
 # ProGAN's settings (equalised learning rate: Adam 1e-3, beta1 = 0); its D has its own minibatch std
 SPEC = ModelSpec(
     name="progressive", summary="progressive growing (ProGAN): G and D grow a resolution at a time",
-    recipe="progressive", relativistic=True, aspect=True, sections=("evaluation", "progressive"),
+    recipe="progressive", aspect=True, sections=("evaluation", "progressive"),
     defaults=dict(loss="rahinge", lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99, g_width=16, d_width=16),
-    own_settings=("loss", "spectral_norm", "d_batchnorm", "upsample"),
-    refuses=("pack", "minibatch_std", "instance_noise", "r1_gamma", "label_smoothing", "spectral_norm",
-                   "augment=ada", "augment=fixed", "balance=skip", "balance=adaptive", "loss=wgan-gp"),
-    supports="it supports --loss, --ema-beta, --d-steps and --balance fixed/ttur",
+    **OWN_D_INPUT,
     example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4),
 )
 

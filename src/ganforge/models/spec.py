@@ -52,3 +52,14 @@ class ModelSpec:
         if self.inputs == "latent+labels":
             return z, torch.arange(batch) % args["num_classes"]
         return (z,)
+
+
+# What the models that bring their own D input share (msg, progressive, fastgan: recipes/highres.py): relativistic
+# losses, their own architecture settings, and no D-input stabilisers applied from outside
+OWN_D_INPUT: dict[str, Any] = dict(
+    relativistic=True,
+    own_settings=("loss", "spectral_norm", "d_batchnorm", "upsample"),
+    refuses=("pack", "minibatch_std", "instance_noise", "r1_gamma", "label_smoothing", "spectral_norm",
+             "augment=ada", "augment=fixed", "balance=skip", "balance=adaptive", "loss=wgan-gp"),
+    supports="it supports --loss, --ema-beta, --d-steps and --balance fixed/ttur",
+)
