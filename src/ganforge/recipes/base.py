@@ -70,8 +70,6 @@ class Recipe:
     def check_data(self) -> None:
         """Fail early when the data cannot train these networks."""
         d, cfg = self.dataset, self.config
-        if cfg.random_crop:
-            raise GanforgeError("--random-crop is for pix2pix pairs (--model pix2pix); use --flip for other data")
         from ganforge.aspect import image_size
 
         size = image_size(cfg.resolution, cfg.aspect)  # (H, W)
