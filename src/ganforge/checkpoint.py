@@ -14,6 +14,7 @@ import hashlib
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -176,8 +177,10 @@ def safe_torch_load(path: Path, map_location: str | torch.device = "cpu", what: 
     """torch.load(weights_only=True) after the file's own integrity checks, with a one-line error for unsafe,
     truncated or corrupt files."""
     try:
-        return load_verified(str(path), lambda handle: torch.load(handle, map_location=map_location,
-                                                                   weights_only=True))
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses or reads
+            warnings.simplefilter("ignore", UserWarning)
+            return load_verified(str(path), lambda handle: torch.load(handle, map_location=map_location,
+                                                                       weights_only=True))
     except DamagedFile as err:
         raise GanforgeError(f"{path}: not a readable {what}: {err}; not loaded") from None
     except pickle.UnpicklingError as err:
@@ -199,8 +202,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     state = safe_torch_load(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GanforgeError(f"{path}: not a ganforge checkpoint")
-    if state.get("version", 0) > VERSION:
-        raise GanforgeError(f"{path}: written by a newer ganforge (format {state['version']}); please upgrade")
+    version = state.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise GanforgeError(f"{path}: not a ganforge checkpoint (its format version is {version!r:.40})")
+    if version > VERSION:
+        raise GanforgeError(f"{path}: written by a newer ganforge (format {version}); please upgrade")
     return state
 
 
