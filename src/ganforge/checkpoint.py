@@ -1,8 +1,9 @@
 """Checkpoints that are safe to write and safe to read.
 
 Written atomically (temp file, fsync, rename), so a crash at any moment leaves the previous file
-intact. Each file gets a `<name>.sha256` beside it (`sha256sum -c` format), so a truncated or
-bit-flipped copy is caught on load instead of training on garbage. Read with
+intact. Each file checks itself: its zip members' CRC-32s and a sha256 of its zip structure sit inside it
+(`zip_integrity.py`), so a truncated or bit-flipped copy is caught on load even when shared alone, instead
+of training on garbage. A `<name>.sha256` beside it (`sha256sum -c` format) is a second check. Read with
 `torch.load(weights_only=True)`, so a hostile file cannot run code on load.
 """
 
@@ -13,6 +14,7 @@ import hashlib
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 import torch
 
 from ganforge.errors import GanforgeError
+from ganforge.zip_integrity import DamagedFile, load_verified, seal
 
 FORMAT = "ganforge-checkpoint"
 VERSION = 1
@@ -38,9 +41,9 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     tmp_hash = _temp_name(hash_path(path))
     payload = {"format": FORMAT, "version": VERSION, **state}
     try:
-        with open(tmp, "wb") as handle:
+        with open(tmp, "w+b") as handle:  # read back by seal()
             torch.save(payload, handle)
-            handle.flush()
+            seal(handle)
             os.fsync(handle.fileno())
         _write_synced(tmp_hash, f"{file_sha256(tmp)}  {path.name}\n")
         os.replace(tmp, path)
@@ -156,7 +159,7 @@ def verify_checkpoint(path: str | os.PathLike) -> None:
     """Compare the file with its recorded hash; raise GanforgeError if they differ.
 
     A checkpoint without a `.sha256` beside it (copied alone, or older than this check) is not verified
-    here; torch's own zip checks still catch most damage on load.
+    here; the checks inside the file still run when it is loaded.
     """
     path = Path(path)
     recorded_file = hash_path(path)
@@ -171,9 +174,15 @@ def verify_checkpoint(path: str | os.PathLike) -> None:
 
 
 def safe_torch_load(path: Path, map_location: str | torch.device = "cpu", what: str = "checkpoint") -> Any:
-    """torch.load(weights_only=True), with a one-line error for unsafe, truncated or corrupt files."""
+    """torch.load(weights_only=True) after the file's own integrity checks, with a one-line error for unsafe,
+    truncated or corrupt files."""
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses or reads
+            warnings.simplefilter("ignore", UserWarning)
+            return load_verified(str(path), lambda handle: torch.load(handle, map_location=map_location,
+                                                                       weights_only=True))
+    except DamagedFile as err:
+        raise GanforgeError(f"{path}: not a readable {what}: {err}; not loaded") from None
     except pickle.UnpicklingError as err:
         # torch words it "Unsupported global: GLOBAL x.y" or "unsupported GLOBAL x.y whose module x is blocked"
         found = re.search(r"unsupported (?:global: )?GLOBAL (\S+)", str(err), re.IGNORECASE)
@@ -193,8 +202,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     state = safe_torch_load(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GanforgeError(f"{path}: not a ganforge checkpoint")
-    if state.get("version", 0) > VERSION:
-        raise GanforgeError(f"{path}: written by a newer ganforge (format {state['version']}); please upgrade")
+    version = state.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise GanforgeError(f"{path}: not a ganforge checkpoint (its format version is {version!r:.40})")
+    if version > VERSION:
+        raise GanforgeError(f"{path}: written by a newer ganforge (format {version}); please upgrade")
     return state
 
 

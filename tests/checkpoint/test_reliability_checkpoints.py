@@ -58,8 +58,8 @@ def test_damaged_checkpoint_is_refused_with_a_clear_message(tmp_path: Path, dama
     assert str(path) in message and "does not match latest.pt.sha256" in message
 
 
-def test_bit_flip_in_tensor_data_goes_unnoticed_without_the_hash(tmp_path: Path) -> None:
-    """Why the hash exists: torch.load accepts this damaged file and returns wrong numbers."""
+def test_bit_flip_in_tensor_data_is_caught_even_without_the_hash(tmp_path: Path) -> None:
+    """torch.load alone accepts this damaged file and returns wrong numbers; the check inside the file does not."""
     path = save_checkpoint(tmp_path / "latest.pt", _state())
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x10
@@ -67,7 +67,8 @@ def test_bit_flip_in_tensor_data_goes_unnoticed_without_the_hash(tmp_path: Path)
     loaded = torch.load(path, weights_only=True)
     assert not torch.equal(loaded["weights"], _state()["weights"])
     hash_path(path).unlink()
-    load_checkpoint(path)  # unverified: no hash beside it, and torch's own checks pass
+    with pytest.raises(GanforgeError, match="latest.pt: not a readable checkpoint: archive/data/0 fails"):
+        load_checkpoint(path)
 
 
 def test_newest_intact_checkpoint_is_chosen_and_each_damaged_one_reported(tmp_path: Path) -> None:

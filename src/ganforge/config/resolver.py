@@ -34,6 +34,9 @@ def resolve_config(request: Mapping[str, Any] | TrainConfig, base: Mapping[str, 
     announcing a model chosen for small data. The same request gives the same config from anywhere.
     """
     given = {**flat_settings(dict(base or {}), "config file"), **_settings(request)}
+    for name in ("data", "preset", "model"):  # read to choose the model, before validation checks types
+        if name in given and not isinstance(given[name], str):
+            raise GanforgeError(f"{name} must be a string, got {given[name]!r:.60}")
     data = given.get("data", FIELDS["data"].default)
     preset_name = given.get("preset", FIELDS["preset"].default)
     model, announcement = _choose_model(given, data, preset_name, images)

@@ -245,9 +245,11 @@ def flat_settings(values: dict[str, Any], source: str = "config") -> dict[str, A
 
 def read_json(path: str | Path) -> dict[str, Any]:
     try:
-        values = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise GanforgeError(f"{path}: cannot read config ({err})") from None
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # ValueError: bad JSON, or bytes that are not UTF-8
+        raise GanforgeError(f"{path}: cannot read config ({str(err).splitlines()[0][:160]})") from None
+    except RecursionError:
+        raise GanforgeError(f"{path}: cannot read config (nested too deeply)") from None
     if not isinstance(values, dict):
         raise GanforgeError(f"{path}: config must be a JSON object")
     return values

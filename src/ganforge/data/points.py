@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 import torch
@@ -76,17 +77,22 @@ def load_points(source: str) -> PointDataset:
     path = Path(source).expanduser()
     if not path.is_file():
         raise GanforgeError(f"--data {source}: no such file")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as err:
-        raise GanforgeError(f"--data {source}: not a readable .npy array ({str(err).splitlines()[0][:120]})") from None
+    try:  # memory-mapped first: a header promising more data than the file holds fails here, allocating nothing
+        with np.errstate(over="ignore"):  # a huge shape overflows numpy's size arithmetic, then fails cleanly
+            array = np.array(np.load(path, mmap_mode="r", allow_pickle=False))
+    except (OSError, ValueError, EOFError, SyntaxError, TokenError, MemoryError) as err:  # header parse errors too
+        reason = str(err).splitlines()[0][:120] if str(err).strip() else type(err).__name__
+        raise GanforgeError(f"--data {source}: not a readable .npy array ({reason})") from None
     numeric = np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
     if array.ndim != 2 or array.shape[1] != 2 or not numeric:
         raise GanforgeError(f"--data {source}: expected an (N, 2) array of 2D points, got {array.dtype} "
                             f"{tuple(array.shape)}")
     if len(array) < 2:
         raise GanforgeError(f"--data {source}: needs at least 2 points, got {len(array)}")
-    if not np.isfinite(array).all():
-        row = int(np.argwhere(~np.isfinite(array))[0, 0])
-        raise GanforgeError(f"--data {source}: holds NaN or infinite values (first in row {row})")
-    return PointDataset(torch.from_numpy(array.astype(np.float32)), path.name)
+    with np.errstate(over="ignore"):
+        points = array.astype(np.float32)  # values beyond float32 become inf, and are refused with the NaNs
+    if not np.isfinite(points).all():
+        row = int(np.argwhere(~np.isfinite(points))[0, 0])
+        raise GanforgeError(f"--data {source}: holds NaN or infinite values, or values too large for float32 "
+                            f"(first in row {row})")
+    return PointDataset(torch.from_numpy(points), path.name)

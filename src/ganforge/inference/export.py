@@ -3,11 +3,17 @@
 Every export is run once against the PyTorch module it came from, for several batch sizes (so the
 dynamic batch dimension is checked too), and refused if any output differs by PARITY_TOLERANCE or
 more. The file appears at its final path only after it passed, so a failed export leaves nothing.
+
+Each file carries its own integrity check, verified when it is read back for that comparison: a
+TorchScript file is a zip sealed like a checkpoint (zip_integrity.py); an ONNX file ends in one more
+`metadata_props` entry, `ganforge.sha256`, holding the sha256 of every byte before it (protobuf merges
+a field appended to a message, so ONNX tools just see one more metadata entry).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -15,12 +21,14 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
+from ganforge.zip_integrity import DamagedFile, load_verified, seal, verify
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 PARITY_TOLERANCE = 1e-4
@@ -182,11 +190,36 @@ def _write_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path
         torch.onnx.export(module, example, str(path), input_names=list(input_names), output_names=[output_name],
                           dynamic_shapes=tuple({0: batch} for _ in example), dynamo=True, external_data=False,
                           verbose=False)
+    seal_onnx(path)
+
+
+ONNX_KEY = b"ganforge.sha256"
+# ModelProto field 14 (metadata_props), length 83: {1: key (15 bytes), 2: sha256 as 64 hex digits}
+ONNX_SEAL_HEAD = bytes([14 << 3 | 2, 83, 1 << 3 | 2, len(ONNX_KEY)]) + ONNX_KEY + bytes([2 << 3 | 2, 64])
+ONNX_SEAL_SIZE = len(ONNX_SEAL_HEAD) + 64
+
+
+def seal_onnx(path: Path) -> None:
+    """Append the `ganforge.sha256` metadata entry: the sha256 of the file as it was."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with open(path, "ab") as handle:
+        handle.write(ONNX_SEAL_HEAD + digest.encode())
+
+
+def check_onnx(path: Path) -> None:
+    """Raise DamagedFile unless the file ends in its `ganforge.sha256` entry and matches it."""
+    data = path.read_bytes()
+    head, digest = data[-ONNX_SEAL_SIZE:-64], data[-64:]
+    if len(data) <= ONNX_SEAL_SIZE or head != ONNX_SEAL_HEAD:
+        raise DamagedFile("its ganforge.sha256 entry is missing or damaged")
+    if hashlib.sha256(data[:-ONNX_SEAL_SIZE]).hexdigest().encode() != digest:
+        raise DamagedFile("its content does not match its ganforge.sha256 entry")
 
 
 def _onnx_runner(path: Path, input_names: tuple[str, ...]) -> Callable[[list[np.ndarray]], np.ndarray]:
     import onnxruntime as ort
 
+    _checked(path, check_onnx)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return lambda xs: session.run(None, dict(zip(input_names, xs)))[0]
 
@@ -200,12 +233,28 @@ def _write_torchscript(module: nn.Module, example: tuple[torch.Tensor, ...], pat
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(module, example, check_trace=False)  # _parity checks, on fresh inputs
         torch.jit.save(traced, str(path))
+    with open(path, "r+b") as handle:
+        seal(handle)
+
+
+def verify_export(path: str | os.PathLike) -> None:
+    """Check an exported .onnx or TorchScript .pt against the integrity record inside it."""
+    path = Path(path)
+    _checked(path, check_onnx if path.suffix.lower() == ".onnx" else lambda p: verify(str(p)))
+
+
+def _checked(path: Path, check: Callable[[Path], Any]) -> Any:
+    """check(path), with damage reported as one line naming the file."""
+    try:
+        return check(path)
+    except DamagedFile as err:
+        raise GanforgeError(f"{path}: the exported file is damaged: {err}; not loaded") from None
 
 
 def _torchscript_runner(path: Path) -> Callable[[list[np.ndarray]], np.ndarray]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        loaded = torch.jit.load(str(path), map_location="cpu")
+        loaded = _checked(path, lambda p: load_verified(str(p), lambda f: torch.jit.load(f, map_location="cpu")))
 
     def run(xs: list[np.ndarray]) -> np.ndarray:
         with torch.no_grad():

@@ -63,12 +63,30 @@ def generator_from_state(state: dict, path: str | os.PathLike, use_ema: bool = T
     try:
         G, _ = create_model(state["model"], **state["model_args"])
         ema = use_ema and state.get("G_ema") is not None
-        G.load_state_dict(state["G_ema"] if ema else state["G"])
-    except (KeyError, RuntimeError, TypeError) as err:
-        raise GanforgeError(f"{path}: checkpoint does not match its model ({str(err).splitlines()[0][:120]})") from None
+        G.load_state_dict(check_dtypes(G, state["G_ema"] if ema else state["G"]))
+        loaded = LoadedGenerator(G, int(state["model_args"].get("latent_dim", 0)), int(state["step"]), Path(path),
+                                 ema, [str(n) for n in state.get("class_names") or []], state.get("category_prior"))
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError, OverflowError) as err:
+        raise GanforgeError(f"{path}: checkpoint does not match its model ({mismatch(err)})") from None
     G.to(device).eval()
-    return LoadedGenerator(G, int(state["model_args"].get("latent_dim", 0)), int(state["step"]), Path(path), ema,
-                           list(state.get("class_names") or []), state.get("category_prior"))
+    return loaded
+
+
+def check_dtypes(model: nn.Module, weights: dict) -> dict:
+    """weights, if each tensor's dtype can stand for the model's (load_state_dict would cast complex, bool or
+    integer values into float weights without a word)."""
+    expected = model.state_dict()
+    for key, value in weights.items():
+        if key in expected and isinstance(value, torch.Tensor) and expected[key].is_floating_point() \
+                and not value.is_floating_point():
+            raise TypeError(f"{key} holds {str(value.dtype).removeprefix('torch.')} values, not floats")
+    return weights
+
+
+def mismatch(err: Exception) -> str:
+    """The first line of why a checkpoint's content does not fit its model: one short line."""
+    text = str(err).strip()
+    return text.splitlines()[0][:120] if text else type(err).__name__
 
 
 def class_index(name_or_index: str, class_names: list[str]) -> int:

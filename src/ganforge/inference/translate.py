@@ -7,6 +7,7 @@ training read them (same colour handling, same channel count).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from ganforge.config.train_config import saved_settings
 from ganforge.data.folder import IMAGE_EXTENSIONS, BadImage, decode_image, find_images
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, save_png, to_uint8
-from ganforge.inference.sampling import generator_from_state
+from ganforge.inference.sampling import generator_from_state, mismatch
 
 
 @dataclass
@@ -43,8 +44,11 @@ def load_translator(path: str | os.PathLike, use_ema: bool = True, device: str =
                             "run trained with --model pix2pix")
     loaded = generator_from_state(state, path, use_ema, device)
     args = state["model_args"]
-    return LoadedTranslator(loaded.G, int(args["in_channels"]), int(args["out_channels"]), loaded.G.stride,
-                            loaded.step, Path(path), saved_settings(state["config"]))
+    try:
+        return LoadedTranslator(loaded.G, int(args["in_channels"]), int(args["out_channels"]), loaded.G.stride,
+                                loaded.step, Path(path), saved_settings(state["config"]))
+    except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as err:
+        raise GanforgeError(f"{path}: checkpoint does not match its model ({mismatch(err)})") from None
 
 
 def pad_to_multiple(images: torch.Tensor, stride: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:

@@ -22,11 +22,13 @@ from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, grid, save_gif, to_uint8
 from ganforge.inference.sampling import (
     LoadedGenerator,
+    check_dtypes,
     check_picks,
     class_index,
     generate,
     latents,
     load_generator,
+    mismatch,
     sample_images,
     slerp,
     truncate,
@@ -241,7 +243,7 @@ def _load_discriminator(path: Path) -> tuple[nn.Module, int, int]:
     state = load_checkpoint(path)
     try:
         _, D = create_model(state["model"], **state["model_args"])
-        D.load_state_dict(state["D"])
-    except (KeyError, RuntimeError, TypeError) as err:
-        raise GanforgeError(f"{path}: checkpoint does not match its model ({str(err).splitlines()[0][:120]})") from None
-    return D.eval(), int(state["model_args"]["resolution"]), int(state["model_args"]["channels"])
+        D.load_state_dict(check_dtypes(D, state["D"]))
+        return D.eval(), int(state["model_args"]["resolution"]), int(state["model_args"]["channels"])
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError, OverflowError) as err:
+        raise GanforgeError(f"{path}: checkpoint does not match its model ({mismatch(err)})") from None
