@@ -55,7 +55,15 @@ def test_damaged_checkpoint_is_refused_with_a_clear_message(tmp_path: Path, dama
         load_checkpoint(path)
     message = str(info.value)
     assert "\n" not in message
-    assert str(path) in message and "does not match latest.pt.sha256" in message
+    assert str(path) in message and message.endswith("not loaded")
+
+
+def test_the_sidecar_hash_still_guards_a_file_without_its_own_seal(tmp_path: Path) -> None:
+    path = tmp_path / "old.pt"
+    torch.save({"format": "ganforge-checkpoint", "version": 1, **_state()}, path)  # as older versions wrote them
+    hash_path(path).write_text(f"{'0' * 64}  old.pt\n")
+    with pytest.raises(GanforgeError, match="does not match old.pt.sha256"):
+        load_checkpoint(path)
 
 
 def test_bit_flip_in_tensor_data_is_caught_even_without_the_hash(tmp_path: Path) -> None:

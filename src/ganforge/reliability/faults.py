@@ -255,7 +255,7 @@ def run_campaign(work: Path, kills: int, graceful: int, seed: int = 0, max_delay
         fail(f"metrics.jsonl steps are not 1..{final_steps} once each (got {len(steps)} records)")
     for path in ckpt_dir.glob("*.pt"):
         try:
-            verify_checkpoint(path)
+            verify_checkpoint(path, always=True)
         except GanforgeError as err:
             fail(f"final check: {err}")
     if _temp_files(ckpt_dir):
