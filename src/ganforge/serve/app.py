@@ -24,7 +24,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ REFRESH_SECONDS = 5.0
 # browser's answers arrive in the order it asked (a refresh for the previous run never lands after the new one's).
 CONCURRENCY = {"generate": 2, "animate": 1, "translate": 2, "judge": 1, "monitor": 1, "stylize": 1}
 MAX_WAITING = 64  # requests waiting in the queue (beyond those running) before the page answers "busy"
+MONITOR = "Training monitor"  # the tab that refreshes itself, while it is open
 STYLE_POLL_SECONDS = 0.5  # how often a stylisation in progress reports, and notices a cancel or a closed page
 # GAN images are small: scale them up to the frame, pixel-sharp rather than blurred
 CSS = ".scaled img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
@@ -105,8 +106,11 @@ class Page:
 
     runs: dict[str, ServedRun]
     picker: Any  # the run dropdown; its value is a key of `runs`
+    current: Any  # a gr.State: the title of the tab the user is on
     scratch: Path  # a private folder for files made for download
     blocks: Any  # the gr.Blocks being built (for .load events)
+    # (fn, inputs, outputs, options) to run, in order, after the user opens a tab (`current` is updated by then)
+    on_tab_select: list[tuple] = field(default_factory=list)
 
     def run_changed(self, outputs: list, cancels: list) -> Any:
         """When another run is picked: blank `outputs` (what the previous run made) and cancel that run's
@@ -206,18 +210,22 @@ def monitor_tab(page: Page) -> None:
     events = gr.Dataframe(headers=["step", "event", "details"], label="Doctor events", interactive=False)
     refresh = gr.Button("Refresh now")
 
-    def run_refresh(name: str) -> tuple:
+    timer = gr.Timer(REFRESH_SECONDS, active=False)  # on while this tab is open: other tabs cost the server nothing
+
+    def run_refresh(name: str, on: str) -> tuple:
+        if on != MONITOR:  # another tab is open; opening this one refreshes it
+            return (gr.skip(),) * 4
         view = snapshot(pick(runs, name))
         return view.status, view.latest_samples, view.curves, view.events or [["", "", "none recorded"]]
 
-    outputs = [status, latest, curves, events]
+    outputs, asks = [status, latest, curves, events], [picker, page.current]
     wired = _user_errors(run_refresh)
-    refresh.click(wired, picker, outputs, api_name="monitor", **_queued("monitor"))
-    page.run_changed(outputs, cancels=[]).then(wired, picker, outputs, api_visibility="private",
-                                                **_queued("monitor"))
-    page.blocks.load(wired, picker, outputs, api_visibility="private", **_queued("monitor"))
-    gr.Timer(REFRESH_SECONDS).tick(wired, picker, outputs, show_progress="hidden", api_visibility="private",
-                                   **_queued("monitor"))
+    refresh.click(wired, asks, outputs, api_name="monitor", **_queued("monitor"))
+    page.run_changed(outputs, cancels=[]).then(wired, asks, outputs, api_visibility="private", **_queued("monitor"))
+    page.on_tab_select += [(lambda on: gr.Timer(active=on == MONITOR), page.current, timer,
+                            {"queue": False, "api_visibility": "private"}),
+                           (wired, asks, outputs, {"api_visibility": "private", **_queued("monitor")})]
+    timer.tick(wired, asks, outputs, show_progress="hidden", api_visibility="private", **_queued("monitor"))
 
 
 def judge_tab(page: Page) -> None:
@@ -377,7 +385,7 @@ def _rgb(image: Any) -> Any:
 TABS = [
     Tab("Generate", generate_tab, _makes_noise_images),
     Tab("Translate", translate_tab, lambda run: run.kind == "pix2pix"),
-    Tab("Training monitor", monitor_tab),
+    Tab(MONITOR, monitor_tab),
     Tab("Judge an image", judge_tab, _makes_noise_images),
     Tab("Stylize", stylize_tab),
 ]
@@ -390,9 +398,9 @@ def build_app(runs: dict[str, ServedRun], scratch: Path, max_waiting: int = MAX_
     with gr.Blocks(title="ganforge", analytics_enabled=False, delete_cache=(600, 3600)) as app:
         gr.Markdown("## ganforge")
         picker = gr.Dropdown(names, value=names[0], label="Run", interactive=len(names) > 1, elem_id="run")
-        page = Page(runs, picker, scratch, app)
         built = [tab for tab in TABS if any(tab.supports(run) for run in runs.values())]
         current = gr.State(built[0].title)  # the tab the user is on, kept when another run supports it too
+        page = Page(runs, picker, current, scratch, app)
         items = []
         # Every tab starts hidden and the page's load event shows the picked run's tabs: Gradio hides a tab
         # reliably only when it started hidden.
@@ -400,19 +408,23 @@ def build_app(runs: dict[str, ServedRun], scratch: Path, max_waiting: int = MAX_
             for tab in built:
                 with gr.Tab(tab.title, visible=False, id=tab.title) as item:
                     tab.build(page)
-                item.select(lambda title=tab.title: title, None, current, queue=False, api_visibility="private")
                 items.append(item)
+        for tab, item in zip(built, items):
+            selected = item.select(lambda title=tab.title: title, None, current, queue=False,
+                                   api_visibility="private")
+            for fn, inputs, outputs, options in page.on_tab_select:
+                selected = selected.then(fn, inputs, outputs, **options)
 
         def show_tabs(name: str, on: str) -> list:
             run = pick(runs, name)
             shown = [tab.title for tab in built if tab.supports(run)]
-            return [gr.Tab(visible=tab.title in shown) for tab in built] + [
-                gr.Tabs(selected=on if on in shown else shown[0])]
+            selected = on if on in shown else shown[0]
+            return [gr.Tab(visible=tab.title in shown) for tab in built] + [gr.Tabs(selected=selected), selected]
 
         wired = _user_errors(show_tabs)
-        picker.change(wired, [picker, current], [*items, tabs], show_progress="hidden", queue=False,
+        picker.change(wired, [picker, current], [*items, tabs, current], show_progress="hidden", queue=False,
                       api_visibility="private")
-        app.load(wired, [picker, current], [*items, tabs], show_progress="hidden", queue=False,
+        app.load(wired, [picker, current], [*items, tabs, current], show_progress="hidden", queue=False,
                  api_visibility="private")
     return app.queue(default_concurrency_limit=1, max_size=max_waiting)
 
