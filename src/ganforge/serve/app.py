@@ -109,7 +109,8 @@ class Page:
     current: Any  # a gr.State: the title of the tab the user is on
     scratch: Path  # a private folder for files made for download
     blocks: Any  # the gr.Blocks being built (for .load events)
-    # (fn, inputs, outputs, options) to run, in order, after the user opens a tab (`current` is updated by then)
+    # (tab title or None for every tab, fn, inputs, outputs, options): run in order after the user opens that tab
+    # (`current` is updated by then)
     on_tab_select: list[tuple] = field(default_factory=list)
 
     def run_changed(self, outputs: list, cancels: list) -> Any:
@@ -222,9 +223,9 @@ def monitor_tab(page: Page) -> None:
     wired = _user_errors(run_refresh)
     refresh.click(wired, asks, outputs, api_name="monitor", **_queued("monitor"))
     page.run_changed(outputs, cancels=[]).then(wired, asks, outputs, api_visibility="private", **_queued("monitor"))
-    page.on_tab_select += [(lambda on: gr.Timer(active=on == MONITOR), page.current, timer,
+    page.on_tab_select += [(None, lambda on: gr.Timer(active=on == MONITOR), page.current, timer,
                             {"queue": False, "api_visibility": "private"}),
-                           (wired, asks, outputs, {"api_visibility": "private", **_queued("monitor")})]
+                           (MONITOR, wired, asks, outputs, {"api_visibility": "private", **_queued("monitor")})]
     timer.tick(wired, asks, outputs, show_progress="hidden", api_visibility="private", **_queued("monitor"))
 
 
@@ -412,8 +413,9 @@ def build_app(runs: dict[str, ServedRun], scratch: Path, max_waiting: int = MAX_
         for tab, item in zip(built, items):
             selected = item.select(lambda title=tab.title: title, None, current, queue=False,
                                    api_visibility="private")
-            for fn, inputs, outputs, options in page.on_tab_select:
-                selected = selected.then(fn, inputs, outputs, **options)
+            for only, fn, inputs, outputs, options in page.on_tab_select:
+                if only in (None, tab.title):
+                    selected = selected.then(fn, inputs, outputs, **options)
 
         def show_tabs(name: str, on: str) -> list:
             run = pick(runs, name)
