@@ -3,6 +3,7 @@ by headless Chromium (Playwright). Screenshots are kept in test-artifacts/ (git-
 
 from __future__ import annotations
 
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -233,3 +234,83 @@ def test_stylize_shows_a_result(mixed_page, tmp_path):
     assert _image_width(page, "#stylize-result") == 16
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "serve-stylize.png", full_page=True)
+
+
+def test_switching_runs_leaves_nothing_of_the_previous_run_on_screen(mixed_page, tmp_path):
+    """What one run made (grid, GIF, verdict, translation) goes when another run is picked; the class selector
+    shows only for runs with classes; Judge answers again for the same upload with the new run's D."""
+    from PIL import Image
+
+    page = mixed_page
+    _pick_run(page, "cond", ["Generate", "Training monitor", "Judge an image", "Stylize"], "Generate")
+    page.locator("#class").wait_for(state="visible")
+    page.get_by_role("button", name="Generate").click()
+    page.get_by_text("cond · step 2 · EMA generator · seed 0 · every class").wait_for()
+    page.get_by_role("button", name="Animate").click()
+    _image_width(page, "#animation")
+    _pick_run(page, "tiny", ["Generate", "Training monitor", "Judge an image", "Stylize"], "Generate")
+    page.locator("#class").wait_for(state="hidden")  # no classes, no selector
+    page.locator("#samples img").wait_for(state="detached")
+    page.locator("#animation img").wait_for(state="detached")
+    assert page.get_by_text("every class").count() == 0 and page.get_by_text("cond").count() == 0
+
+    picture = tmp_path / "white.png"
+    Image.new("RGB", (30, 20), "white").save(picture)
+    page.get_by_role("tab", name="Judge an image").click()
+    page.locator("#judge-upload input[type=file]").set_input_files(picture)
+    page.get_by_text("tiny · D(x) =").wait_for()
+    _pick_run(page, "cond", ["Generate", "Training monitor", "Judge an image", "Stylize"], "Judge an image")
+    page.get_by_text("cond · D(x | class), most likely first").wait_for()  # the same upload, the new run's D
+    assert page.get_by_text("tiny · D(x) =").count() == 0
+
+    _pick_run(page, "edges", ["Translate", "Training monitor", "Stylize"], "Translate")
+    page.locator("#translate-upload input[type=file]").set_input_files(picture)
+    page.get_by_text(re.compile(r"edges · \d+x\d+ px · step 2")).wait_for()
+    _pick_run(page, "tiny", ["Generate", "Training monitor", "Judge an image", "Stylize"], "Generate")
+    _pick_run(page, "edges", ["Translate", "Training monitor", "Stylize"], "Translate")
+    page.locator("#translate-output img").wait_for(state="detached")
+    assert page.get_by_text(re.compile(r"\d+x\d+ px · step")).count() == 0
+
+    page.get_by_role("tab", name="Training monitor").click()
+    page.get_by_text("edges: step 2").wait_for()
+    _pick_run(page, "tiny", ["Generate", "Training monitor", "Judge an image", "Stylize"], "Training monitor")
+    page.get_by_text("tiny: step 4").wait_for()
+    assert page.get_by_text("edges: step").count() == 0
+
+
+def test_the_monitor_refreshes_itself_only_while_it_is_open(chromium, trained_run, tmp_path, monkeypatch):
+    """Open on another tab, a page costs the server no refreshes; open on the monitor, new log records show."""
+    import shutil
+
+    import ganforge.serve.app as page_module
+    from ganforge.serve.app import start, stop
+    from ganforge.serve.monitor import snapshot
+    from ganforge.serve.runs import open_runs
+
+    run_dir = tmp_path / "live"
+    shutil.copytree(trained_run, run_dir)
+    refreshed = []
+    monkeypatch.setattr(page_module, "REFRESH_SECONDS", 0.5)
+    monkeypatch.setattr(page_module, "snapshot", lambda run: refreshed.append(run.name) or snapshot(run))
+    port = _free_port()
+    app = start(open_runs([run_dir]), "127.0.0.1", port, block=False)
+    page = chromium.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"http://127.0.0.1:{port}")
+        page.get_by_role("tab", name="Generate", selected=True).wait_for()
+        page.wait_for_timeout(4 * 500)  # four refresh periods on the Generate tab
+        assert refreshed == []
+        page.get_by_role("tab", name="Training monitor").click()
+        page.get_by_text("live: step 4").wait_for()
+        with open(run_dir / "metrics.jsonl", "a") as handle:  # training goes on
+            handle.write('{"step": 6, "loss/D": 1.0, "loss/G": 1.0}\n')
+        page.get_by_text("live: step 6").wait_for()  # no click: the timer's refresh
+        page.get_by_role("tab", name="Stylize").click()
+        page.wait_for_timeout(500)  # a refresh already under way may still land
+        seen = len(refreshed)
+        page.wait_for_timeout(4 * 500)
+        assert len(refreshed) == seen
+    finally:
+        page.close()
+        stop(app)

@@ -4,6 +4,11 @@ Each tab is a `Tab(title, build, supports)`; `build(page)` lays out its componen
 wires them to plain functions (serve/runs.py, monitor.py, translate.py, stylize.py) that do the work.
 `supports(run)` says for which runs the tab makes sense: the page shows the tabs the picked run
 supports (Generate for noise runs, Translate for pix2pix runs, ...) and switches them with the picker.
+
+Under load: every request that runs a network waits in Gradio's queue, at most CONCURRENCY[kind] of a kind at
+once and at most MAX_WAITING waiting in all; past that the page answers "busy, please try again" (Gradio's
+message) instead of piling up work. Switching runs is never queued, so it is never refused: it blanks what
+the previous run made and cancels that run's requests still in flight.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import inspect
 import ipaddress
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,13 @@ from ganforge.serve.uploads import MAX_SIDE_PX, MAX_UPLOAD_BYTES, read_image_upl
 
 EXTRA = "ganforge serve needs Gradio: pip install 'ganforge[serve]'"
 REFRESH_SECONDS = 5.0
+# Requests of each kind run at once, across all browsers. The CPU cores are shared by all of them, so more at
+# once would not finish sooner; they would hold more memory. Monitor and judge run one at a time, so one
+# browser's answers arrive in the order it asked (a refresh for the previous run never lands after the new one's).
+CONCURRENCY = {"generate": 2, "animate": 1, "translate": 2, "judge": 1, "monitor": 1, "stylize": 1}
+MAX_WAITING = 64  # requests waiting in the queue (beyond those running) before the page answers "busy"
+MONITOR = "Training monitor"  # the tab that refreshes itself, while it is open
+STYLE_POLL_SECONDS = 0.5  # how often a stylisation in progress reports, and notices a cancel or a closed page
 # GAN images are small: scale them up to the frame, pixel-sharp rather than blurred
 CSS = ".scaled img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
 
@@ -62,6 +75,16 @@ def _user_errors(fn: Callable) -> Callable:
     """Show GanforgeError messages on the page (the server carries on); hide anything else's internals."""
     gr = _gradio()
 
+    if inspect.isgeneratorfunction(fn):  # Gradio must still see a generator, and close() must reach fn's own
+        @functools.wraps(fn)
+        def generator_wrapper(*args: Any) -> Any:
+            try:
+                yield from fn(*args)
+            except GanforgeError as err:
+                raise gr.Error(str(err), print_exception=False) from None
+
+        return generator_wrapper
+
     @functools.wraps(fn)
     def wrapper(*args: Any) -> Any:
         try:
@@ -72,14 +95,31 @@ def _user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def _queued(kind: str) -> dict[str, Any]:
+    """An event's queue settings: one concurrency group per kind of work, named for the API too."""
+    return {"concurrency_id": kind, "concurrency_limit": CONCURRENCY[kind]}
+
+
 @dataclass
 class Page:
     """What every tab builder gets."""
 
     runs: dict[str, ServedRun]
     picker: Any  # the run dropdown; its value is a key of `runs`
+    current: Any  # a gr.State: the title of the tab the user is on
     scratch: Path  # a private folder for files made for download
     blocks: Any  # the gr.Blocks being built (for .load events)
+    # (tab title or None for every tab, fn, inputs, outputs, options): run in order after the user opens that tab
+    # (`current` is updated by then)
+    on_tab_select: list[tuple] = field(default_factory=list)
+
+    def run_changed(self, outputs: list, cancels: list) -> Any:
+        """When another run is picked: blank `outputs` (what the previous run made) and cancel that run's
+        requests in flight, so none of its answers lands after the switch. Not queued, so never refused
+        when the page is busy. Returns the event, for a `.then` that fills the outputs for the new run."""
+        blank = (lambda: None) if len(outputs) == 1 else (lambda: (None,) * len(outputs))
+        return self.picker.change(blank, None, outputs, queue=False, show_progress="hidden", cancels=cancels,
+                                  api_visibility="private")
 
 
 @dataclass
@@ -123,7 +163,8 @@ def generate_tab(page: Page) -> None:
 
     # Built for the first run, updated on change only: an answer to a page-load event could arrive after
     # one for a run picked meanwhile, and hide the selector again.
-    picker.change(_user_errors(show_classes), picker, klass, show_progress="hidden")
+    picker.change(_user_errors(show_classes), picker, klass, show_progress="hidden", queue=False,
+                  api_visibility="private")
 
     def run_generate(name: str, seed: float, count: float, truncation: float, use_ema: bool, label: str) -> tuple:
         run = pick(runs, name)
@@ -134,9 +175,10 @@ def generate_tab(page: Page) -> None:
             shown = " · every class" if label in (None, ALL_CLASSES) else f" · class {label}"
         elif label not in (None, "", ALL_CLASSES, ALL_CATEGORIES):
             shown = f" · latent category {label}"
-        return _shown(image), f"step {loaded.step} · {which} generator · seed {int(seed)}{shown}"
+        return _shown(image), f"**{run.name}** · step {loaded.step} · {which} generator · seed {int(seed)}{shown}"
 
-    button.click(_user_errors(run_generate), [picker, seed, count, truncation, ema, klass], [picture, info])
+    generated = button.click(_user_errors(run_generate), [picker, seed, count, truncation, ema, klass],
+                             [picture, info], api_name="generate", **_queued("generate"))
 
     gr.Markdown("### Interpolate between two seeds")
     with gr.Row():
@@ -153,7 +195,9 @@ def generate_tab(page: Page) -> None:
         run = pick(runs, name)
         return str(interpolation_gif(run, a, b, n, truncation, use_ema, page.scratch, **picked(run, label)))
 
-    animate.click(_user_errors(run_animate), [picker, seed_a, seed_b, frames, truncation, ema, klass], animation)
+    animated = animate.click(_user_errors(run_animate), [picker, seed_a, seed_b, frames, truncation, ema, klass],
+                             animation, api_name="animate", **_queued("animate"))
+    page.run_changed([picture, info, animation], cancels=[generated, animated])
 
 
 def monitor_tab(page: Page) -> None:
@@ -167,16 +211,22 @@ def monitor_tab(page: Page) -> None:
     events = gr.Dataframe(headers=["step", "event", "details"], label="Doctor events", interactive=False)
     refresh = gr.Button("Refresh now")
 
-    def run_refresh(name: str) -> tuple:
+    timer = gr.Timer(REFRESH_SECONDS, active=False)  # on while this tab is open: other tabs cost the server nothing
+
+    def run_refresh(name: str, on: str) -> tuple:
+        if on != MONITOR:  # another tab is open; opening this one refreshes it
+            return (gr.skip(),) * 4
         view = snapshot(pick(runs, name))
         return view.status, view.latest_samples, view.curves, view.events or [["", "", "none recorded"]]
 
-    outputs = [status, latest, curves, events]
+    outputs, asks = [status, latest, curves, events], [picker, page.current]
     wired = _user_errors(run_refresh)
-    refresh.click(wired, picker, outputs)
-    picker.change(wired, picker, outputs)
-    page.blocks.load(wired, picker, outputs)
-    gr.Timer(REFRESH_SECONDS).tick(wired, picker, outputs, show_progress="hidden")
+    refresh.click(wired, asks, outputs, api_name="monitor", **_queued("monitor"))
+    page.run_changed(outputs, cancels=[]).then(wired, asks, outputs, api_visibility="private", **_queued("monitor"))
+    page.on_tab_select += [(None, lambda on: gr.Timer(active=on == MONITOR), page.current, timer,
+                            {"queue": False, "api_visibility": "private"}),
+                           (MONITOR, wired, asks, outputs, {"api_visibility": "private", **_queued("monitor")})]
+    timer.tick(wired, asks, outputs, show_progress="hidden", api_visibility="private", **_queued("monitor"))
 
 
 def judge_tab(page: Page) -> None:
@@ -193,21 +243,26 @@ def judge_tab(page: Page) -> None:
             verdict = gr.Markdown(elem_id="judge-verdict")
 
     def run_judge(name: str, path: str | None) -> tuple:
-        if not path:
+        run = pick(runs, name)
+        if not path or not _makes_noise_images(run):  # nothing uploaded, or a run without this tab
             return None, ""
         try:  # a refused upload is an answer, shown where the result would be, not a pop-up
             picture = _rgb(read_image_upload(path))
         except GanforgeError as err:
             return None, f"**Refused:** {err}"
-        run = pick(runs, name)
         if run.kind == "conditional":
             array, ranked = judge_by_class(run, picture)
             shown = " · ".join(f"{label}: {p:.3f}" for label, p in ranked[:5])
-            return _shown(array), f"D(x | class), most likely first: **{shown}** (1 = a real image of that class)"
+            return _shown(array), (f"**{run.name}** · D(x | class), most likely first: **{shown}** "
+                                   "(1 = a real image of that class)")
         array, probability = judge(run, picture)
-        return _shown(array), f"D(x) = **{probability:.3f}** (1 = real)"
+        return _shown(array), f"**{run.name}** · D(x) = **{probability:.3f}** (1 = real)"
 
-    upload.change(_user_errors(run_judge), [picker, upload], [seen, verdict])
+    wired = _user_errors(run_judge)
+    judged = upload.change(wired, [picker, upload], [seen, verdict], api_name="judge", **_queued("judge"))
+    # the same upload, judged again by the newly picked run's D
+    page.run_changed([seen, verdict], cancels=[judged]).then(wired, [picker, upload], [seen, verdict],
+                                                             api_visibility="private", **_queued("judge"))
 
 
 def translate_tab(page: Page) -> None:
@@ -242,7 +297,7 @@ def translate_tab(page: Page) -> None:
         run = pick(runs, name)
         source, output = translate_picture(run, picture, scale)
         h, w = source.shape[:2]
-        return _shown(source), _shown(output), f"{w}x{h} px · step {run.translator().step}"
+        return _shown(source), _shown(output), f"**{run.name}** · {w}x{h} px · step {run.translator().step}"
 
     def run_sketch(name: str, value: Any, flip: bool, scale: bool) -> tuple:
         picture = sketch_picture(value, flip)
@@ -260,12 +315,15 @@ def translate_tab(page: Page) -> None:
         return answer(name, picture, scale)
 
     outputs = [seen, result, info]
-    drawn.click(_user_errors(run_sketch), [picker, sketch, invert, fit], outputs)
-    upload.change(_user_errors(run_upload), [picker, upload, fit], outputs)
+    sketched = drawn.click(_user_errors(run_sketch), [picker, sketch, invert, fit], outputs,
+                           api_name="translate_sketch", **_queued("translate"))
+    uploaded = upload.change(_user_errors(run_upload), [picker, upload, fit], outputs, api_name="translate_upload",
+                             **_queued("translate"))
+    page.run_changed(outputs, cancels=[sketched, uploaded])
 
 
 def stylize_tab(page: Page) -> None:
-    from ganforge.serve.stylize import check_request, feature_note, stylize_uploads
+    from ganforge.serve.stylize import StyleJob, check_request, feature_note
 
     gr = _gradio()
     gr.Markdown("Paint a content picture in the style of another (Gatys et al.; not tied to a run). "
@@ -279,7 +337,9 @@ def stylize_tab(page: Page) -> None:
                              elem_id="stylize-size")
             steps = gr.Slider(1, MAX_STYLE_STEPS, value=100, step=1, label="Steps per scale", elem_id="stylize-steps")
             colour = gr.Checkbox(False, label="Keep the content's colours")
-            button = gr.Button("Stylize", variant="primary", elem_id="stylize")
+            with gr.Row():
+                button = gr.Button("Stylize", variant="primary", elem_id="stylize")
+                stop = gr.Button("Cancel", elem_id="stylize-cancel")
         with gr.Column(scale=2):
             result = gr.Image(label="Result", type="numpy", format="png", interactive=False, height=420,
                               buttons=["download", "fullscreen"], elem_id="stylize-result")
@@ -288,17 +348,22 @@ def stylize_tab(page: Page) -> None:
     tracker = gr.Progress()  # Gradio fills a parameter whose default is a Progress with the page's progress bar
 
     def run_stylize(content_path: str | None, style_path: str | None, strength: float, size: float, steps: float,
-                    keep: bool, progress: Any = tracker) -> tuple:
-        request = check_request(size, steps, strength, keep)
+                    keep: bool, progress: Any = tracker) -> Any:
+        """A generator: between its yields Gradio can close it (Cancel, a closed page), which stops the job."""
+        job = StyleJob.start(content_path, style_path, check_request(size, steps, strength, keep))
+        try:
+            while not job.wait(STYLE_POLL_SECONDS):
+                if job.latest is not None:
+                    height, width = job.latest.size
+                    progress((job.latest.step, job.latest.total_steps), desc=f"{width}x{height}", unit="steps")
+                yield gr.skip(), gr.skip()
+            yield job.result()
+        finally:
+            job.cancel()  # a no-op once it has finished; otherwise it stops at its next step
 
-        def report(step: Any) -> None:
-            height, width = step.size
-            progress((step.step, step.total_steps), desc=f"{width}x{height}", unit="steps")
-
-        return stylize_uploads(content_path, style_path, request, report)
-
-    button.click(_user_errors(run_stylize), [content, style, strength, size, steps, colour], [result, info],
-                 concurrency_limit=1)  # one optimisation at a time: the other tabs stay responsive
+    stylized = button.click(_user_errors(run_stylize), [content, style, strength, size, steps, colour],
+                            [result, info], api_name="stylize", **_queued("stylize"))
+    stop.click(lambda: "Cancelled.", None, info, cancels=[stylized], queue=False, api_visibility="private")
 
 
 def _black_canvas() -> Any:
@@ -321,22 +386,22 @@ def _rgb(image: Any) -> Any:
 TABS = [
     Tab("Generate", generate_tab, _makes_noise_images),
     Tab("Translate", translate_tab, lambda run: run.kind == "pix2pix"),
-    Tab("Training monitor", monitor_tab),
+    Tab(MONITOR, monitor_tab),
     Tab("Judge an image", judge_tab, _makes_noise_images),
     Tab("Stylize", stylize_tab),
 ]
 
 
-def build_app(runs: dict[str, ServedRun], scratch: Path) -> Any:
+def build_app(runs: dict[str, ServedRun], scratch: Path, max_waiting: int = MAX_WAITING) -> Any:
     """The page for these runs; `scratch` holds files made for download (GIFs)."""
     gr = _gradio()
     names = list(runs)
     with gr.Blocks(title="ganforge", analytics_enabled=False, delete_cache=(600, 3600)) as app:
         gr.Markdown("## ganforge")
         picker = gr.Dropdown(names, value=names[0], label="Run", interactive=len(names) > 1, elem_id="run")
-        page = Page(runs, picker, scratch, app)
         built = [tab for tab in TABS if any(tab.supports(run) for run in runs.values())]
         current = gr.State(built[0].title)  # the tab the user is on, kept when another run supports it too
+        page = Page(runs, picker, current, scratch, app)
         items = []
         # Every tab starts hidden and the page's load event shows the picked run's tabs: Gradio hides a tab
         # reliably only when it started hidden.
@@ -344,19 +409,26 @@ def build_app(runs: dict[str, ServedRun], scratch: Path) -> Any:
             for tab in built:
                 with gr.Tab(tab.title, visible=False, id=tab.title) as item:
                     tab.build(page)
-                item.select(lambda title=tab.title: title, None, current)
                 items.append(item)
+        for tab, item in zip(built, items):
+            selected = item.select(lambda title=tab.title: title, None, current, queue=False,
+                                   api_visibility="private")
+            for only, fn, inputs, outputs, options in page.on_tab_select:
+                if only in (None, tab.title):
+                    selected = selected.then(fn, inputs, outputs, **options)
 
         def show_tabs(name: str, on: str) -> list:
             run = pick(runs, name)
             shown = [tab.title for tab in built if tab.supports(run)]
-            return [gr.Tab(visible=tab.title in shown) for tab in built] + [
-                gr.Tabs(selected=on if on in shown else shown[0])]
+            selected = on if on in shown else shown[0]
+            return [gr.Tab(visible=tab.title in shown) for tab in built] + [gr.Tabs(selected=selected), selected]
 
         wired = _user_errors(show_tabs)
-        picker.change(wired, [picker, current], [*items, tabs], show_progress="hidden")
-        app.load(wired, [picker, current], [*items, tabs], show_progress="hidden")
-    return app
+        picker.change(wired, [picker, current], [*items, tabs, current], show_progress="hidden", queue=False,
+                      api_visibility="private")
+        app.load(wired, [picker, current], [*items, tabs, current], show_progress="hidden", queue=False,
+                 api_visibility="private")
+    return app.queue(default_concurrency_limit=1, max_size=max_waiting)
 
 
 def check_host(host: str) -> str | None:
@@ -372,13 +444,14 @@ def check_host(host: str) -> str | None:
             "(there is no login). Use the default 127.0.0.1 to keep it local.")
 
 
-def start(runs: dict[str, ServedRun], host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Any:
+def start(runs: dict[str, ServedRun], host: str = "127.0.0.1", port: int = 7860, block: bool = True,
+          max_waiting: int = MAX_WAITING) -> Any:
     """Start the server; with block=False return the running app (call .close() to stop it)."""
     warning = check_host(host)
     if warning:
         print(warning, file=sys.stderr)
     scratch = Path(tempfile.mkdtemp(prefix="ganforge-serve-"))
-    app = build_app(runs, scratch)
+    app = build_app(runs, scratch, max_waiting)
     try:
         app.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, ssr_mode=False,
                    max_file_size=MAX_UPLOAD_BYTES, show_error=False, mcp_server=False, css=CSS,

@@ -1,10 +1,12 @@
 """The Stylize tab's work: two uploaded pictures through `ganforge.style.stylize`, kept small enough
-that the page stays responsive (size and steps are bounded)."""
+that the page stays responsive (size and steps are bounded), on a thread of its own that stops at its next
+step once the page no longer wants the result (Cancel pressed, browser closed)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,3 +64,64 @@ def stylize_uploads(content_path: str | None, style_path: str | None, request: S
     if request.preserve_colour:
         summary.append("colours kept")
     return np.asarray(result), " · ".join(summary)
+
+
+class StyleCancelled(Exception):
+    """Raised inside the optimisation at the step after StyleJob.cancel(); never reaches the page."""
+
+
+@dataclass
+class StyleJob:
+    """One stylisation running on its own thread: the page's handler polls it and can stop it at any step."""
+
+    request: StyleRequest
+    latest: StepInfo | None = None  # the last step done, for the progress bar
+    steps_done: int = 0  # every step taken, across scales (what a test counts to see that a cancel stops the work)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _outcome: tuple[np.ndarray, str] | None = field(default=None, repr=False)
+    _error: BaseException | None = field(default=None, repr=False)
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+    @classmethod
+    def start(cls, content_path: str | None, style_path: str | None, request: StyleRequest) -> StyleJob:
+        job = cls(request)
+        job.thread = threading.Thread(target=job._run, args=(content_path, style_path), name="ganforge-stylize",
+                                      daemon=True)
+        job.thread.start()
+        return job
+
+    def _run(self, content_path: str | None, style_path: str | None) -> None:
+        try:
+            self._outcome = stylize_uploads(content_path, style_path, self.request, self._step)
+        except StyleCancelled:
+            pass
+        except BaseException as err:  # handed to the page's handler, which shows GanforgeErrors as messages
+            self._error = err
+        finally:
+            self._done.set()
+
+    def _step(self, step: StepInfo) -> None:
+        self.latest, self.steps_done = step, self.steps_done + 1
+        if self._stop.is_set():
+            raise StyleCancelled
+
+    def cancel(self) -> None:
+        """Stop at the next optimisation step (returns at once; the thread ends within one step)."""
+        self._stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """True once the job has finished (done, failed or stopped)."""
+        return self._done.wait(seconds)
+
+    def result(self) -> tuple[np.ndarray, str]:
+        """The picture and its summary; the job's error if it failed."""
+        if self._error is not None:
+            raise self._error
+        if self._outcome is None:
+            raise GanforgeError("the stylisation was cancelled")
+        return self._outcome
