@@ -119,8 +119,10 @@ def model_args(config: TrainConfig) -> dict[str, Any]:
 
 
 def d_options(config: TrainConfig) -> dict[str, Any]:
-    """D's architectural stabilisers, only when on (so checkpoints without them keep their keys)."""
-    options: dict[str, Any] = {}
+    """D's architectural stabilisers and the backbones (--d-arch, --g-arch), only when on or not DCGAN's (so
+    checkpoints without them keep their model arguments)."""
+    options: dict[str, Any] = {name: getattr(config, name) for name in ("d_arch", "g_arch")
+                               if getattr(config, name) != "dcgan"}
     if config.minibatch_std:
         options["minibatch_std"] = True
     if config.pack > 1:
