@@ -142,6 +142,7 @@ def test_each_backbone_trains_two_steps_from_the_cli_and_samples(settings, tmp_p
         assert getattr(saved, key) == value
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == [1, 2] and all(torch.isfinite(torch.tensor(m["loss/D"])) for m in metrics)
+    assert metrics[-1]["doctor/diversity"] > 0  # the doctor compares D's features of fakes and reals
     model = ganforge.load(run)
     images = model.sample(3, seed=0, **({"labels": "1"} if settings.get("conditional") else {}))
     assert images.shape == (3, 1, 16, 16) and torch.equal(images, model.sample(3, seed=0, **(

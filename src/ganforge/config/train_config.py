@@ -50,7 +50,7 @@ class TrainConfig:
     latent_dim: int = setting(100, "model", "size of G's latent vector z")
     g_width: int = setting(64, "model", "G's channel width (its widest layers are a multiple of it)")
     d_width: int = setting(64, "model", "D's channel width")
-    d_batchnorm: bool = setting(True, "model", "batch norm in D (dcgan)")
+    d_batchnorm: bool = setting(True, "model", "batch norm in D (dcgan, each --d-arch, mlp-gan)")
     upsample: str = setting("transpose", "model", "dcgan G's upscaling: transpose (transposed convs), nearest "
                             "(nearest + 3x3 conv) or subpixel (3x3 conv to 4x the channels + pixel shuffle); "
                             "--g-arch resnet upscales by nearest neighbours")
