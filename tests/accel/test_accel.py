@@ -95,6 +95,13 @@ NETWORKS = [
     ("dcgan", dict(resolution=16, channels=3, upsample="nearest", aspect="2:1", d_batchnorm=False, minibatch_std=True,
                    latent_classes=3, **TINY)),
     ("conditional-dcgan", dict(resolution=16, channels=1, num_classes=3, **TINY)),
+    # the backbones (--d-arch, --g-arch): the residual G's nearest folds; their other layers are left as they are
+    ("dcgan", dict(resolution=32, channels=3, d_arch="resnet", g_arch="resnet", **TINY)),
+    ("dcgan", dict(resolution=16, channels=3, d_arch="inception", g_arch="resnet", aspect="2:1", d_batchnorm=False,
+                   minibatch_std=True, latent_classes=3, **TINY)),
+    ("dcgan", dict(resolution=32, channels=1, d_arch="pool", upsample="nearest", **TINY)),
+    ("dcgan", dict(resolution=32, channels=1, d_arch="vgg", **TINY)),
+    ("conditional-dcgan", dict(resolution=16, channels=1, num_classes=3, d_arch="resnet", g_arch="resnet", **TINY)),
     ("fastgan", dict(resolution=64, channels=3, **TINY)),
     ("msg", dict(resolution=32, channels=3, **TINY)),
     ("progressive", dict(resolution=32, channels=3, **TINY)),

@@ -36,7 +36,8 @@ def test_every_field_has_a_section_and_a_help_line():
     (dict(model="conditional-dcgan"), "use --model dcgan --conditional"),
     (dict(data="ring", model="dcgan"), "2D point data: it needs --model mlp"),
     (dict(model="mlp"), "--model mlp is for 2D point data"),
-    (dict(aspect="2:1", conditional=True), "non-square images work with --model dcgan, fastgan, msg, progressive"),
+    (dict(aspect="2:1", conditional=True),
+     "non-square images work with --model dcgan, fastgan, mlp-gan, msg, progressive"),
     (dict(model="pix2pix", data="edges2digits", l1_weight=0.0, adversarial_weight=0.0), "both 0"),
 ])
 def test_the_model_spec_refuses_what_cannot_work(settings, message):
@@ -73,7 +74,8 @@ def test_help_groups_flags_by_section_and_shows_choices():
     assert "{" + ",".join(pickable_models()) + "}" in text
     assert "conditional-dcgan" not in text
     for shown in ("{16,32,64,128,256}", "{1,3}", "{auto,plain,recommended}", "{auto,off,ada,fixed}",
-                  "{fixed,ttur,skip,adaptive}", "{transpose,nearest,subpixel}", "{auto,fp32,bf16,fp16}", "rahinge"):
+                  "{fixed,ttur,skip,adaptive}", "{transpose,nearest,subpixel}", "{auto,fp32,bf16,fp16}", "rahinge",
+                  "--d-arch {dcgan,pool,resnet,vgg,inception}", "--g-arch {dcgan,resnet}"):
         assert shown in text, shown
 
 

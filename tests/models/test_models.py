@@ -1,13 +1,27 @@
 """Contract tests over every registered model: plain layers, shapes, output range, gradients, no NaN."""
 
+from itertools import product
+
 import pytest
 import torch
 
 from ganforge.accel import AccelPolicy, accelerate
 from ganforge.models import create_model, model_spec, model_specs
+from ganforge.models.backbones import D_ARCHS, G_ARCHS
+from ganforge.models.registry import model_parameters
 
 IMAGE_MODELS = [s.name for s in model_specs() if not s.points]
 POINT_MODELS = [s.name for s in model_specs() if s.points]
+# every model that builds the backbones, with every --d-arch / --g-arch pair but the default one (tested above)
+ARCH_MODELS = [name for name in IMAGE_MODELS if "d_arch" in model_parameters(name)]
+ARCHES = [dict(d_arch=d, g_arch=g) for d, g in product(D_ARCHS, G_ARCHS) if (d, g) != ("dcgan", "dcgan")]
+IMAGE_CASES = [(name, {}) for name in IMAGE_MODELS] + [(name, arch) for name in ARCH_MODELS for arch in ARCHES]
+
+
+def _case_id(value):
+    if isinstance(value, dict):
+        return "-".join(f"{k[0]}={v}" for k, v in value.items()) or "own"
+    return value
 
 
 def _create(name, accelerated, **kwargs):
@@ -19,15 +33,15 @@ def _create(name, accelerated, **kwargs):
     return accelerate(G, policy), accelerate(D, policy)
 
 
-def _build(name, resolution, channels, accelerated=False):
-    """G, D, a batch of 3 fakes, and D's per-sample score, whatever the model's inputs are."""
+def _build(name, resolution, channels, accelerated=False, **arch):
+    """G, D, a batch of 3 fakes, and D's per-sample score, whatever the model's inputs are (arch: the backbones)."""
     z = torch.randn(3, 8)
     if model_spec(name).inputs == "image":  # image -> image; D judges cat(input, output), one logit per patch
         G, D = _create(name, accelerated, resolution=resolution, in_channels=channels, out_channels=channels,
                        g_width=4, d_width=4, patch_size=16)
         source = torch.rand(3, channels, resolution, resolution) * 2 - 1
         return G, D, G(source), lambda fake: D(torch.cat([source, fake], 1)).flatten(1).mean(1)
-    kwargs = dict(resolution=resolution, channels=channels, latent_dim=8, g_width=4, d_width=4)
+    kwargs = dict(resolution=resolution, channels=channels, latent_dim=8, g_width=4, d_width=4, **arch)
     if model_spec(name).inputs == "latent+labels":  # (z, class) -> image; D(image, class)
         labels = torch.tensor([0, 1, 2])
         G, D = _create(name, accelerated, num_classes=3, **kwargs)
@@ -42,12 +56,16 @@ def _build(name, resolution, channels, accelerated=False):
     return G, D, G(z), D
 
 
-@pytest.mark.parametrize("name", IMAGE_MODELS)
-@pytest.mark.parametrize("resolution,channels", [(16, 1), (32, 3), (64, 3)])
+SIZES = [(16, 1), (32, 3), (64, 3)]
+# the backbones at two sizes (their layers per level are the same at 64 px, a level more), the models at three
+CONTRACT_CASES = [(name, arch, *size) for name, arch in IMAGE_CASES for size in (SIZES[:2] if arch else SIZES)]
+
+
+@pytest.mark.parametrize("name,arch,resolution,channels", CONTRACT_CASES, ids=_case_id)
 @pytest.mark.parametrize("accelerated", [False, True], ids=["plain", "accelerated"])
-def test_generator_and_discriminator_contract(name, resolution, channels, accelerated):
+def test_generator_and_discriminator_contract(name, arch, resolution, channels, accelerated):
     torch.manual_seed(0)
-    G, D, fake, score = _build(name, resolution, channels, accelerated)
+    G, D, fake, score = _build(name, resolution, channels, accelerated, **arch)
     assert fake.shape == (3, channels, resolution, resolution)
     assert fake.min() >= -1 and fake.max() <= 1
     logits = score(fake)
@@ -64,17 +82,22 @@ def test_generator_and_discriminator_contract(name, resolution, channels, accele
             assert torch.isfinite(p.grad).all(), f"{label}.{pname} has a non-finite gradient"
 
 
-@pytest.mark.parametrize("spec", model_specs(), ids=lambda s: s.name)
-def test_every_model_builds_from_its_spec_and_takes_its_example_inputs(spec):
-    """The registry's contract: a spec's tiny example model takes the inputs the spec declares, gives outputs in
-    [-1, 1], and the spec names a registered recipe and only sections and options the config knows."""
+SPEC_CASES = [(spec, {}) for spec in model_specs()] + [(model_spec(name), arch) for name in ARCH_MODELS
+                                                       for arch in ARCHES]
+
+
+@pytest.mark.parametrize("spec,arch", SPEC_CASES, ids=lambda v: v.name if hasattr(v, "name") else _case_id(v))
+def test_every_model_builds_from_its_spec_and_takes_its_example_inputs(spec, arch):
+    """The registry's contract: a spec's tiny example model (with each backbone it builds) takes the inputs the
+    spec declares, gives outputs in [-1, 1], and the spec names a registered recipe and only sections and options
+    the config knows."""
     from dataclasses import fields
 
     from ganforge.config import SECTIONS, TrainConfig
     from ganforge.recipes import RECIPES, recipe_for  # noqa: F401  (recipe_for registers the recipes)
 
     torch.manual_seed(0)
-    G, D = create_model(spec.name, **spec.example_args)
+    G, D = create_model(spec.name, **spec.example_args, **arch)
     fake = G(*spec.example_inputs(batch=3))
     assert fake.shape[0] == 3 and torch.isfinite(fake).all() and fake.min() >= -1 and fake.max() <= 1
     recipe_for(TrainConfig())  # registers every recipe

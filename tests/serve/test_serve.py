@@ -335,6 +335,22 @@ def test_infogan_runs_offer_their_latent_categories(tiny_config, tmp_path):
         assert gif.n_frames == 4
 
 
+@pytest.mark.parametrize("arch", [dict(d_arch="resnet", g_arch="resnet"), dict(model="mlp-gan")],
+                         ids=["resnet", "mlp-gan"])
+def test_runs_of_the_other_architectures_load_sample_and_judge(tiny_config, tmp_path, arch):
+    from dataclasses import replace
+
+    from ganforge.training.loop import train
+
+    train(replace(tiny_config, total_steps=2, **arch), tmp_path / "other", quiet=True)
+    run = open_runs([tmp_path / "other"])["other"]
+    assert run.kind == "unconditional"
+    grid, loaded = sample_grid(run, 3, 4, 1.0)
+    assert grid.shape == (38, 38, 1) and np.array_equal(grid, sample_grid(run, 3, 4, 1.0)[0]) and loaded.step == 2
+    array, probability = judge(run, np.full((40, 30, 3), 255, np.uint8))
+    assert array.shape == (16, 16, 1) and 0 < probability < 1
+
+
 def test_the_page_picks_a_latent_category_on_infogan_runs_and_a_class_on_conditional_runs(tiny_config, tmp_path,
                                                                                           conditional_trained_run):
     """The page's handlers (no browser): the picker is labelled for what it picks, and its value reaches

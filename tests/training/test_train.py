@@ -42,8 +42,11 @@ def test_same_seed_same_weights(tmp_path, tiny_config):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_config):
-    config = replace(tiny_config, total_steps=6, checkpoint_every=3, ema_beta=0.9)
+@pytest.mark.parametrize("arch", [{}, dict(d_arch="resnet", g_arch="resnet"), dict(d_arch="inception"),
+                                  dict(model="mlp-gan")], ids=["dcgan", "resnet", "inception", "mlp-gan"])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, tiny_config, arch):
+    """Also for the backbones (--d-arch, --g-arch) and the fully connected GAN, whose D draws dropout masks."""
+    config = replace(tiny_config, total_steps=6, checkpoint_every=3, ema_beta=0.9, **arch)
     train(config, tmp_path / "straight", quiet=True)
     train(replace(config, total_steps=3), tmp_path / "stopped", quiet=True)
     result = train(replace(config, total_steps=6), tmp_path / "stopped", resume=True, quiet=True)

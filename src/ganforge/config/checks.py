@@ -72,7 +72,8 @@ def _check_values(cfg: Any) -> None:
         raise GanforgeError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     for field, allowed in (("precision", PRECISIONS), ("preset", PRESETS), ("augment", AUGMENT_MODES),
                            ("balance", BALANCE_POLICIES), ("eval_metric", EVAL_METRICS),
-                           ("upsample", choices("upsample")), ("direction", choices("direction"))):
+                           ("upsample", choices("upsample")), ("direction", choices("direction")),
+                           ("d_arch", choices("d_arch")), ("g_arch", choices("g_arch"))):
         _one_of(field, getattr(cfg, field), allowed)
     if cfg.loss not in choices("loss"):
         import difflib
@@ -131,6 +132,7 @@ def _check_model(cfg: Any, spec: ModelSpec) -> None:
         if spec.refused(f.name, value, defaults[f.name]):
             by_value = any(entry.startswith(f"{f.name}=") for entry in spec.refuses)
             refused.append(f"{flag_name(f.name)} {value}" if by_value else flag_name(f.name))
+    _check_architectures(cfg, spec)
     if refused:
         raise GanforgeError(f"{', '.join(refused)}: not available for {_who(spec)}"
                             + (f"; {spec.supports}" if spec.supports else ""))
@@ -158,6 +160,23 @@ def _check_model(cfg: Any, spec: ModelSpec) -> None:
         plain = [name for name in choices("loss") if name not in RELATIVISTIC_LOSSES]
         raise GanforgeError(f"--loss {cfg.loss} works with --model {', '.join(takes)}; for {cfg.model} choose "
                             f"{', '.join(plain)}")
+
+
+ARCHITECTURE_FIELDS = ("d_arch", "g_arch")  # taken by the models whose builder has the argument
+
+
+def _check_architectures(cfg: Any, spec: ModelSpec) -> None:
+    """--d-arch / --g-arch set for a model whose builder does not take them (every model but those that build
+    the backbones, so a new model is refused until it does)."""
+    from ganforge.models.registry import model_parameters
+
+    defaults = _defaults(cfg)
+    for name in ARCHITECTURE_FIELDS:
+        if getattr(cfg, name) != defaults[name] and name not in model_parameters(spec.name):
+            takes = [s.name for s in model_specs() if s.pickable and name in model_parameters(s.name)]
+            raise GanforgeError(f"{flag_name(name)} {getattr(cfg, name)}: not available for {_who(spec)}; "
+                                f"{flag_name(name)} chooses the networks of --model {' or '.join(takes)} (with or "
+                                "without --conditional)")
 
 
 def fields_section(cfg: Any, name: str) -> str:

@@ -31,6 +31,10 @@ def choices(field: str) -> list | None:
         from ganforge.models.dcgan import UPSAMPLE_MODES
 
         return list(UPSAMPLE_MODES)
+    if field in ("d_arch", "g_arch"):
+        from ganforge.models.backbones import D_ARCHS, G_ARCHS
+
+        return list(D_ARCHS if field == "d_arch" else G_ARCHS)
     if field == "direction":
         from ganforge.data.paired import DIRECTIONS
 

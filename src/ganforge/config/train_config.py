@@ -50,9 +50,16 @@ class TrainConfig:
     latent_dim: int = setting(100, "model", "size of G's latent vector z")
     g_width: int = setting(64, "model", "G's channel width (its widest layers are a multiple of it)")
     d_width: int = setting(64, "model", "D's channel width")
-    d_batchnorm: bool = setting(True, "model", "batch norm in D (dcgan)")
+    d_batchnorm: bool = setting(True, "model", "batch norm in D (dcgan, each --d-arch, mlp-gan)")
     upsample: str = setting("transpose", "model", "dcgan G's upscaling: transpose (transposed convs), nearest "
-                            "(nearest + 3x3 conv) or subpixel (3x3 conv to 4x the channels + pixel shuffle)")
+                            "(nearest + 3x3 conv) or subpixel (3x3 conv to 4x the channels + pixel shuffle); "
+                            "--g-arch resnet upscales by nearest neighbours")
+    d_arch: str = setting("dcgan", "model", "dcgan D's backbone (also with --conditional): dcgan (4x4 stride-2 "
+                          "convs), pool (3x3 conv + average pooling per level, then dense), resnet (SNGAN residual "
+                          "blocks, sum pooling), vgg (two 3x3 convs + pooling per level, then dense) or inception "
+                          "(1x1 / 3x3 / 5x5 / pool branches + stride-2 reduction, then dense)")
+    g_arch: str = setting("dcgan", "model", "dcgan G's architecture (also with --conditional): dcgan (upscaling "
+                          "convs, see --upsample) or resnet (SNGAN residual up blocks)")
     # optimisation
     preset: str = setting("auto", "optimisation", "where unset values come from: auto (recommended for 2D points "
                           "and stacked-digits, plain otherwise), plain (textbook DCGAN) or recommended (measured)")

@@ -127,6 +127,7 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, True))
         self.features = nn.Sequential(*layers)  # -> (B, w, 4, 4)
+        self.feature_dim = widths[-1] * math.prod(base_grid(aspect))  # flattened, for projection conditioning
         self.mbstd = MinibatchStd() if minibatch_std else nn.Identity()  # -> (B, w + 1, 4, 4) when on
         self.head = nn.Conv2d(widths[-1] + int(minibatch_std), 1, base_grid(aspect), 1, 0)  # -> (B, 1, 1, 1)
         # InfoGAN's Q: which latent category made this image (shares D's features; only with latent_classes)
@@ -144,7 +145,8 @@ class DCGANDiscriminator(nn.Module):
 
 # Radford et al. 2015; the image presets (config/presets.py) are measured on it
 SPEC = ModelSpec(
-    name="dcgan", summary="DCGAN: transposed convolutions up, strided convolutions down (the default)",
+    name="dcgan", summary="DCGAN: transposed convolutions up, strided convolutions down (the default; other "
+                          "backbones by --d-arch and --g-arch)",
     conditional="conditional-dcgan", aspect=True, sections=("evaluation", "infogan"),
     example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4),
 )
@@ -154,9 +156,11 @@ SPEC = ModelSpec(
 def build_dcgan(
     resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
     d_batchnorm: bool = True, upsample: str = "transpose", minibatch_std: bool = False, pack: int = 1,
-    aspect: str = "1:1", latent_classes: int = 0,
+    aspect: str = "1:1", latent_classes: int = 0, d_arch: str = "dcgan", g_arch: str = "dcgan",
 ) -> tuple[nn.Module, nn.Module]:
-    G = DCGANGenerator(resolution, channels, latent_dim, g_width, upsample, aspect, latent_classes)
-    D = DCGANDiscriminator(resolution, channels * pack, d_width, d_batchnorm, minibatch_std, aspect,  # pack: PacGAN
-                           latent_classes)
+    from ganforge.models.backbones import make_discriminator, make_generator  # they build on this module's layers
+
+    G = make_generator(g_arch, resolution, channels, latent_dim, g_width, upsample, aspect, latent_classes)
+    D = make_discriminator(d_arch, resolution, channels * pack, d_width, d_batchnorm, minibatch_std, aspect,
+                           latent_classes)  # pack: PacGAN
     return G, D

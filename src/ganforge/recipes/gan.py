@@ -113,9 +113,14 @@ def judges_samples_independently(D: nn.Module) -> bool:
 def model_args(config: TrainConfig) -> dict[str, Any]:
     args = dict(resolution=config.resolution, channels=config.channels, latent_dim=config.latent_dim,
                 g_width=config.g_width, d_width=config.d_width, d_batchnorm=config.d_batchnorm,
-                upsample=config.upsample, **d_options(config))
+                upsample=config.upsample, **architectures(config), **d_options(config))
     # square runs store the arguments they always stored, so their checkpoints stay as they were
     return args if config.aspect == "1:1" else {**args, "aspect": config.aspect}
+
+
+def architectures(config: TrainConfig) -> dict[str, Any]:
+    """--d-arch and --g-arch where they are not DCGAN's (so DCGAN runs keep the model arguments they always had)."""
+    return {name: getattr(config, name) for name in ("d_arch", "g_arch") if getattr(config, name) != "dcgan"}
 
 
 def d_options(config: TrainConfig) -> dict[str, Any]:
