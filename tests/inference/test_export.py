@@ -255,3 +255,34 @@ def test_infogan_export_writes_its_categories_and_the_docs_example_draws_by_them
     expected = np.block([[pixels[0], pixels[1]], [pixels[2], pixels[3]]])  # the example's 2 x 2 grid
     got = np.asarray(Image.open(tmp_path / "grid.png"))
     assert got.shape == expected.shape and np.abs(got.astype(int) - expected).max() <= 1
+
+
+@pytest.fixture(scope="module")
+def r3gan_trained_run(tmp_path_factory):
+    from ganforge.config import TrainConfig
+    from ganforge.training.loop import train
+
+    config = TrainConfig(model="r3gan", data="digits", resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4,
+                         batch_size=8, total_steps=2, log_every=1, sample_every=2, checkpoint_every=2, sample_count=4,
+                         precision="fp32", device="cpu", seed=0, ema_beta=0.9)
+    return train(config, tmp_path_factory.mktemp("runs") / "r3gan", quiet=True).out_dir
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_r3gan_generator_export_matches_pytorch(r3gan_trained_run, tmp_path, fmt):
+    """R3GAN's fixed low-pass resampling (grouped transposed convs) and grouped convs export too."""
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    result = export_generator(r3gan_trained_run, tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt"))
+    assert result.max_abs_diff < 1e-4
+    z, expected = _reference(r3gan_trained_run, 5)
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+        got = session.run(None, {"z": z})[0]
+    else:
+        with torch.no_grad():
+            got = torch.jit.load(str(result.path))(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
