@@ -143,3 +143,21 @@ def test_conditional_r3gan_trains_on_labels_and_draws_a_row_per_class(r3gan_conf
     state = load_checkpoint(result.checkpoint)
     assert (state["model"], state["recipe"]) == ("conditional-r3gan", "conditional-r3gan")
     assert state["class_names"] == [str(i) for i in range(10)] and state["model_args"]["num_classes"] == 10
+
+
+def test_with_only_a_time_budget_the_curve_follows_the_clock_and_a_resume_spends_the_rest(monkeypatch):
+    import ganforge.recipes.r3gan as r3gan
+
+    now = [0.0]
+    monkeypatch.setattr(r3gan.time, "monotonic", lambda: now[0])
+    schedule = R3GANSchedule(gamma=1.0, beta2=0.99, horizon=None, budget_s=100.0)
+    assert schedule.progress() == 0.0
+    now[0] = 50.0
+    assert schedule.progress() == pytest.approx(0.5)
+    resumed = R3GANSchedule(gamma=1.0, beta2=0.99, horizon=None, budget_s=100.0)  # a new invocation, new budget
+    resumed.load_state_dict(schedule.state_dict())
+    assert resumed.progress() == pytest.approx(0.5)
+    now[0] = 100.0
+    assert resumed.progress() == pytest.approx(0.75)  # half of its budget spent: half of what was left
+    now[0] = 500.0
+    assert resumed.progress() == 1.0
