@@ -283,3 +283,34 @@ def test_onnx_export_of_the_other_architectures_matches_pytorch(tiny_config, tmp
     got = _run_exported(result.path, inputs)
     assert got.shape == expected.shape == (3, 1, 16, 16)
     assert np.abs(got - expected).max() < 1e-4
+
+
+@pytest.fixture(scope="module")
+def r3gan_trained_run(tmp_path_factory):
+    from ganforge.config import TrainConfig
+    from ganforge.training.loop import train
+
+    config = TrainConfig(model="r3gan", data="digits", resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4,
+                         batch_size=8, total_steps=2, log_every=1, sample_every=2, checkpoint_every=2, sample_count=4,
+                         precision="fp32", device="cpu", seed=0, ema_beta=0.9)
+    return train(config, tmp_path_factory.mktemp("runs") / "r3gan", quiet=True).out_dir
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_r3gan_generator_export_matches_pytorch(r3gan_trained_run, tmp_path, fmt):
+    """R3GAN's fixed low-pass resampling (grouped transposed convs) and grouped convs export too."""
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    result = export_generator(r3gan_trained_run, tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt"))
+    assert result.max_abs_diff < 1e-4
+    z, expected = _reference(r3gan_trained_run, 5)
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+        got = session.run(None, {"z": z})[0]
+    else:
+        with torch.no_grad():
+            got = torch.jit.load(str(result.path))(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+

@@ -2,10 +2,10 @@
 
 The JSON holds them as the checkpoints already written carry them (each DCGAN upsampling mode, 16 px, non-square,
 latent classes, minibatch std, packing, spectral norm on D, conditional DCGAN, the --d-arch / --g-arch backbones,
-MSG-GAN, progressive growing, FastGAN, pix2pix, the MLP, the fully connected image GAN). A run folder must keep
-loading and sampling, so a model may change its layers only in ways that keep these keys (e.g. a parameterless layer
-in the place of another), and so must accelerate()'s faster forms (the Trainer's networks, which write the
-checkpoints); change the JSON only with a checkpoint conversion.
+MSG-GAN, progressive growing, FastGAN, pix2pix, the MLP, the fully connected image GAN, R3GAN plain and conditional).
+A run folder must keep loading and sampling, so a model may change its layers only in ways that keep these keys (e.g.
+a parameterless layer in the place of another), and so must accelerate()'s faster forms (the Trainer's networks,
+which write the checkpoints); change the JSON only with a checkpoint conversion.
 """
 
 from __future__ import annotations

@@ -375,3 +375,21 @@ def test_the_page_picks_a_latent_category_on_infogan_runs_and_a_class_on_conditi
     assert switched.label == "Class" and switched.value == ALL_CLASSES
     _, info = handlers["run_generate"]("cond", 0, 4, 1.0, True, "3")
     assert info.endswith("· class 3")
+
+
+def test_r3gan_runs_load_sample_and_offer_their_classes(tiny_config, tmp_path):
+    """The page's run loader takes R3GAN runs like any noise-to-image run: plain, and class-conditional."""
+    from dataclasses import replace
+
+    from ganforge.training.loop import train
+
+    r3gan = replace(tiny_config, model="r3gan", g_width=4, d_width=4, total_steps=1, ema_beta=0.9)
+    train(r3gan, tmp_path / "r3", quiet=True)
+    train(replace(r3gan, conditional=True, sample_count=10), tmp_path / "r3c", quiet=True)
+    runs = open_runs([tmp_path / "r3", tmp_path / "r3c"])
+    assert (runs["r3"].kind, runs["r3c"].kind) == ("unconditional", "conditional")
+    grid, loaded = sample_grid(runs["r3"], 3, 4, 1.0)
+    assert loaded.ema and np.array_equal(grid, sample_grid(runs["r3"], 3, 4, 1.0)[0])
+    assert class_choices(runs["r3c"]) == [ALL_CLASSES, *map(str, range(10))]
+    three, _ = sample_grid(runs["r3c"], 0, 4, 1.0, class_name="3")
+    assert not np.array_equal(three, sample_grid(runs["r3c"], 0, 4, 1.0, class_name="7")[0])

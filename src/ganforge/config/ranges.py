@@ -104,6 +104,8 @@ TRAIN_RANGES: dict[str, Range] = {
     "r1_every": Range(1, 10**6),
     "latent_classes": Range(0, 1000),
     "info_weight": Range(0, 1000, whole=False, example="1"),
+    "gamma": Range(0, 1e6, whole=False, example="0.05"),
+    "decay_steps": Range(0, 10**9),  # 0 = constant rates, gamma and beta2
 }
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`

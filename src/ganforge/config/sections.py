@@ -16,6 +16,7 @@ SECTIONS = {
     "pix2pix": "pix2pix (--model pix2pix)",
     "progressive": "progressive growing (--model progressive)",
     "infogan": "InfoGAN latent categories (unconditional dcgan)",
+    "r3gan": "R3GAN's penalties and schedule (--model r3gan)",
 }
 ALWAYS = ("data", "model", "optimisation", "stabilisers", "schedule", "execution")  # in every run
 # the others apply to runs whose model lists them (ModelSpec.sections) and, where named here, whose switch is on

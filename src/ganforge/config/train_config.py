@@ -63,8 +63,8 @@ class TrainConfig:
     # optimisation
     preset: str = setting("auto", "optimisation", "where unset values come from: auto (recommended for 2D points "
                           "and stacked-digits, plain otherwise), plain (textbook DCGAN) or recommended (measured)")
-    loss: str = setting("nonsat", "optimisation", "adversarial loss; rahinge (relativistic) for msg, progressive, "
-                        "fastgan")
+    loss: str = setting("nonsat", "optimisation", "adversarial loss; rahinge, rpgan (relativistic) for msg, "
+                        "progressive, fastgan, r3gan")
     lr_g: float = setting(2e-4, "optimisation", "G's Adam learning rate")
     lr_d: float = setting(2e-4, "optimisation", "D's Adam learning rate")
     beta1: float = setting(0.5, "optimisation", "Adam beta1 of both players")
@@ -144,6 +144,13 @@ class TrainConfig:
     latent_classes: int = setting(0, "infogan", "K categories in G's latent that D learns to tell apart from the "
                                   "image, so G gives each its own kind of image (e.g. 10 for digits; 0 = off)")
     info_weight: float = setting(1.0, "infogan", "weight of the category-recognition (mutual information) loss")
+    # R3GAN
+    gamma: float = setting(0.05, "r3gan", "weight of the zero-centred R1 (reals) and R2 (fakes) gradient penalties, "
+                           "gamma/2 x E|grad D|^2 each, every D update; falls to gamma/10 over --decay-steps")
+    decay_steps: int | None = setting(None, "r3gan", "steps over which, on a cosine, both learning rates fall to 1/4, "
+                                      "gamma to 1/10 and Adam's beta2 rises from 0.9 to --beta2, then hold (default: "
+                                      "the run's length when it starts; with only --max-minutes, its time budget); "
+                                      "0 = constant")
 
     # --- the request: which fields were given --------------------------------------------------------
     def given(self) -> dict[str, Any]:

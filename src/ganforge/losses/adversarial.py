@@ -79,11 +79,17 @@ def _input_gradient(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     return grad.reshape(logits.shape[0], -1)  # (logits, features): a packed D's group of inputs is one row
 
 
+def squared_gradient_norms(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """||grad_x D(x)||^2 of each sample (or packed group), (B,); `inputs` must require grad. Differentiable."""
+    return _input_gradient(logits, inputs).pow(2).sum(1)
+
+
 def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Mean squared norm of D's gradient at real samples (Mescheder et al. 2018); `real` must require grad.
 
-    Weight it by gamma / 2. Penalising only reals keeps D flat on the data, so G is not pulled past it."""
-    return _input_gradient(real_logits, real).pow(2).sum(1).mean()
+    Weight it by gamma / 2. Penalising only reals keeps D flat on the data, so G is not pulled past it.
+    The same at fake samples is R2 (R3GAN penalises both: recipes/r3gan.py)."""
+    return squared_gradient_norms(real_logits, real).mean()
 
 
 def gradient_penalty(mixed_logits: torch.Tensor, mixed: torch.Tensor) -> torch.Tensor:

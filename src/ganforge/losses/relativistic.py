@@ -3,6 +3,7 @@ logits too), and an adaptor giving the plain losses of losses/adversarial.py the
 
 Relativistic average hinge (Jolicoeur-Martineau 2019), the loss of MSG-GAN: D judges whether a real
 image is more realistic than the average fake, and vice versa, so G also learns from the reals.
+RpGAN (relativistic pairing), the loss of R3GAN: the same question asked of each (real, fake) pair.
 """
 
 from __future__ import annotations
@@ -36,7 +37,19 @@ def g_loss_rahinge(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torc
     return d_loss_rahinge(fake_logits, real_logits)
 
 
+def d_loss_rpgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """softplus(-(D(x_i) - D(G(z_i)))) averaged over pairs i: D ranks each real above the fake paired with it.
+    Why pairs: every fake is judged against a real, so D cannot simply push all fakes down at once (R3GAN)."""
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def g_loss_rpgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """softplus(-(D(G(z_i)) - D(x_i))): the same pairs with the roles swapped."""
+    return F.softplus(real_logits - fake_logits).mean()
+
+
 RELATIVISTIC_LOSSES.register("rahinge")(PairLoss(d_loss_rahinge, g_loss_rahinge, relativistic=True))
+RELATIVISTIC_LOSSES.register("rpgan")(PairLoss(d_loss_rpgan, g_loss_rpgan, relativistic=True))
 
 
 def is_loss_name(name: str) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganforge.config.checks import spec_for
 from ganforge.metrics.modes import score_points
 from ganforge.recipes import Recipe
 from ganforge.runtime import eval_mode
@@ -116,7 +117,7 @@ def make_coverage_check(recipe: Recipe, device: torch.device, seed: int) -> Cove
     data: Any = recipe.dataset
     if getattr(data, "modes", None) is not None:
         return CoverageCheck(recipe, device, seed)
-    if recipe.name in ("conditional", "pix2pix") or getattr(data, "labels", None) is None:
+    if spec_for(recipe.config).inputs != "latent" or getattr(data, "labels", None) is None:
         return None
     return CoverageCheck(recipe, device, seed) if 2 <= data.num_classes <= MAX_CLASSES else None
 
