@@ -36,8 +36,10 @@ def train(data: str | None = None, out: PathLike | None = None, *, resume: bool 
     """Train a GAN; returns where it stopped (`.out_dir`, `.checkpoint`, `.step`, `.status`).
 
     settings: TrainConfig fields (`model`, `preset`, `total_steps`, `lr_g`, ...); `config`: a config.json
-    (or its dict) under them. resume=True continues the run in `out` exactly; only `total_steps`,
-    `epochs` and `max_minutes` may change. Unset values come from the preset, the model and the data
+    (or its dict) under them. resume=True continues the run in `out` exactly; a new length (`total_steps`,
+    `epochs`, `max_minutes`) replaces the saved ones, and runtime settings (config.resolver.RUNTIME_FIELDS:
+    `device`, `threads`, `log_every`, ...) may change. A run resumed at its end returns status "complete"
+    with a `.message` saying how to extend it. Unset values come from the preset, the model and the data
     (ganforge.config.resolve_config); the small-data model choice is announced on stderr unless quiet.
     """
     from ganforge.config import TrainConfig, resolve_config
