@@ -10,7 +10,6 @@ A write that fails (disk full, read-only, the folder deleted) becomes one RunFol
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from ganforge.checkpoint import LATEST, save_checkpoint
 from ganforge.config import TrainConfig
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, os_error_reason
 from ganforge.inference.report import write_report
 from ganforge.training.distributed import NullLog
 from ganforge.training.metrics_log import MetricsLog
@@ -63,7 +62,7 @@ class RunFolder:
         and config.json with the settings the run trains with. If this fails, the folders it made are removed."""
         if not self.is_main:
             return
-        made = self._make_folders() if resume_step is None else []
+        made = self._make_folders()  # on resume too: a copied run may lack its (empty) samples/
         try:
             with self.writing("config.json and metrics.jsonl"):
                 self.log = MetricsLog(self.path / "metrics.jsonl", resume_step=resume_step)
@@ -71,8 +70,7 @@ class RunFolder:
                     self.tensorboard = TensorBoardLog(self.path / "tensorboard", resume_step=resume_step)
                 _write_atomically(self.path / "config.json", config.to_json() + "\n")
         except BaseException:
-            if made:
-                self._remove_new_run(made)
+            self._remove_made(made, new_run=resume_step is None)
             raise
 
     def _make_folders(self) -> list[Path]:
@@ -84,9 +82,9 @@ class RunFolder:
                 folder.mkdir(exist_ok=True)
         return made
 
-    def _remove_new_run(self, made: list[Path]) -> None:
-        """Undo a start that failed: the files a new run writes first, then the folders it made, if left empty."""
-        for name in ("metrics.jsonl", "config.json"):
+    def _remove_made(self, made: list[Path], new_run: bool) -> None:
+        """Undo a start that failed: a new run's first files, then the folders made, if left empty."""
+        for name in ("metrics.jsonl", "config.json") if new_run else ():
             with contextlib.suppress(OSError):
                 (self.path / name).unlink(missing_ok=True)
         for folder in reversed(made):
@@ -110,13 +108,7 @@ class RunFolder:
         """Why a write failed, in words: the disk is full, read-only, no permission, the folder was deleted."""
         if not self.path.is_dir():
             return "the run folder was deleted while training"
-        if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            return "the disk is full"
-        if err.errno == errno.EROFS:
-            return "the file system is read-only"
-        if err.errno in (errno.EACCES, errno.EPERM):
-            return "permission denied (is the folder read-only?)"
-        return err.strerror or str(err) or type(err).__name__
+        return os_error_reason(err)
 
     def save(self, state: dict[str, Any], keep: bool = False) -> Path:
         """checkpoints/latest.pt, and a step-N.pt kept beside it when `keep`. A deleted run folder is not made
@@ -137,7 +129,8 @@ class RunFolder:
     def _check_present(self, folder: Path, what: str) -> None:
         """Refuse to write into a folder deleted while training: the writers would make it again (mkdir -p)."""
         if not folder.is_dir():
-            why = self.write_failure(OSError(errno.ENOENT, f"its {folder.name}/ folder was deleted while training"))
+            why = (f"its {folder.name}/ folder was deleted while training" if self.path.is_dir()
+                   else "the run folder was deleted while training")
             raise RunFolderError(f"{self.path}: could not write {what}: {why}")
 
     def rewind(self, step: int) -> None:
