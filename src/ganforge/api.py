@@ -36,8 +36,10 @@ def train(data: str | None = None, out: PathLike | None = None, *, resume: bool 
     """Train a GAN; returns where it stopped (`.out_dir`, `.checkpoint`, `.step`, `.status`).
 
     settings: TrainConfig fields (`model`, `preset`, `total_steps`, `lr_g`, ...); `config`: a config.json
-    (or its dict) under them. resume=True continues the run in `out` exactly; only `total_steps`,
-    `epochs` and `max_minutes` may change. Unset values come from the preset, the model and the data
+    (or its dict) under them. resume=True continues the run in `out` exactly; a new length (`total_steps`,
+    `epochs`, `max_minutes`) replaces the saved ones, and runtime settings (config.resolver.RUNTIME_FIELDS:
+    `device`, `threads`, `log_every`, ...) may change. A run resumed at its end returns status "complete"
+    with a `.message` saying how to extend it. Unset values come from the preset, the model and the data
     (ganforge.config.resolve_config); the small-data model choice is announced on stderr unless quiet.
     """
     from ganforge.config import TrainConfig, resolve_config
@@ -144,10 +146,12 @@ class Model:
                     out: PathLike | None = None, fps: int = 12) -> list[np.ndarray]:
         """Frames of `walks` latent walks side by side through `points` random points, `frames` per leg, as
         uint8 (H, W, C) grids; `out` (a .gif) also writes them as an animation."""
+        from ganforge.config.ranges import check_interpolation
         from ganforge.images import save_gif
         from ganforge.inference.sampling import interpolation_frames
 
         self._noise_generator("interpolate")
+        check_interpolation(walks, points, frames, fps, seed)
         if self._loaded.G.__class__.__name__ == "MLPGenerator":
             raise GanforgeError(f"{self.source}: a 2D point run has no images to interpolate; its evolution.gif "
                                 "shows the generated points moving during training")
@@ -163,7 +167,8 @@ class Model:
         input's own size, in [-1, 1]."""
         import torch
 
-        from ganforge.data.folder import decode_image
+        from ganforge.data.folder import BadImage, decode_image
+        from ganforge.data.input_limits import TRANSLATE_PIXELS, check_input_image
         from ganforge.images import from_uint8
         from ganforge.inference.translate import translate_images
 
@@ -171,8 +176,12 @@ class Model:
             raise GanforgeError(f"{self.source}: not a pix2pix run (its recipe is {self.recipe!r}); translate needs "
                                 "a run trained with model='pix2pix' (use .sample for noise-to-image runs)")
         if not torch.is_tensor(image):
-            # (H, W, C) uint8, read as in training
-            array = decode_image(Path(image), None, int(self.model_args["in_channels"]))
+            path = Path(image)
+            try:  # (H, W, C) uint8, read as in training
+                check_input_image(path, TRANSLATE_PIXELS, ", as the image is translated at its size")
+                array = decode_image(path, None, int(self.model_args["in_channels"]))
+            except (BadImage, OSError) as err:
+                raise GanforgeError(f"{path}: {err.strerror if isinstance(err, OSError) else err}") from None
             image = from_uint8(torch.from_numpy(array.copy())[None])
         batch = image if image.ndim == 4 else image[None]
         result = translate_images(self.G, batch.float(), self.G.stride)

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import NoReturn
 
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, os_error_line
 from ganforge.version import __version__
 
 COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation", "stylize",
@@ -105,6 +105,9 @@ def _run_command(argv: list[str] | None) -> int:
         return int(args._run(args) or 0)
     except GanforgeError as err:
         print(f"ganforge {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an output that cannot be written (a file in the way, no permission, disk full, ...)
+        print(f"ganforge {args.command}: error: {os_error_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ganforge {args.command}: interrupted", file=sys.stderr)

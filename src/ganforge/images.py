@@ -54,8 +54,11 @@ def save_png(path: str | os.PathLike, image_hwc: np.ndarray) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    to_pil(image_hwc).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    try:
+        to_pil(image_hwc).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:  # a failed write (disk full) leaves no temp file behind
+        tmp.unlink(missing_ok=True)
 
 
 def save_grid(path: str | os.PathLike, images: torch.Tensor, nrow: int | None = None) -> None:

@@ -60,7 +60,7 @@ def test_interpolate_writes_an_animation(trained_run, tmp_path):
     (["train", "--batch-size", "0", "--out", "{tmp}/r"], "--batch-size must be a whole number from 1 to 65,536"),
     (["train", "--model", "dcgann", "--out", "{tmp}/r"], "unknown model 'dcgann'"),
     (["train", "--data", "digits"], "--out DIR is required"),
-    (["train", "--resume", "{tmp}", "--lr-g", "0.1"], "only --steps, --epochs and --max-minutes can change"),
+    (["train", "--resume", "{tmp}", "--lr-g", "0.1"], "only the run's length (--steps, --epochs, --max-minutes)"),
     (["sample", "{tmp}/nothing", "-o", "{tmp}/x.png"], "no such run directory or checkpoint file"),
     (["sample", "{tmp}/fake.pt", "-o", "{tmp}/x.png"], "not a readable checkpoint"),
     (["sample", "{tmp}", "-o", "{tmp}/x.png"], "no checkpoint found"),

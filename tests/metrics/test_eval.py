@@ -115,7 +115,7 @@ def test_evaluate_run_returns_plain_scores_and_records_them(digits_run, tmp_path
     (["--metrics", "fid,sharpness"], "--metrics: unknown sharpness"),
     (["--metrics", "is", "--extractor", "random"], "needs an extractor that is a classifier"),
     (["--extractor", "inceptoin-v3"], "Did you mean 'inception-v3'"),
-    (["-n", "1"], "-n must be at least 2"),
+    (["-n", "1"], "-n must be a whole number from 2 to 1,000,000, got 1"),
 ])
 def test_eval_command_bad_input_is_one_clear_line(digits_run, tmp_path, capsys, args, message):
     run = shutil.copytree(digits_run, tmp_path / "run")

@@ -148,7 +148,7 @@ def test_cli_random_features_with_two_styles_and_save_every(tmp_path, capsys):
     (["-o", "{tmp}/out.gif"], "use one of .png"),
     (["-o", "{tmp}/c.png"], "is one of the input images"),
     (["-o", "{tmp}/o.png", "--style-blend", "1,2"], "--style-blend has 2 values for 1 style images"),
-    (["-o", "{tmp}/o.png", "--size", "0"], "--size must be positive"),
+    (["-o", "{tmp}/o.png", "--size", "0"], "--size must be a whole number from 16 to 4,096, got 0"),
     (["-o", "{tmp}/o.png", "--style-layers", "relu9_9"], "random has no layer 'relu9_9'"),
     (["-o", "{tmp}/o.png", "--weights", "{tmp}/absent.pth"], "absent.pth: no such file"),
 ])

@@ -85,7 +85,8 @@ def test_run_decays_and_resumes_exactly(tiny_config: TrainConfig, tmp_path: Path
     shutil.copytree(tmp_path / "whole", tmp_path / "split")
     checkpoints = tmp_path / "split" / "checkpoints"
     shutil.copy(checkpoints / "step-0000003.pt", checkpoints / "latest.pt")
-    train(config, tmp_path / "split", resume=True, quiet=True)
+    shutil.copy(checkpoints / "step-0000003.pt.sha256", checkpoints / "latest.pt.sha256")  # else latest is skipped
+    assert train(config, tmp_path / "split", resume=True, quiet=True).status == "done"  # steps 4 to 6 re-run
     resumed = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
     for key, value in state["G"].items():
         assert torch.equal(value, resumed["G"][key]), key

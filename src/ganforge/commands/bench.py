@@ -7,6 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from ganforge.config.ranges import SEED, TRAIN_RANGES, check_number
 from ganforge.errors import GanforgeError
 
 
@@ -37,15 +38,22 @@ def _parse_list(text: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ..
     return items
 
 
+MAX_SEEDS = 100  # runs per benchmark and recipe: each takes minutes
+
+
 def _parse_seeds(text: str) -> tuple[int, ...]:
     try:
         values = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise GanforgeError(f"--seeds: expected whole numbers like 0,1,2 or a count like 5, got {text!r}") from None
     if len(values) == 1 and "," not in text:
+        if not 1 <= values[0] <= MAX_SEEDS:
+            raise GanforgeError(f"--seeds: a count must be from 1 to {MAX_SEEDS}, got {values[0]}")
         values = list(range(values[0]))
-    if not values or any(v < 0 for v in values):
-        raise GanforgeError(f"--seeds: expected non-negative seeds or a positive count, got {text!r}")
+    if not values or any(not SEED.holds(v) for v in values):
+        raise GanforgeError(f"--seeds: expected seeds from 0 to {SEED.high:,.0f} or a count, got {text!r}")
+    if len(values) > MAX_SEEDS:
+        raise GanforgeError(f"--seeds: at most {MAX_SEEDS} seeds, got {len(values)}")
     return tuple(values)
 
 
@@ -62,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     only = _parse_list(args.only, BENCHMARKS, "--only")
     recipes = _parse_list(args.recipes, RECIPES, "--recipes")
     seeds = _parse_seeds(args.seeds)
-    if args.max_minutes is not None and not args.max_minutes > 0:
-        raise GanforgeError(f"--max-minutes must be positive, got {args.max_minutes}")
+    if args.max_minutes is not None:
+        check_number("--max-minutes", args.max_minutes, TRAIN_RANGES["max_minutes"])
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         raise GanforgeError(f"--out {args.out}: already holds files; choose a new folder")
     with tempfile.TemporaryDirectory(prefix="ganforge-bench-") as tmp:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.config.ranges import SEED, Range, check_number
+from ganforge.config.ranges import check_interpolation
 from ganforge.errors import GanforgeError
-
-INTERPOLATE_RANGES = {"walks": Range(1, 64), "points": Range(2, 64), "frames": Range(1, 1000), "fps": Range(1, 100),
-                      "seed": SEED}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,8 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() != ".gif":
         raise GanforgeError(f"-o {args.out}: interpolation writes an animated .gif")
-    for name, allowed in INTERPOLATE_RANGES.items():
-        check_number(f"--{name}", getattr(args, name), allowed)
-    frames = load(args.run).interpolate(args.walks, args.points, args.frames, args.seed, out=args.out, fps=args.fps)
-    print(f"wrote {len(frames)} frames to {args.out}")
+    check_interpolation(args.walks, args.points, args.frames, args.fps, args.seed)  # before the run is loaded
+    shown = load(args.run).interpolate(args.walks, args.points, args.frames, args.seed, out=args.out, fps=args.fps)
+    print(f"wrote {len(shown)} frames to {args.out}")
     return 0

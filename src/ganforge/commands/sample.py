@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ganforge.config.ranges import SAMPLE_COUNT, SEED, TRUNCATION, check_number
+from ganforge.errors import GanforgeError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -37,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     from ganforge.runtime import resolve_device
 
     check_number("-n", args.num, SAMPLE_COUNT)
+    rows = len(args.classes or []) + len(args.categories or [])
+    if args.num * max(1, rows) > SAMPLE_COUNT.high:  # -n is per class or category named
+        raise GanforgeError(f"-n {args.num} for each of {rows} classes or categories makes {args.num * rows:,} "
+                            f"samples; at most {SAMPLE_COUNT.high:,} in all")
     check_number("--seed", args.seed, SEED)
     check_number("--truncation", args.truncation, TRUNCATION)
     loaded = load_generator(args.run, use_ema=not args.no_ema, device=str(resolve_device(args.device)))

@@ -44,7 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        argument_default=argparse.SUPPRESS)
     run_group = p.add_argument_group("run folder")
     run_group.add_argument("--out", type=Path, help="the run's own folder (created)")
-    run_group.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    run_group.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                           help="continue the run in RUN_DIR exactly; a new --steps, --epochs or --max-minutes "
+                                "replaces its length (--max-minutes: a new budget from now; without it, what is "
+                                "left of the run's budget), and runtime settings (--device, --threads, --log-every, "
+                                "...) may change")
     run_group.add_argument("--config", type=Path, help="a config.json to start from (flags override it)")
     run_group.add_argument("--quiet", action="store_true", help="no progress bar")
     groups = {name: p.add_argument_group(title) for name, title in SECTIONS.items()}
@@ -73,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
                        config=getattr(args, "config", None), **settings)
     if int(os.environ.get("RANK", "0")):  # under torchrun, rank 0 prints the summary
         return 130 if result.status == "interrupted" else 0
+    if result.status == "complete":
+        print(result.message)
+        return 0
     if result.status == "interrupted":
         print(f"interrupted at step {result.step}; checkpoint saved to {result.checkpoint}. "
               f"Continue with: ganforge train --resume {out_dir}", file=sys.stderr)

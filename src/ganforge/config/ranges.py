@@ -109,6 +109,23 @@ TRAIN_RANGES: dict[str, Range] = {
 }
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`
+EVAL_SAMPLES = Range(2, 1_000_000)  # `ganforge eval -n` (as --eval-samples, with the 2 the statistics need)
+EVAL_REAL = Range(2, 10_000_000)  # `ganforge eval --n-real`
 SEED = TRAIN_RANGES["seed"]
 TRUNCATION = Range(0, 1, whole=False, example="0.7; 1 is off")
 PORT = Range(1, 65535)
+
+# `ganforge interpolate` and Model.interpolate
+INTERPOLATE_RANGES = {"walks": Range(1, 64), "points": Range(2, 64), "frames": Range(1, 1000), "fps": Range(1, 100),
+                      "seed": SEED}
+MAX_FRAMES = 10_000  # in one .gif (--points x --frames)
+
+
+def check_interpolation(walks: object, points: object, frames: object, fps: object, seed: object) -> None:
+    """Each number in its range, and the whole animation no larger than MAX_FRAMES frames and SAMPLE_COUNT images."""
+    for name, value in {"walks": walks, "points": points, "frames": frames, "fps": fps, "seed": seed}.items():
+        check_number(f"--{name}", value, INTERPOLATE_RANGES[name])
+    total = points * frames  # type: ignore[operator]
+    if total > MAX_FRAMES or total * walks > SAMPLE_COUNT.high:  # type: ignore[operator]
+        raise GanforgeError(f"--points {points} x --frames {frames} makes {total:,} frames of {walks} images; at "
+                            f"most {MAX_FRAMES:,} frames and {SAMPLE_COUNT.high:,} images in all")

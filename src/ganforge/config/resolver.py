@@ -21,7 +21,11 @@ from ganforge.errors import GanforgeError
 from ganforge.models.registry import model_specs
 from ganforge.models.spec import ModelSpec
 
-LENGTH_FIELDS = ("total_steps", "epochs", "max_minutes")  # what a resumed run may change
+LENGTH_FIELDS = ("total_steps", "epochs", "max_minutes")  # a resumed run may get a new length
+# where and how a resumed run computes, logs and saves: none of them changes what it learns
+RUNTIME_FIELDS = ("device", "precision", "threads", "log_every", "sample_every", "checkpoint_every", "eval_every",
+                  "tensorboard", "nan_retries")
+RESUMABLE_FIELDS = LENGTH_FIELDS + RUNTIME_FIELDS
 
 
 def resolve_config(request: Mapping[str, Any] | TrainConfig, base: Mapping[str, Any] | None = None, *,
@@ -63,21 +67,28 @@ def resolve_config(request: Mapping[str, Any] | TrainConfig, base: Mapping[str, 
     return config
 
 
-def resume_config(saved: str | Mapping[str, Any], lengths: Mapping[str, Any]) -> TrainConfig:
-    """The config a run was trained with (flat, or in sections as saved), with new lengths where given."""
+def resume_config(saved: str | Mapping[str, Any], changes: Mapping[str, Any]) -> TrainConfig:
+    """The config a run was trained with (flat, or in sections as saved), with the changes a resume may make.
+
+    A new length (any of --steps, --epochs, --max-minutes) replaces the saved lengths as a whole: the run then
+    trains to the length given and no other (e.g. `--steps 8000` lifts a spent time budget). Runtime settings
+    (RUNTIME_FIELDS) replace their saved values; None means not given."""
     config = TrainConfig.from_saved(dict(saved) if isinstance(saved, Mapping) else saved)
-    changed = {k: v for k, v in lengths.items() if k in LENGTH_FIELDS and v is not None}
-    return replace(config, **changed).validate()
+    given = {k: v for k, v in changes.items() if k in RESUMABLE_FIELDS and v is not None}
+    if any(k in LENGTH_FIELDS for k in given):
+        given = {**dict.fromkeys(LENGTH_FIELDS), **given}
+    return replace(config, **given).validate()
 
 
 def check_resume_request(settings: Mapping[str, Any]) -> None:
-    """A resumed run continues exactly: only its length can change."""
+    """A resumed run continues exactly: only its length and the runtime settings can change."""
     from ganforge.config.sections import flag_name
 
-    extra = sorted(flag_name(k) for k in settings if k not in LENGTH_FIELDS)
+    extra = sorted(flag_name(k) for k in settings if k not in RESUMABLE_FIELDS)
     if extra:
-        raise GanforgeError("with --resume only --steps, --epochs and --max-minutes can change; "
-                            f"drop {', '.join(extra)}")
+        lengths, runtime = (", ".join(flag_name(k) for k in fields) for fields in (LENGTH_FIELDS, RUNTIME_FIELDS))
+        raise GanforgeError(f"with --resume only the run's length ({lengths}) and runtime settings ({runtime}) can "
+                            f"change; drop {', '.join(extra)}")
 
 
 def _settings(request: Mapping[str, Any] | TrainConfig) -> dict[str, Any]:

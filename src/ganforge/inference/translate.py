@@ -20,6 +20,7 @@ from torch import nn
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config.train_config import saved_settings
 from ganforge.data.folder import IMAGE_EXTENSIONS, BadImage, decode_image, find_images
+from ganforge.data.input_limits import TRANSLATE_PIXELS, check_input_image
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, save_png, to_uint8
 from ganforge.inference.sampling import generator_from_state, mismatch
@@ -100,8 +101,11 @@ def translate_files(run: str | os.PathLike, inputs: list[Path], out: Path, use_e
     written = []
     for path, name in files:
         try:
+            check_input_image(path, TRANSLATE_PIXELS, ", e.g. 4096x4096, as each image is translated at its size")
             array = decode_image(path, None, translator.in_channels)  # (H, W, C) uint8, as in training
         except BadImage as err:
+            if len(files) == 1:  # the one image asked for: its problem is the error
+                raise GanforgeError(f"{path}: {err}") from None
             print(f"warning: skipping {path}: {err}", file=sys.stderr)
             continue
         image = from_uint8(torch.from_numpy(array.copy())[None])

@@ -18,6 +18,7 @@ from typing import Any
 from torch import nn
 
 from ganforge.checkpoint import load_checkpoint, resolve_checkpoint
+from ganforge.config.ranges import EVAL_REAL, EVAL_SAMPLES, SEED, check_number
 from ganforge.config.train_config import saved_settings
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
@@ -65,7 +66,11 @@ def evaluate_checkpoints(run_or_checkpoint: str | os.PathLike, metrics: str | Se
 
     Each record is appended to the run's metrics.jsonl and eval.md is rewritten. The real side (data set,
     extractor, reference features) is built once for all the checkpoints."""
-    metrics = parse_metrics(metrics)  # a wrong name fails before any data is loaded
+    metrics = parse_metrics(metrics)  # a wrong name or number fails before any data is loaded
+    check_number("-n", samples, EVAL_SAMPLES)
+    check_number("--seed", seed, SEED)
+    if n_real is not None:
+        check_number("--n-real", n_real, EVAL_REAL)
     checkpoints = find_checkpoints(run_or_checkpoint, every)
     state = load_checkpoint(checkpoints[-1])
     try:

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from ganforge.config.ranges import SEED, Range, check_number
 from ganforge.errors import GanforgeError
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
 FEATURES = ("auto", "vgg19", "random")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
+MAX_SIDE = 4096  # px, the output's and the style image's longer side: VGG19 features of 4096 x 4096 take ~4 GB
+
+# Allowed ranges: values that cannot work, and values so large they can only be typos that would exhaust memory
+# or never finish (config/ranges.py does the same for training).
+STYLE_RANGES = {
+    "size": Range(16, MAX_SIDE),
+    "steps": Range(1, 100_000),
+    "scales": Range(0, 8),  # 0: automatic
+    "min_scale_size": Range(16, MAX_SIDE),
+    "lr": Range(0, 1000, whole=False, low_open=True, example="1.0 for lbfgs, 0.02 for adam"),
+    "content_weight": Range(0, 1e9, whole=False, example="1"),
+    "style_weight": Range(0, 1e9, whole=False, example="10"),
+    "style_strength": Range(0, 1000, whole=False, example="2 for more style"),
+    "tv_weight": Range(0, 1e9, whole=False, example="1"),
+    "style_scale": Range(0, 8, whole=False, low_open=True, example="0.5 for finer strokes"),
+    "seed": SEED,
+    "save_every": Range(0, 100_000),  # 0: never
+}
 
 
 @dataclass
@@ -41,21 +61,13 @@ class StyleConfig:
 
     def validate(self, style_count: int = 1) -> StyleConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""
-        positive = {"size": self.size, "steps": self.steps, "style-scale": self.style_scale,
-                    "min-scale-size": self.min_scale_size}
-        for flag, value in positive.items():
-            if not value > 0:
-                raise GanforgeError(f"--{flag} must be positive, got {value}")
-        if self.size < 16:
-            raise GanforgeError(f"--size {self.size} is too small (at least 16 pixels)")
-        if self.scales < 0 or self.save_every < 0:
-            raise GanforgeError("--scales and --save-every must be zero or positive")
-        if self.lr is not None and not self.lr > 0:
-            raise GanforgeError(f"--lr must be positive, got {self.lr}")
-        for flag, value in {"content-weight": self.content_weight, "style-weight": self.style_weight,
-                            "style-strength": self.style_strength, "tv-weight": self.tv_weight}.items():
-            if value < 0:
-                raise GanforgeError(f"--{flag} must be zero or positive, got {value}")
+        for name, allowed in STYLE_RANGES.items():
+            value = getattr(self, name)
+            if value is not None or name != "lr":  # lr None: the optimiser's default
+                check_number("--" + name.replace("_", "-"), value, allowed)
+        if round(self.size * self.style_scale) > MAX_SIDE:
+            raise GanforgeError(f"--size {self.size} x --style-scale {self.style_scale:g} makes the style image "
+                                f"{round(self.size * self.style_scale):,} px; at most {MAX_SIDE:,}")
         for flag, value, choices in (("optimizer", self.optimizer, OPTIMIZERS), ("init", self.init, INITS),
                                      ("features", self.features, FEATURES)):
             if value not in choices:
@@ -68,8 +80,9 @@ class StyleConfig:
         if self.style_blend is not None and len(self.style_blend) != style_count:
             raise GanforgeError(f"--style-blend has {len(self.style_blend)} values for {style_count} style images")
         for flag, values in (("style-layer-weights", self.style_layer_weights), ("style-blend", self.style_blend)):
-            if values is not None and (min(values) < 0 or sum(values) <= 0):
-                raise GanforgeError(f"--{flag} must be zero or positive and not all zero, got {list(values)}")
+            if values is not None and (not values or not all(math.isfinite(v) and v >= 0 for v in values)
+                                       or sum(values) <= 0):
+                raise GanforgeError(f"--{flag} must be zero or positive numbers, not all zero, got {list(values)}")
         if self.content_layers is not None and not self.content_layers and self.content_weight > 0:
             raise GanforgeError("--content-layers is empty; give at least one layer or --content-weight 0")
         if self.style_layers is not None and not self.style_layers:

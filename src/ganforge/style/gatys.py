@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ganforge.data.folder import BadImage, open_image
+from ganforge.data.input_limits import check_input_image
 from ganforge.errors import GanforgeError
 from ganforge.images import save_png, to_pil, to_uint8
 from ganforge.runtime import autocast, resolve_device, resolve_precision
@@ -46,6 +47,7 @@ def load_image(source: ImageSource, long_side: int) -> torch.Tensor:
         if not path.is_file():
             raise GanforgeError(f"{path}: no such image file")
         try:
+            check_input_image(path)  # the file's size; the pixels are open_image's decompression-bomb limit
             picture = open_image(path, channels=3)
         except BadImage as err:
             raise GanforgeError(f"{path}: {err}") from None

@@ -16,29 +16,32 @@ import torch
 from tqdm import tqdm
 
 from ganforge.accel import AccelPolicy
-from ganforge.config import TrainConfig
+from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
 from ganforge.runtime import eval_mode, is_out_of_memory, out_of_memory_message
 from ganforge.training import distributed
+from ganforge.training.data_identity import check_same_data, data_summary
 from ganforge.training.ema import ema_beta_at
 from ganforge.training.events import emit
 from ganforge.training.lr_decay import BudgetDecay, apply_lr_decay
 from ganforge.training.plots import plot_losses
 from ganforge.training.rollback import Rollback, find_fault
 from ganforge.training.run import Run, build_run, check_request, run_config
-from ganforge.training.run_folder import RunFolder
+from ganforge.training.run_folder import RunFolder, RunFolderError
 from ganforge.training.schedule import Schedule, Scheduled
 from ganforge.training.signals import StopSignals
 from ganforge.training.speed import process_settings
+from ganforge.training.time_budget import TimeBudget
 
 
 @dataclass
 class TrainResult:
     step: int
-    status: str  # "done", "time budget", "interrupted"
+    status: str  # "done", "time budget", "interrupted", "complete" (resumed at its end: nothing to do)
     out_dir: Path
     checkpoint: Path
+    message: str = ""  # for "complete": why, and how to train further
 
 
 class LogWindow:
@@ -100,23 +103,36 @@ class Trainer:
     def __init__(self, config: TrainConfig, out_dir: str | Path, resume: bool = False,
                  dataset: ImageDataset | None = None, quiet: bool = False, accel: AccelPolicy | None = None) -> None:
         self.quiet = quiet
+        request = config
         config = check_request(config, resume, dataset)
         self.dist = distributed.start()  # rank 0 of 1 unless launched by torchrun (training/distributed.py)
-        self.folder = RunFolder(out_dir, self.dist.is_main, warn=_warn if self.dist.is_main else _silent)
+        warn = _warn if self.dist.is_main else _silent
+        self.folder = RunFolder(out_dir, self.dist.is_main, warn=warn)
         with self.dist.main_first():
             state = self.folder.open(resume)
         config, dataset = run_config(config, state, dataset, quiet)
+        self.data_summary = data_summary(dataset)
+        checkpointed = state is not None and "G" in state  # without "G": killed before its first checkpoint
+        if checkpointed:  # before the networks are built: a conditional run's classes must still fit them
+            check_same_data(state.get("data"), self.data_summary, config.data, config.conditional,
+                            int(state["step"]), warn)
         self.built: Run = build_run(config, dataset, self.dist, accel)
         self.rollback = Rollback(config.nan_retries, warn=_warn)
+        self.budget = TimeBudget.for_run(config, state, renewed=request.given().get("max_minutes") is not None)
         self.evaluator = None
         if config.eval_every and self.dist.is_main:  # score every eval_every steps, keep best.pt
             from ganforge.training.evaluation import TrainingEvaluator
 
             self.evaluator = TrainingEvaluator(config, dataset, self.device, self.folder.path, quiet)
-        if state is not None and "G" in state:  # without "G": killed before its first checkpoint, start at 0
+        if checkpointed:
             self.restore(state)
-        self.dist.broadcast_from_main([self.G, self.D] + ([self.G_ema] if self.G_ema is not None else []))
-        self.folder.start_logs(config, resume_step=self.step if state else None)
+        self.saved_step = int(state["step"]) if checkpointed else None  # the step latest.pt holds
+        self.complete = self._already_complete() if checkpointed else None
+        if self.complete is None:
+            self.dist.broadcast_from_main([self.G, self.D] + ([self.G_ema] if self.G_ema is not None else []))
+            self.folder.start_logs(config, resume_step=self.step if state else None)
+            if state is not None:
+                warn(f"training {self._plan()}")
         self.schedule = Schedule(self._actions())
         self.window = LogWindow(self.device)
         self.bar: tqdm | None = None
@@ -131,24 +147,60 @@ class Trainer:
 
     def _actions(self) -> list[Scheduled]:
         """The periodic work, in the order it runs at a step."""
-        cfg, main = self.config, self.dist.is_main
-        actions = [Scheduled("log", cfg.log_every, self._log, at_end=True, checked=True)]
+        cfg, main, writes = self.config, self.dist.is_main, self._writing
+        actions = [Scheduled("log", cfg.log_every, writes("metrics.jsonl", self._log), at_end=True, checked=True)]
         if main:
-            actions += [Scheduled("samples", cfg.sample_every, self.write_samples, at_start=True, at_end=True),
-                        Scheduled("plot", cfg.sample_every, self._plot)]
+            actions += [Scheduled("samples", cfg.sample_every, writes("the sample grid", self.write_samples),
+                                  at_start=True, at_end=True),
+                        Scheduled("plot", cfg.sample_every, writes("loss.png", self._plot))]
         if self.evaluator is not None:
-            actions.append(Scheduled("evaluate", cfg.eval_every, self.evaluate))
+            actions.append(Scheduled("evaluate", cfg.eval_every, writes("the evaluation", self.evaluate)))
         # at the start too: a crash or a NaN before the first periodic checkpoint has something to return to
         actions.append(Scheduled("checkpoint", cfg.checkpoint_every, self.save, at_start=True, at_end=True,
                                  checked=True))
         if main:
-            actions.append(Scheduled("finish", 0, self._finish, at_end=True))
+            actions.append(Scheduled("finish", 0, writes("the end-of-run files", self._finish), at_end=True))
         return actions
+
+    def _writing(self, what: str, action: Callable[[int], object]) -> Callable[[int], object]:
+        """The action, with a failed write reported as one line naming `what` (RunFolder.writing)."""
+        def guarded(step: int) -> object:
+            with self.folder.writing(what):
+                return action(step)
+
+        return guarded
+
+    def _already_complete(self) -> str | None:
+        """For a resumed run that has reached its length: why, and how to train further; else None."""
+        cfg, step, total = self.config, self.step, self.total_steps
+        again = f"ganforge train --resume {self.folder.path}"
+        if total is not None and step >= total:
+            if cfg.total_steps and step >= cfg.total_steps:
+                reached, more = f"its --steps {cfg.total_steps}", f"--steps {2 * cfg.total_steps}"
+            elif cfg.epochs:
+                reached, more = f"its --epochs {cfg.epochs:g}", f"--epochs {2 * cfg.epochs:g}"
+            else:
+                reached, more = f"the default length of {DEFAULT_STEPS} steps", f"--steps {2 * DEFAULT_STEPS}"
+        elif self.budget.left() == 0:
+            reached = f"the end of its {self.budget.minutes:g}-minute time budget"
+            more = f"--max-minutes {self.budget.minutes:g}"
+        else:
+            return None
+        return (f"{self.folder.path}: already complete at step {step} (it reached {reached}); nothing to do. "
+                f"To train further, give a new length: {again} {more}")
+
+    def _plan(self) -> str:
+        """How long this invocation trains, e.g. 'until step 8000' or 'for the 12.5 minutes left of ...'."""
+        parts = [f"until step {self.total_steps}"] if self.total_steps is not None else []
+        if self.budget.ends_at is not None:
+            parts.append(self.budget.describe())
+        return (" or ".join(parts) + (", whichever comes first" if len(parts) > 1 else "")) or "without a limit"
 
     # --- checkpoints ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {**self.built.state_dict(), "rollback": self.rollback.state_dict(),
-                "eval": self.evaluator.state_dict() if self.evaluator is not None else None}
+                "eval": self.evaluator.state_dict() if self.evaluator is not None else None,
+                "data": self.data_summary, "time_budget": self.budget.state_dict()}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint's state: the run's, the rollback counters and the best score so far."""
@@ -164,7 +216,9 @@ class Trainer:
         self.dist.check_identical([self.G, self.D])
         if not self.dist.is_main:
             return self.folder.latest
-        return self.folder.save(self.state_dict(), keep=self.step % self.config.checkpoint_every == 0)
+        path = self.folder.save(self.state_dict(), keep=self.step % self.config.checkpoint_every == 0)
+        self.saved_step = self.step
+        return path
 
     def _healthy_or_rolled_back(self) -> bool:
         """True if losses and weights are finite; otherwise roll back (see training/rollback.py) and say False."""
@@ -232,9 +286,35 @@ class Trainer:
             return self._run()
 
     def _run(self) -> TrainResult:
+        if self.complete is not None:  # resumed at its end: nothing is trained or written
+            return TrainResult(self.step, "complete", self.folder.path, self.folder.latest, self.complete)
+        try:
+            with self.folder.writing("the run's files"):  # what no action below names (events, rollbacks)
+                return self._train()
+        except RunFolderError as err:
+            raise RunFolderError(f"{err}; {self._keep_progress()}") from None
+
+    def _keep_progress(self) -> str:
+        """After a failed write: save what has been trained if the folder still takes it, and say what is kept."""
+        if not self.folder.path.is_dir():
+            return f"stopped at step {self.step}"  # deleted by someone: nothing is written again
+        again = f"continue with: ganforge train --resume {self.folder.path}"
+        unsaved = self.saved_step != self.step and find_fault({}, (self.G, self.D)) is None  # never save a NaN
+        if unsaved and self.folder.checkpoints.is_dir():
+            try:
+                self.save()
+                return f"stopped at step {self.step}, saved in {self.folder.latest}; {again}"
+            except GanforgeError:
+                pass  # the same trouble: what was saved before stays as it was
+        if self.saved_step is None:
+            return f"stopped at step {self.step}; no checkpoint was saved"
+        return f"stopped at step {self.step}; {self.folder.latest} (step {self.saved_step}) is kept; {again}"
+
+    def _train(self) -> TrainResult:
         run, cfg = self.built, self.config
-        start = self.clock()
-        deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        start, spent_before = self.clock(), self.budget.spent
+        left = self.budget.left()
+        deadline = start + left if left is not None else math.inf
         timed_decay = cfg.lr_decay_start is not None and run.total_steps is None
         budget_decay = BudgetDecay(cfg.lr_decay_start) if timed_decay else None
         status = "done"
@@ -250,6 +330,7 @@ class Trainer:
                     status = "interrupted"
                     break
                 now = self.clock()
+                self.budget.spent = spent_before + (now - start)
                 if self.dist.any(now >= deadline):
                     status = "time budget"
                     break
@@ -268,6 +349,7 @@ class Trainer:
         finally:
             self.bar.close()
             stop.restore()
+        self.budget.spent = spent_before + (self.clock() - start)
         self._healthy_or_rolled_back()
         self.schedule.end(run.step)
         self.dist.barrier()  # the others return once rank 0's last checkpoint is on disk

@@ -37,8 +37,11 @@ class MetricsLog:
 
     def _rewrite(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
-        tmp.replace(self.path)
+        try:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+            tmp.replace(self.path)
+        finally:  # a failed write (disk full) leaves the old file and no temp file
+            tmp.unlink(missing_ok=True)
 
     def write(self, record: dict[str, Any]) -> None:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}

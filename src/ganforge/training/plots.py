@@ -49,6 +49,9 @@ def plot_losses(records: list[dict[str, Any]], path: Path) -> None:
     fig.suptitle(EXPLANATION, fontsize=8, wrap=True)
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.08, top=0.90, hspace=0.08)  # fixed: tight_layout redraws
     tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        fig.savefig(tmp, dpi=90)
+        tmp.replace(path)
+    finally:  # a failed write (disk full) leaves the previous loss.png, no temp file and no open figure
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)

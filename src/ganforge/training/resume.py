@@ -36,6 +36,11 @@ def resume_state(run_dir: Path, warn: Callable[[str], None]) -> dict[str, Any]:
 
 def is_unstarted(run_dir: Path) -> bool:
     """True for a run folder killed while starting: nothing in it but empty folders, so it may be reused."""
-    if not (run_dir / "checkpoints").is_dir():
+    return (run_dir / "checkpoints").is_dir() and holds_no_run(run_dir)
+
+
+def holds_no_run(folder: Path) -> bool:
+    """True for a folder with no file at any depth (empty, or empty folders only): --out may use it."""
+    if not folder.is_dir():
         return False
-    return all(p.is_dir() and not any(p.iterdir()) for p in run_dir.iterdir())
+    return not any(p.is_file() or p.is_symlink() for p in folder.rglob("*"))

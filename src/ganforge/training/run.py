@@ -66,10 +66,9 @@ def check_request(config: TrainConfig, resume: bool = False, dataset: ImageDatas
 def run_config(config: TrainConfig, state: dict[str, Any] | None, dataset: ImageDataset | None = None,
                quiet: bool = False) -> tuple[TrainConfig, ImageDataset]:
     """The settings this run trains with, and its data. On resume (`state` from the run folder) the saved settings
-    (flat or in sections), of which only the run's length may change."""
+    (flat or in sections), of which only the run's length and runtime settings may change (config/resolver.py)."""
     if state is not None:
-        config = resume_config(state["config"], {k: getattr(config, k) for k in ("total_steps", "epochs",
-                                                                                 "max_minutes")})
+        config = resume_config(state["config"], config.given())
     dataset = dataset or recipe_for(config).load_data(config, quiet=quiet)
     return config, dataset
 

@@ -2,22 +2,31 @@
 
 Only the main process writes (rank 0 under torchrun); the others read its checkpoints on resume or
 rollback and log nothing. Resuming finds the newest intact checkpoint (training/resume.py).
+
+A new run's folders are made only once the run is built, so a run that fails at start leaves nothing behind.
+A write that fails (disk full, read-only, the folder deleted) becomes one RunFolderError line naming the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ganforge.checkpoint import LATEST, save_checkpoint
 from ganforge.config import TrainConfig
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, os_error_reason
 from ganforge.inference.report import write_report
 from ganforge.training.distributed import NullLog
 from ganforge.training.metrics_log import MetricsLog
-from ganforge.training.resume import is_unstarted, resume_state
+from ganforge.training.resume import holds_no_run, resume_state
 from ganforge.training.tensorboard import TensorBoardLog
+
+
+class RunFolderError(GanforgeError):
+    """A file of the run folder could not be written; what was saved before is unchanged."""
 
 
 class RunFolder:
@@ -37,30 +46,74 @@ class RunFolder:
         return self.checkpoints / LATEST
 
     def open(self, resume: bool) -> dict[str, Any] | None:
-        """The state to resume from (resume), else None after making a new run's empty folder."""
+        """The state to resume from (resume), else None once the folder is known to be free for a new run.
+        Nothing is created here: start_logs makes the folders once the run is built."""
         if resume:
             return resume_state(self.path, warn=self.warn)
-        if not self.is_main:  # rank 0 makes the run folder
-            return None
-        if self.path.exists() and any(self.path.iterdir()) and not is_unstarted(self.path):
+        if self.is_main and self.path.exists() and not holds_no_run(self.path):
+            if not self.path.is_dir():
+                raise GanforgeError(f"{self.path}: is a file; --out takes a folder for the run's files")
             raise GanforgeError(f"{self.path}: already holds files; resume it with --resume {self.path} "
                                 "or choose a new --out")
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
-        (self.path / "samples").mkdir(exist_ok=True)
         return None
 
     def start_logs(self, config: TrainConfig, resume_step: int | None = None) -> None:
-        """metrics.jsonl and tensorboard/ (on resume: with the records after `resume_step` dropped), and
-        config.json with the settings the run trains with."""
+        """The folders, metrics.jsonl and tensorboard/ (on resume: with the records after `resume_step` dropped),
+        and config.json with the settings the run trains with. If this fails, the folders it made are removed."""
         if not self.is_main:
             return
-        self.log = MetricsLog(self.path / "metrics.jsonl", resume_step=resume_step)
-        if config.tensorboard:
-            self.tensorboard = TensorBoardLog(self.path / "tensorboard", resume_step=resume_step)
-        (self.path / "config.json").write_text(config.to_json() + "\n")
+        made = self._make_folders()  # on resume too: a copied run may lack its (empty) samples/
+        try:
+            with self.writing("config.json and metrics.jsonl"):
+                self.log = MetricsLog(self.path / "metrics.jsonl", resume_step=resume_step)
+                if config.tensorboard:
+                    self.tensorboard = TensorBoardLog(self.path / "tensorboard", resume_step=resume_step)
+                _write_atomically(self.path / "config.json", config.to_json() + "\n")
+        except BaseException:
+            self._remove_made(made, new_run=resume_step is None)
+            raise
+
+    def _make_folders(self) -> list[Path]:
+        """checkpoints/ and samples/ (and the run folder and its missing parents): the folders made, outermost first."""
+        wanted = [self.path, self.checkpoints, self.path / "samples"]
+        made = [p for p in [*reversed(self.path.parents), *wanted] if not p.exists()]
+        with self.writing("the run folder"):
+            for folder in made:
+                folder.mkdir(exist_ok=True)
+        return made
+
+    def _remove_made(self, made: list[Path], new_run: bool) -> None:
+        """Undo a start that failed: a new run's first files, then the folders made, if left empty."""
+        for name in ("metrics.jsonl", "config.json") if new_run else ():
+            with contextlib.suppress(OSError):
+                (self.path / name).unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only empty: anything else in it is kept
+
+    @contextlib.contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Turn a failed write inside the block into one RunFolderError line: what, where and why."""
+        try:
+            yield
+        except RunFolderError:
+            raise
+        except (OSError, RuntimeError) as err:  # torch and PIL raise a RuntimeError over the OSError
+            cause = _os_error_in(err)
+            if cause is None:
+                raise
+            raise RunFolderError(f"{self.path}: could not write {what}: {self.write_failure(cause)}") from None
+
+    def write_failure(self, err: OSError) -> str:
+        """Why a write failed, in words: the disk is full, read-only, no permission, the folder was deleted."""
+        if not self.path.is_dir():
+            return "the run folder was deleted while training"
+        return os_error_reason(err)
 
     def save(self, state: dict[str, Any], keep: bool = False) -> Path:
-        """checkpoints/latest.pt, and a step-N.pt kept beside it when `keep`."""
+        """checkpoints/latest.pt, and a step-N.pt kept beside it when `keep`. A deleted run folder is not made
+        again: the run stops with a RunFolderError instead."""
+        self._check_present(self.checkpoints, f"checkpoints/{LATEST}")
         path = save_checkpoint(self.latest, state)
         if keep:
             save_checkpoint(self.checkpoints / f"step-{int(state['step']):07d}.pt", state)
@@ -70,7 +123,15 @@ class RunFolder:
         return save_checkpoint(self.checkpoints / "best.pt", state)
 
     def sample_path(self, step: int) -> Path:
+        self._check_present(self.path / "samples", "the sample grid")
         return self.path / "samples" / f"{step:07d}.png"
+
+    def _check_present(self, folder: Path, what: str) -> None:
+        """Refuse to write into a folder deleted while training: the writers would make it again (mkdir -p)."""
+        if not folder.is_dir():
+            why = (f"its {folder.name}/ folder was deleted while training" if self.path.is_dir()
+                   else "the run folder was deleted while training")
+            raise RunFolderError(f"{self.path}: could not write {what}: {why}")
 
     def rewind(self, step: int) -> None:
         """Forget the records after `step`: the steps after it are run again (a rollback)."""
@@ -84,4 +145,22 @@ class RunFolder:
             return
         if self.tensorboard is not None:
             self.tensorboard.close()
-        write_report(self.path)
+        with self.writing("report.html"):
+            write_report(self.path)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one; a failed write leaves no temp file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _os_error_in(err: BaseException | None) -> OSError | None:
+    """The OSError behind err (torch's zip writer and PIL raise other errors after a failed write)."""
+    while err is not None and not isinstance(err, OSError):
+        err = err.__cause__ or err.__context__
+    return err
