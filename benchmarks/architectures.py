@@ -1,0 +1,247 @@
+"""Which G and D architecture trains best in equal CPU time: every backbone side by side on four data sets.
+
+    python benchmarks/architectures.py --out /tmp/arch                       # every row, data set and seed
+    python benchmarks/architectures.py --out /tmp/arch --shard 0/2 &         # the same work split over 2 processes
+    python benchmarks/architectures.py --out /tmp/arch --shard 1/2
+    python benchmarks/architectures.py --out /tmp/arch --table               # the table of what has finished
+
+Each (row, data set, seed) trains a fresh run for the same CPU time on one thread (the budget counts this
+process's CPU seconds, so a busy machine does not shorten it) and is scored from its last checkpoint (EMA G):
+- digits (32 px): share of 1,000 samples the independent digit classifier reads with p >= 0.9, and digits found;
+- stacked digits (16 px, the PacGAN protocol): modes of 1,000 found in 26,000 samples, KL to uniform;
+- shapes and a real folder (64 px): KID x 1000 between 1,000 samples and held-out real images, in the features of
+  a small classifier trained on the data's own training images (metrics/data_classifier.py); the real folder is
+  Debian's Tux Paint stamps (`sudo apt-get install tuxpaint-stamps-default`: ~800 drawings in 17 category
+  folders), a quarter of each category held out. The floor is the KID of the real training images themselves.
+Rows that bring their own recipe (r3gan, fastgan, msg) keep it; every other row trains with one shared recipe
+(hinge loss, spectral norm, no batch norm in D, Adam 4e-4 betas (0, 0.99), EMA 0.999), so only the architecture
+changes between them. Results are appended to OUT/results-*.jsonl, so an interrupted benchmark picks up where it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from ganforge.config import resolve_config
+from ganforge.data import load_dataset
+from ganforge.data.builtin import shapes
+from ganforge.data.dataset import ImageDataset
+from ganforge.errors import GanforgeError
+from ganforge.images import to_uint8
+from ganforge.inference.sampling import generate, latents, load_generator
+from ganforge.metrics.data_classifier import train_data_classifier
+from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
+from ganforge.metrics.features import FeatureExtractor, extract_features, uint8_batches
+from ganforge.metrics.kid import kid
+from ganforge.metrics.modes import read_stacked_modes, score_stacked_modes
+from ganforge.runtime import torch_threads
+from ganforge.training.loop import Trainer
+
+TUXPAINT = Path("/usr/share/tuxpaint/stamps")
+SHARED_RECIPE = dict(preset="plain", loss="hinge", spectral_norm=True, d_batchnorm=False, ema_beta=0.999,
+                     lr_g=4e-4, lr_d=4e-4, beta1=0.0, beta2=0.99)
+OWN_RECIPE = dict(preset="plain", ema_beta=0.999)
+ROWS: dict[str, dict] = {  # name -> (settings, recipe)
+    "mlp-gan": dict(model="mlp-gan"),
+    "dcgan": dict(model="dcgan"),
+    "D pool": dict(model="dcgan", d_arch="pool"),
+    "D vgg": dict(model="dcgan", d_arch="vgg"),
+    "D inception": dict(model="dcgan", d_arch="inception"),
+    "D resnet": dict(model="dcgan", d_arch="resnet"),
+    "G+D resnet": dict(model="dcgan", g_arch="resnet", d_arch="resnet"),
+    "r3gan": dict(model="r3gan"),
+    "fastgan": dict(model="fastgan"),
+    "msg": dict(model="msg"),
+}
+OWN_RECIPE_ROWS = ("r3gan", "fastgan", "msg")
+DATA = {"digits": 32, "stacked-digits": 16, "shapes": 64, "tuxpaint": 64}
+MINUTES = {"digits": 1.0, "stacked-digits": 1.0, "shapes": 1.5, "tuxpaint": 1.5}
+SAMPLE_SEED = 12345  # latents for scoring, never used in training
+SAMPLES = 1000
+
+
+def split_tuxpaint(out: Path) -> tuple[Path, ImageDataset]:
+    """A training folder of links (three quarters of each category) and the held-out quarter, decoded."""
+    if not TUXPAINT.is_dir():
+        raise GanforgeError(f"{TUXPAINT}: not found; install it with `sudo apt-get install tuxpaint-stamps-default`")
+    train_dir = out / "data" / "tuxpaint-train"
+    everything = load_dataset(str(TUXPAINT), DATA["tuxpaint"], 3, quiet=True)
+    files = sorted(p for p in TUXPAINT.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")
+                   and len(p.relative_to(TUXPAINT).parts) > 1)
+    held: list[Path] = []
+    for category in sorted({f.relative_to(TUXPAINT).parts[0] for f in files}):
+        members = [f for f in files if f.relative_to(TUXPAINT).parts[0] == category]
+        held += members[::4]
+    heldout_names = {str(p.relative_to(TUXPAINT)) for p in held}
+    if not train_dir.exists():
+        for f in files:
+            rel = f.relative_to(TUXPAINT)
+            if str(rel) not in heldout_names:
+                (train_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                (train_dir / rel).symlink_to(f)
+    heldout_dir = out / "data" / "tuxpaint-heldout"
+    if not heldout_dir.exists():
+        for f in held:
+            rel = f.relative_to(TUXPAINT)
+            (heldout_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (heldout_dir / rel).symlink_to(f)
+    heldout = load_dataset(str(heldout_dir), DATA["tuxpaint"], 3, quiet=True)
+    assert len(heldout) < len(everything)
+    return train_dir, heldout
+
+
+class FeatureSpace:
+    """Per 64-px data set: the training source, held-out real features and the floor (train vs held-out KID)."""
+
+    def __init__(self, data: str, out: Path) -> None:
+        if data == "shapes":
+            self.source = "shapes"
+            train = shapes(resolution=DATA[data], count=2000, seed=0)
+            heldout = shapes(resolution=DATA[data], count=SAMPLES, seed=1)
+        else:
+            train_dir, heldout = split_tuxpaint(out)
+            self.source = str(train_dir)
+            train = load_dataset(self.source, DATA[data], 3, quiet=True)
+        trained = train_data_classifier(train, heldout, epochs=20 if data == "shapes" else 60, seed=0)
+        self.extractor: FeatureExtractor = trained.extractor
+        self.heldout = self.features(heldout.images)
+        self.floor = self.kid(self.features(train.images[:SAMPLES]))
+        self.note = (f"{data}: {len(train)} training / {len(heldout)} held-out images; classifier accuracy "
+                     f"{trained.train_accuracy:.0%} train, {trained.heldout_accuracy:.0%} held-out; "
+                     f"floor KID x1000 (real training images) {self.floor:.2f}")
+
+    def features(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        return extract_features(self.extractor, uint8_batches(images_uint8)).features
+
+    def kid(self, fake_features: torch.Tensor) -> float:
+        return 1000 * kid(self.heldout, fake_features, subsets=50, subset_size=min(500, len(self.heldout))).mean
+
+
+def score(data: str, run_dir: Path, space: FeatureSpace | None) -> dict:
+    loaded = load_generator(run_dir)  # the EMA generator when the run keeps one
+    if data == "stacked-digits":
+        samples = generate(loaded.G, latents(26000, loaded.latent_dim, SAMPLE_SEED), batch_size=1000)
+        result = score_stacked_modes(read_stacked_modes(load_digit_classifier().model, samples))
+        return dict(modes=result.modes_captured, kl=result.kl_to_uniform)
+    samples = generate(loaded.G, latents(SAMPLES, loaded.latent_dim, SAMPLE_SEED), batch_size=500)
+    if data == "digits":
+        report = read_digits(load_digit_classifier().model, samples)
+        return dict(read=report.confident_fraction, digits=report.classes_found)
+    assert space is not None
+    return dict(kid=space.kid(space.features(torch.from_numpy(to_uint8(samples)))))
+
+
+def train_one(row: str, data: str, seed: int, minutes: float, run_dir: Path, source: str) -> dict:
+    settings = {**(OWN_RECIPE if row in OWN_RECIPE_ROWS else SHARED_RECIPE), **ROWS[row]}
+    config = resolve_config({**settings, "data": source, "resolution": DATA[data], "seed": seed,
+                             "max_minutes": minutes, "checkpoint_every": 100_000, "sample_every": 100_000})
+    with torch_threads(1):
+        trainer = Trainer(config, run_dir, quiet=True)
+        trainer.clock = time.process_time  # the budget is CPU time: fair on a machine shared with other work
+        cpu = time.process_time()
+        result = trainer.run()
+        cpu = time.process_time() - cpu
+    if result.status == "interrupted":
+        raise KeyboardInterrupt
+    return dict(steps=result.step, cpu_s=cpu, img_per_s=result.step * config.batch_size / cpu,
+                g_params=sum(p.numel() for p in trainer.G.parameters()),
+                d_params=sum(p.numel() for p in trainer.D.parameters()))
+
+
+def done_keys(out: Path) -> set[tuple]:
+    return {(r["row"], r["data"], r["seed"]) for r in read_results(out)}
+
+
+def read_results(out: Path) -> list[dict]:
+    return [json.loads(line) for f in sorted(out.glob("results-*.jsonl")) for line in f.read_text().splitlines()]
+
+
+def _mean_sd(values: list[float], digits: int) -> str:
+    if not values:
+        return "-"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.{digits}f} ± {sd:.{digits}f}"
+
+
+def table(out: Path) -> str:
+    results = [r for r in read_results(out) if "error" not in r]
+    lines = ["| row | digits: read ≥0.9 % (digits found) | stacked: modes / KL | shapes 64 KID×1000 | "
+             "Tux Paint 64 KID×1000 | img/s (digits) | G / D params (digits) | seeds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in ROWS:
+        mine = [r for r in results if r["row"] == row]
+        if not mine:
+            continue
+        by = {d: [r for r in mine if r["data"] == d] for d in DATA}
+        digits = by["digits"]
+        read = _mean_sd([100 * r["read"] for r in digits], 1)
+        found = "/".join(str(r["digits"]) for r in digits)
+        stacked = by["stacked-digits"]
+        modes = f"{_mean_sd([r['modes'] for r in stacked], 0)} / {_mean_sd([r['kl'] for r in stacked], 2)}"
+        speed = _mean_sd([r["img_per_s"] for r in digits], 0)
+        params = f"{digits[0]['g_params'] / 1e6:.2f}M / {digits[0]['d_params'] / 1e6:.2f}M" if digits else "-"
+        seeds = max(len(v) for v in by.values())
+        lines.append(f"| {row} | {read} ({found or '-'}) | {modes} | {_mean_sd([r['kid'] for r in by['shapes']], 2)} | "
+                     f"{_mean_sd([r['kid'] for r in by['tuxpaint']], 2)} | {speed} | {params} | {seeds} |")
+    errors = [r for r in read_results(out) if "error" in r]
+    lines += [f"- {r['row']} on {r['data']} seed {r['seed']}: {r['error']}" for r in errors]
+    notes = out / "notes.txt"
+    if notes.exists():
+        lines += ["", *notes.read_text().splitlines()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS), metavar="ROW")
+    parser.add_argument("--data", nargs="+", default=list(DATA), choices=list(DATA))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--minutes", type=float, help="CPU minutes per run (default: 1 for digits, 1.5 at 64 px)")
+    parser.add_argument("--shard", default="0/1", help="I/N: do every N-th run, starting at the I-th")
+    parser.add_argument("--table", action="store_true", help="print the table of finished runs and stop")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.table:
+        print(table(args.out))
+        return
+    index, count = (int(v) for v in args.shard.split("/"))
+    work = [(d, s, r) for d in args.data for s in args.seeds for r in args.rows]
+    work = [w for i, w in enumerate(work) if i % count == index and (w[2], w[0], w[1]) not in done_keys(args.out)]
+    spaces: dict[str, FeatureSpace] = {}
+    results = args.out / f"results-{index}-{os.getpid()}.jsonl"
+    for data, seed, row in work:
+        if data in ("shapes", "tuxpaint") and data not in spaces:
+            with torch_threads(1):
+                spaces[data] = FeatureSpace(data, args.out)
+            print(spaces[data].note, flush=True)
+            if index == 0:
+                with open(args.out / "notes.txt", "a") as handle:
+                    handle.write(spaces[data].note + "\n")
+        source = spaces[data].source if data in spaces else data
+        run_dir = args.out / "runs" / f"{data}-{row.replace(' ', '_').replace('+', '')}-seed{seed}"
+        record: dict = dict(row=row, data=data, seed=seed)
+        try:
+            if run_dir.exists():  # an interrupted run: start it again
+                import shutil
+
+                shutil.rmtree(run_dir)
+            record |= train_one(row, data, seed, args.minutes or MINUTES[data], run_dir, source)
+            with torch_threads(1):
+                record |= score(data, run_dir, spaces.get(data))
+        except GanforgeError as err:
+            record["error"] = str(err)
+        print(json.dumps(record), flush=True)
+        with open(results, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()
