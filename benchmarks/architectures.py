@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import time
@@ -166,6 +167,8 @@ def read_results(out: Path) -> list[dict]:
 def _mean_sd(values: list[float], digits: int) -> str:
     if not values:
         return "-"
+    if not all(math.isfinite(v) for v in values):  # KL of a histogram missing modes the data has
+        return "inf"
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.fmean(values):.{digits}f} ± {sd:.{digits}f}"
 

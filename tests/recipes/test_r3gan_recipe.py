@@ -161,3 +161,23 @@ def test_with_only_a_time_budget_the_curve_follows_the_clock_and_a_resume_spends
     assert resumed.progress() == pytest.approx(0.75)  # half of its budget spent: half of what was left
     now[0] = 500.0
     assert resumed.progress() == 1.0
+
+
+def test_the_curve_over_a_time_budget_counts_the_trainers_clock(tmp_path, tiny_config):
+    """Benchmarks count CPU seconds (Trainer.clock): the curve must follow that clock, not the wall clock."""
+    from ganforge.training.loop import Trainer
+
+    ticks = [0.0]
+
+    def cpu_clock() -> float:  # 1 "second" per reading: a 0.5-minute budget ends after a few steps
+        ticks[0] += 1.0
+        return ticks[0]
+
+    config = replace(tiny_config, model="r3gan", g_width=4, d_width=4, total_steps=None, max_minutes=0.5,
+                     checkpoint_every=1000, sample_every=1000, log_every=1000)
+    trainer = Trainer(config, tmp_path / "run", quiet=True)
+    trainer.clock = cpu_clock
+    result = trainer.run()
+    assert result.status == "time budget"
+    schedule = trainer.built.recipe.schedule
+    assert schedule.clock is cpu_clock and schedule.progress() > 0.9  # the wall clock moved a few ms only

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -50,12 +51,17 @@ class R3GANSchedule:
         self.lr_factor = 1.0  # the factor the optimisers' rates carry now (rates are scaled, not set)
         self._time_start: tuple[float, float] | None = None  # (clock, progress) at this invocation's first step
         self._progress = 0.0
+        self.clock: Callable[[], float] = time.monotonic  # the Trainer's: what its time budget counts
+
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Count time with `clock` from now on (the Trainer's, which may count CPU seconds)."""
+        self.clock, self._time_start = clock, None
 
     def progress(self) -> float:
         if self.horizon is not None:
             return self.steps / self.horizon if self.horizon else 0.0
         if self.budget_s:
-            now = time.monotonic()
+            now = self.clock()
             if self._time_start is None:
                 self._time_start = (now, self._progress)
             started, base = self._time_start

@@ -323,6 +323,8 @@ class Trainer:
                         disable=self.quiet or not self.dist.is_main or None, file=sys.stderr)
         if run.step == 0:
             self.schedule.start(run.step)
+        if hasattr(getattr(run.recipe, "schedule", None), "use_clock"):  # a recipe's own curve over the budget
+            run.recipe.schedule.use_clock(self.clock)
         stop = StopSignals().install()  # Ctrl-C / SIGTERM: finish the step, then save (training/signals.py)
         try:
             while run.total_steps is None or run.step < run.total_steps:
