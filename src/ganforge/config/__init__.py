@@ -2,6 +2,6 @@
 
 from ganforge.config.resolver import resolve_config, resume_config
 from ganforge.config.sections import SECTIONS, flag_name
-from ganforge.config.train_config import DEFAULT_STEPS, TrainConfig
+from ganforge.config.train_config import DEFAULT_STEPS, TrainConfig, planned_steps
 
-__all__ = ["DEFAULT_STEPS", "SECTIONS", "TrainConfig", "flag_name", "resolve_config", "resume_config"]
+__all__ = ["DEFAULT_STEPS", "SECTIONS", "TrainConfig", "flag_name", "planned_steps", "resolve_config", "resume_config"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -267,3 +268,15 @@ def read_json(path: str | Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise GanforgeError(f"{path}: config must be a JSON object")
     return values
+
+
+def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
+    """The step limit from --steps / --epochs (the smaller); None when only a time budget is set."""
+    limits = []
+    if config.total_steps:
+        limits.append(config.total_steps)
+    if config.epochs:
+        limits.append(max(1, math.ceil(config.epochs * dataset_size / config.batch_size)))
+    if limits:
+        return min(limits)
+    return None if config.max_minutes else DEFAULT_STEPS

@@ -24,7 +24,9 @@ from torch import nn
 from ganforge.aspect import base_grid
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator, _widths
 from ganforge.models.layers import MinibatchStd
+from ganforge.models.registry import register
 from ganforge.models.resnet import ResNetGenerator, resnet_features
+from ganforge.models.spec import ModelSpec
 
 D_ARCHS = ("dcgan", "pool", "resnet", "vgg", "inception")
 G_ARCHS = ("dcgan", "resnet")
@@ -135,3 +137,24 @@ def make_generator(g_arch: str = "dcgan", resolution: int = 64, channels: int = 
     if g_arch == "resnet":
         return ResNetGenerator(resolution, channels, latent_dim, width, aspect, latent_classes)
     raise ValueError(f"g_arch must be one of {G_ARCHS}, got {g_arch!r}")
+
+
+# Radford et al. 2015; the image presets (config/presets.py) are measured on it
+SPEC = ModelSpec(
+    name="dcgan", summary="DCGAN: transposed convolutions up, strided convolutions down (the default; other "
+                          "backbones by --d-arch and --g-arch)",
+    conditional="conditional-dcgan", aspect=True, sections=("evaluation", "infogan"),
+    example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4),
+)
+
+
+@register(SPEC)
+def build_dcgan(
+    resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
+    d_batchnorm: bool = True, upsample: str = "transpose", minibatch_std: bool = False, pack: int = 1,
+    aspect: str = "1:1", latent_classes: int = 0, d_arch: str = "dcgan", g_arch: str = "dcgan",
+) -> tuple[nn.Module, nn.Module]:
+    G = make_generator(g_arch, resolution, channels, latent_dim, g_width, upsample, aspect, latent_classes)
+    D = make_discriminator(d_arch, resolution, channels * pack, d_width, d_batchnorm, minibatch_std, aspect,
+                           latent_classes)  # pack: PacGAN
+    return G, D

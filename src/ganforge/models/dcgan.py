@@ -14,8 +14,6 @@ from torch import nn
 
 from ganforge.aspect import base_grid
 from ganforge.models.layers import MinibatchStd
-from ganforge.models.registry import register
-from ganforge.models.spec import ModelSpec
 
 
 def _widths(resolution: int, base: int, cap_multiplier: int = 8) -> list[int]:
@@ -141,26 +139,3 @@ class DCGANDiscriminator(nn.Module):
         """(real/fake logits (B,), category logits (B, latent_classes)) from one pass through the features."""
         h = self.features(x)
         return self.head(self.mbstd(h)).flatten(), self.code_head(h).flatten(1)
-
-
-# Radford et al. 2015; the image presets (config/presets.py) are measured on it
-SPEC = ModelSpec(
-    name="dcgan", summary="DCGAN: transposed convolutions up, strided convolutions down (the default; other "
-                          "backbones by --d-arch and --g-arch)",
-    conditional="conditional-dcgan", aspect=True, sections=("evaluation", "infogan"),
-    example_args=dict(resolution=16, channels=1, latent_dim=8, g_width=4, d_width=4),
-)
-
-
-@register(SPEC)
-def build_dcgan(
-    resolution: int = 64, channels: int = 3, latent_dim: int = 100, g_width: int = 64, d_width: int = 64,
-    d_batchnorm: bool = True, upsample: str = "transpose", minibatch_std: bool = False, pack: int = 1,
-    aspect: str = "1:1", latent_classes: int = 0, d_arch: str = "dcgan", g_arch: str = "dcgan",
-) -> tuple[nn.Module, nn.Module]:
-    from ganforge.models.backbones import make_discriminator, make_generator  # they build on this module's layers
-
-    G = make_generator(g_arch, resolution, channels, latent_dim, g_width, upsample, aspect, latent_classes)
-    D = make_discriminator(d_arch, resolution, channels * pack, d_width, d_batchnorm, minibatch_std, aspect,
-                           latent_classes)  # pack: PacGAN
-    return G, D

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, planned_steps  # the loop's own reading of --steps / --epochs
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
 from ganforge.losses.adversarial import squared_gradient_norms
@@ -170,7 +170,6 @@ def planned_horizon(config: TrainConfig, dataset: ImageDataset) -> int | None:
     """--decay-steps, else the run's planned steps (None: only a time budget)."""
     if config.decay_steps is not None:
         return config.decay_steps
-    from ganforge.training.run import planned_steps  # the loop's own reading of --steps / --epochs
 
     return planned_steps(config, len(dataset))
 

@@ -9,7 +9,6 @@ torch's global RNG is forked wherever the run draws from it (RunRandom).
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ import torch
 from torch import nn
 
 from ganforge.accel import AccelPolicy, accelerate
-from ganforge.config import DEFAULT_STEPS, TrainConfig, resolve_config, resume_config
+from ganforge.config import TrainConfig, planned_steps, resolve_config, resume_config
 from ganforge.data import ImageDataset
 from ganforge.data.batches import BatchStream
 from ganforge.errors import GanforgeError
@@ -32,18 +31,6 @@ from ganforge.training.ema import WeightAverage, make_ema
 from ganforge.training.remedies import Remedies
 from ganforge.training.speed import adam
 from ganforge.training.sync_bn import convert_sync_batchnorm
-
-
-def planned_steps(config: TrainConfig, dataset_size: int) -> int | None:
-    """The step limit from --steps / --epochs (the smaller); None when only a time budget is set."""
-    limits = []
-    if config.total_steps:
-        limits.append(config.total_steps)
-    if config.epochs:
-        limits.append(max(1, math.ceil(config.epochs * dataset_size / config.batch_size)))
-    if limits:
-        return min(limits)
-    return None if config.max_minutes else DEFAULT_STEPS
 
 
 def check_request(config: TrainConfig, resume: bool = False, dataset: ImageDataset | None = None) -> TrainConfig:
