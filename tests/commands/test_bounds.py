@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganforge import cli
 from ganforge.data import input_limits
+
+from helpers import run_cli
 
 pytestmark = pytest.mark.reliability
 
@@ -63,12 +64,6 @@ BAD = [
 ]
 
 
-def _run(argv: list[str], capsys) -> tuple[int, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:  # argparse's own errors
-        code = exit_.code
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD, ids=[" ".join(a)[:60] for a, _ in BAD])
@@ -76,7 +71,7 @@ def test_a_bad_value_is_one_line_and_exit_2(argv, message, tmp_path, capsys, mon
     monkeypatch.chdir(tmp_path)
     (tmp_path / "FILE").write_text("a file")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    code, err = _run(argv, capsys)
+    code, err = run_cli(argv, capsys)
     assert code == 2, err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert message.replace("{tmp}", str(tmp_path)) in err, err
@@ -92,7 +87,7 @@ def test_an_output_that_cannot_be_written_is_one_line(command, trained_run, tmp_
     monkeypatch.chdir(tmp_path)
     (tmp_path / "FILE").write_text("a file")
     argv = [str(trained_run) if a == "RUN" else a for a in command]
-    code, err = _run(argv, capsys)
+    code, err = run_cli(argv, capsys)
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert "error: FILE" in err and err.endswith("is a file, not a folder\n"), err
     assert (tmp_path / "FILE").read_text() == "a file"
@@ -104,13 +99,13 @@ def test_translate_refuses_an_image_too_large_to_translate_at_its_size(pix2pix_t
     monkeypatch.setattr("ganforge.inference.translate.TRANSLATE_PIXELS", 40 * 40)
     Image.fromarray(np.zeros((41, 40), np.uint8)).save(tmp_path / "big.png")
     Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "fits.png")
-    code, err = _run(["translate", str(pix2pix_trained_run), str(tmp_path / "big.png"), "-o",
+    code, err = run_cli(["translate", str(pix2pix_trained_run), str(tmp_path / "big.png"), "-o",
                       str(tmp_path / "out.png")], capsys)
     assert code == 2 and err.count("\n") == 1, err
     assert "big.png: too large (40x41 pixels; at most 1,600, e.g. 4096x4096, as each image is translated at its size)"\
         in err
     assert not (tmp_path / "out.png").exists()
-    code, err = _run(["translate", str(pix2pix_trained_run), str(tmp_path / "big.png"), str(tmp_path / "fits.png"),
+    code, err = run_cli(["translate", str(pix2pix_trained_run), str(tmp_path / "big.png"), str(tmp_path / "fits.png"),
                       "-o", str(tmp_path / "out")], capsys)
     assert code == 0 and "warning: skipping" in err and "big.png: too large" in err  # one of several: skipped
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["fits.png"]
@@ -130,6 +125,6 @@ def test_stylize_refuses_an_input_file_too_large(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(input_limits, "MAX_INPUT_BYTES", 10)
     for name in ("c.png", "s.png"):
         Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / name)
-    code, err = _run(["stylize", str(tmp_path / "c.png"), str(tmp_path / "s.png"), "-o", str(tmp_path / "o.png"),
+    code, err = run_cli(["stylize", str(tmp_path / "c.png"), str(tmp_path / "s.png"), "-o", str(tmp_path / "o.png"),
                       "--size", "16", "--steps", "1", "--features", "random", "--quiet"], capsys)
     assert code == 2 and err.count("\n") == 1 and "c.png: too large" in err, err

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ganforge import cli
 from ganforge.config import TrainConfig, flag_name
 from ganforge.config.ranges import TRAIN_RANGES, Range
+
+from helpers import run_cli
 
 pytestmark = pytest.mark.reliability
 
@@ -37,18 +38,12 @@ def _bad_values(allowed: Range) -> list[str]:
 CASES = [(name, value) for name, allowed in TRAIN_RANGES.items() for value in _bad_values(allowed)]
 
 
-def _run(argv: list[str], capsys) -> tuple[int, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:  # argparse's own errors
-        code = exit_.code
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("name", "value"), CASES, ids=[f"{n}={v}" for n, v in CASES])
 def test_train_rejects_bad_number_in_one_line(name: str, value: str, tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    code, err = _run(["train", "--out", str(out), f"{flag_name(name)}={value}"], capsys)
+    code, err = run_cli(["train", "--out", str(out), f"{flag_name(name)}={value}"], capsys)
     assert code == 2
     assert err.count("\n") == 1, err
     assert flag_name(name) in err
@@ -64,17 +59,17 @@ def test_train_rejects_bad_number_in_one_line(name: str, value: str, tmp_path: P
     ("--epochs", "inf", "--epochs must be a number greater than 0 and at most 1,000,000, got inf"),
 ])
 def test_messages_say_what_is_allowed(flag: str, value: str, expected: str, tmp_path: Path, capsys) -> None:
-    code, err = _run(["train", "--out", str(tmp_path / "run"), f"{flag}={value}"], capsys)
+    code, err = run_cli(["train", "--out", str(tmp_path / "run"), f"{flag}={value}"], capsys)
     assert code == 2 and expected in err
 
 
 def test_config_file_values_are_checked_like_flags(tmp_path: Path, capsys) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"batch_size": "64", "flip": "yes"}))
-    code, err = _run(["train", "--out", str(tmp_path / "run"), "--config", str(config)], capsys)
+    code, err = run_cli(["train", "--out", str(tmp_path / "run"), "--config", str(config)], capsys)
     assert code == 2 and err.count("\n") == 1 and "--flip must be true or false" in err
     config.write_text(json.dumps({"batch_size": "64"}))
-    code, err = _run(["train", "--out", str(tmp_path / "run"), "--config", str(config)], capsys)
+    code, err = run_cli(["train", "--out", str(tmp_path / "run"), "--config", str(config)], capsys)
     assert "--batch-size must be a whole number from 1 to 65,536, got '64'" in err
 
 
@@ -101,6 +96,6 @@ def test_the_defaults_and_edges_of_each_range_are_accepted() -> None:
     ["interpolate", "run", "-o", "x.gif", "--seed", "x"],
 ])
 def test_other_commands_reject_bad_numbers_in_one_line(argv: list[str], capsys) -> None:
-    code, err = _run(argv, capsys)
+    code, err = run_cli(argv, capsys)
     assert code == 2 and err.count("\n") == 1
     assert argv[-2] in err  # the flag
