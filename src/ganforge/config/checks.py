@@ -125,6 +125,9 @@ def _check_model(cfg: Any, spec: ModelSpec) -> None:
         points = [s.name for s in model_specs() if s.points and s.pickable]
         raise GanforgeError(f"--data {cfg.data} is 2D point data: it needs --model {' or '.join(points)} "
                             "(`ganforge train` picks it, via the recommended preset)")
+    if cfg.channels == 4 and (spec.inputs == "image" or spec.points):
+        raise GanforgeError(f"--channels 4 (transparency) is for noise-to-image models; --model {cfg.model} takes "
+                            "1 or 3")
     defaults = _defaults(cfg)
     refused = []
     for f in fields(cfg):

@@ -40,7 +40,9 @@ class TrainConfig:
                         "of pairs or a built-in task: edges2digits, masks2shapes, edges2photo, gray2color")
     resolution: int | None = setting(None, "data", "image size in px, a power of two (default: the data's "
                                      "natural size: digits 32, shapes 32, stacked-digits 16, folders 64)")
-    channels: int | None = setting(None, "data", "1 (grey) or 3 (colour) (default: digits 1, everything else 3)")
+    channels: int | None = setting(None, "data", "1 (grey), 3 (colour) or 4 (colour with "
+                                  "transparency: RGBA folders, transparent PNG samples) (default: digits 1, everything "
+                                  "else 3; transparency is composited onto white unless 4)")
     aspect: str = setting("1:1", "data", "WIDTH:HEIGHT of the images, e.g. 2:1; the shorter side is --resolution; "
                           "images are cropped to it, never squashed")
     flip: bool = setting(False, "data", "random horizontal flips of real images")
