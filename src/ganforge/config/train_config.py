@@ -63,6 +63,9 @@ class TrainConfig:
                           "(1x1 / 3x3 / 5x5 / pool branches + stride-2 reduction, then dense)")
     g_arch: str = setting("dcgan", "model", "dcgan G's architecture (also with --conditional): dcgan (upscaling "
                           "convs, see --upsample) or resnet (SNGAN residual up blocks)")
+    init_from: str | None = setting(None, "model", "fine-tuning: start G, D and the EMA of G from another run's "
+                                    "weights (its folder or a checkpoint file; the networks' shapes must match); "
+                                    "optimisers, step counters and schedules start fresh")
     # optimisation
     preset: str = setting("auto", "optimisation", "where unset values come from: auto (recommended for 2D points "
                           "and stacked-digits, plain otherwise), plain (textbook DCGAN) or recommended (measured)")
