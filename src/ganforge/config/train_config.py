@@ -132,7 +132,9 @@ class TrainConfig:
     eval_metric: str = setting("fid", "evaluation", "the score that picks best.pt")
     eval_samples: int = setting(2000, "evaluation", "generated samples per score")
     eval_extractor: str = setting("auto", "evaluation", "feature extractor: auto (digits for the built-in digits, "
-                                  "inception-v3 otherwise), inception-v3, digits or random")
+                                  "inception-v3 otherwise), inception-v3, digits, random, or data: a cheap KID in "
+                                  "the folder's own features (a small classifier trained at the start, held-out real "
+                                  "images; KID on 500 samples by default) with advice on when to stop")
     eval_weights: str | None = setting(None, "evaluation", "a local FID Inception weights file")
     # pix2pix
     direction: str = setting("AtoB", "pix2pix", "which side of each pair is the input: AtoB or BtoA")

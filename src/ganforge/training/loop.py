@@ -262,6 +262,7 @@ class Trainer:
         self.evaluator.write_table()
         if is_best:
             self.folder.save_best(self.state_dict())
+        emit(self.evaluator.advise(record), self.log, self.quiet)  # the stop advice (training/stop_advice.py)
 
     def _log(self, step: int) -> None:
         """A metrics record of the steps since the last one, with the doctor's check (none when there were none)."""
