@@ -51,8 +51,10 @@ def test_scores_fall_as_training_goes_on_and_best_pt_is_the_best_step(digits_run
     assert fids[-1] < 0.8 * fids[0] and kids[-1] < 0.8 * kids[0]
     best_step = 100
     assert load_checkpoint(digits_run / "checkpoints" / "best.pt")["step"] == best_step
-    assert load_checkpoint(digits_run / "checkpoints" / "latest.pt")["eval"] == {
+    saved = load_checkpoint(digits_run / "checkpoints" / "latest.pt")["eval"]
+    assert {key: saved[key] for key in ("score", "value", "step")} == {
         "score": "fid", "value": min(fids), "step": best_step}
+    assert saved["advice"]["best_step"] == best_step  # the stop advice resumes from the same best
     provenance = records[-1]["eval/provenance"]
     assert provenance["extractor"] == "digits" and provenance["n_gen"] == 300 and provenance["n_real"] == 1797
     assert "| 100 |" in (digits_run / "eval.md").read_text()
