@@ -73,7 +73,7 @@ def test_help_groups_flags_by_section_and_shows_choices():
         assert title in text
     assert "{" + ",".join(pickable_models()) + "}" in text
     assert "conditional-dcgan" not in text
-    for shown in ("{16,32,64,128,256}", "{1,3}", "{auto,plain,recommended}", "{auto,off,ada,fixed}",
+    for shown in ("{16,32,64,128,256}", "{1,3,4}", "{auto,plain,recommended}", "{auto,off,ada,fixed}",
                   "{fixed,ttur,skip,adaptive}", "{transpose,nearest,subpixel}", "{auto,fp32,bf16,fp16}", "rahinge",
                   "--d-arch {dcgan,pool,resnet,vgg,inception}", "--g-arch {dcgan,resnet}"):
         assert shown in text, shown

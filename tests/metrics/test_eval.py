@@ -51,8 +51,10 @@ def test_scores_fall_as_training_goes_on_and_best_pt_is_the_best_step(digits_run
     assert fids[-1] < 0.8 * fids[0] and kids[-1] < 0.8 * kids[0]
     best_step = 100
     assert load_checkpoint(digits_run / "checkpoints" / "best.pt")["step"] == best_step
-    assert load_checkpoint(digits_run / "checkpoints" / "latest.pt")["eval"] == {
+    saved = load_checkpoint(digits_run / "checkpoints" / "latest.pt")["eval"]
+    assert {key: saved[key] for key in ("score", "value", "step")} == {
         "score": "fid", "value": min(fids), "step": best_step}
+    assert saved["advice"]["best_step"] == best_step  # the stop advice resumes from the same best
     provenance = records[-1]["eval/provenance"]
     assert provenance["extractor"] == "digits" and provenance["n_gen"] == 300 and provenance["n_real"] == 1797
     assert "| 100 |" in (digits_run / "eval.md").read_text()
@@ -143,7 +145,7 @@ def test_resume_keeps_the_best_score(tiny_config, tmp_path):
     train(config, tmp_path / "run", quiet=True)
     before = load_checkpoint(tmp_path / "run" / "checkpoints" / "latest.pt")["eval"]
     resumed = Trainer(dataclasses.replace(config, total_steps=6), tmp_path / "run", resume=True, quiet=True)
-    assert resumed.evaluator.best.state_dict() == before
+    assert resumed.evaluator.state_dict() == before  # the best score and the stop advice's counters
 
 
 def test_best_score_directions():

@@ -68,6 +68,9 @@ def _check_values(cfg: Any) -> None:
         raise GanforgeError(f"--resolution must be a power of two from 16 to 256, got {cfg.resolution}")
     if cfg.channels is not None:
         _one_of("channels", cfg.channels, CHANNELS)
+    if cfg.eval_extractor == "data" and cfg.eval_metric != "kid":
+        raise GanforgeError(f"--eval-extractor data scores KID only (the folder's own features); use --eval-metric "
+                            f"kid, not {cfg.eval_metric}")
     if cfg.device not in DEVICES and not cfg.device.startswith("cuda:"):
         raise GanforgeError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {cfg.device!r}")
     for field, allowed in (("precision", PRECISIONS), ("preset", PRESETS), ("augment", AUGMENT_MODES),
@@ -125,6 +128,9 @@ def _check_model(cfg: Any, spec: ModelSpec) -> None:
         points = [s.name for s in model_specs() if s.points and s.pickable]
         raise GanforgeError(f"--data {cfg.data} is 2D point data: it needs --model {' or '.join(points)} "
                             "(`ganforge train` picks it, via the recommended preset)")
+    if cfg.channels == 4 and (spec.inputs == "image" or spec.points):
+        raise GanforgeError(f"--channels 4 (transparency) is for noise-to-image models; --model {cfg.model} takes "
+                            "1 or 3")
     defaults = _defaults(cfg)
     refused = []
     for f in fields(cfg):

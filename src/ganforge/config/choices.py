@@ -8,7 +8,7 @@ BALANCE_POLICIES = ("fixed", "ttur", "skip", "adaptive")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # and cuda:N
 RESOLUTIONS = (16, 32, 64, 128, 256)
-CHANNELS = (1, 3)
+CHANNELS = (1, 3, 4)  # 4: RGBA, transparency as a fourth channel
 EVAL_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage", "is", "copies")  # metrics/evaluate.py
 
 

@@ -60,7 +60,7 @@ PROBABILITY_LIKE = Range(0, 1, whole=False, high_open=True)
 # TrainConfig's numeric fields. tests/config/test_reliability_validation.py fails for a numeric field missing here.
 TRAIN_RANGES: dict[str, Range] = {
     "resolution": Range(16, 256),
-    "channels": Range(1, 3),
+    "channels": Range(1, 4),
     "latent_dim": Range(1, 4096),
     "g_width": Range(1, 4096),
     "d_width": Range(1, 4096),

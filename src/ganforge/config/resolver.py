@@ -52,6 +52,9 @@ def resolve_config(request: Mapping[str, Any] | TrainConfig, base: Mapping[str, 
     if given.get("balance", values.get("balance")) == "ttur":
         values.update(TTUR_RATES)  # D four times faster than G, unless the rates are given
     values.update(given)
+    if given.get("eval_extractor") == "data":  # the folder's own KID: cheap by design (training/evaluation.py)
+        values.update({"eval_metric": "kid", "eval_samples": 500, **{k: v for k, v in given.items()
+                                                                     if k in ("eval_metric", "eval_samples")}})
     values.update(model=model, preset=preset["preset"])
     config = TrainConfig(**{**unset, **values})
     if not spec.points:

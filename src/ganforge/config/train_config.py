@@ -40,7 +40,9 @@ class TrainConfig:
                         "of pairs or a built-in task: edges2digits, masks2shapes, edges2photo, gray2color")
     resolution: int | None = setting(None, "data", "image size in px, a power of two (default: the data's "
                                      "natural size: digits 32, shapes 32, stacked-digits 16, folders 64)")
-    channels: int | None = setting(None, "data", "1 (grey) or 3 (colour) (default: digits 1, everything else 3)")
+    channels: int | None = setting(None, "data", "1 (grey), 3 (colour) or 4 (colour with "
+                                  "transparency: RGBA folders, transparent PNG samples) (default: digits 1, everything "
+                                  "else 3; transparency is composited onto white unless 4)")
     aspect: str = setting("1:1", "data", "WIDTH:HEIGHT of the images, e.g. 2:1; the shorter side is --resolution; "
                           "images are cropped to it, never squashed")
     flip: bool = setting(False, "data", "random horizontal flips of real images")
@@ -61,6 +63,9 @@ class TrainConfig:
                           "(1x1 / 3x3 / 5x5 / pool branches + stride-2 reduction, then dense)")
     g_arch: str = setting("dcgan", "model", "dcgan G's architecture (also with --conditional): dcgan (upscaling "
                           "convs, see --upsample) or resnet (SNGAN residual up blocks)")
+    init_from: str | None = setting(None, "model", "fine-tuning: start G, D and the EMA of G from another run's "
+                                    "weights (its folder or a checkpoint file; the networks' shapes must match); "
+                                    "optimisers, step counters and schedules start fresh")
     # optimisation
     preset: str = setting("auto", "optimisation", "where unset values come from: auto (recommended for 2D points "
                           "and stacked-digits, plain otherwise), plain (textbook DCGAN) or recommended (measured)")
@@ -127,7 +132,9 @@ class TrainConfig:
     eval_metric: str = setting("fid", "evaluation", "the score that picks best.pt")
     eval_samples: int = setting(2000, "evaluation", "generated samples per score")
     eval_extractor: str = setting("auto", "evaluation", "feature extractor: auto (digits for the built-in digits, "
-                                  "inception-v3 otherwise), inception-v3, digits or random")
+                                  "inception-v3 otherwise), inception-v3, digits, random, or data: a cheap KID in "
+                                  "the folder's own features (a small classifier trained at the start, held-out real "
+                                  "images; KID on 500 samples by default) with advice on when to stop")
     eval_weights: str | None = setting(None, "evaluation", "a local FID Inception weights file")
     # pix2pix
     direction: str = setting("AtoB", "pix2pix", "which side of each pair is the input: AtoB or BtoA")

@@ -25,6 +25,8 @@ def _chosen(x: torch.Tensor, p: float) -> torch.Tensor:
 
 
 def _colour(x: torch.Tensor, p: float) -> torch.Tensor:
+    if x.shape[1] == 4:  # RGBA: colour changes the picture, not where it is transparent
+        return torch.cat([_colour(x[:, :3], p), x[:, 3:]], 1)
     brightness = torch.rand(x.shape[0], 1, 1, 1, device=x.device) - 0.5
     x = x + _chosen(x, p) * brightness
     mean = x.mean(1, keepdim=True)  # saturation: towards / away from grey

@@ -19,6 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import GanforgeError
+from ganforge.images import has_alpha, to_channels
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MAX_PIXELS = 64_000_000  # larger images are refused as possible decompression bombs
@@ -37,27 +38,9 @@ def find_images(root: Path) -> list[Path]:
     return sorted(files)
 
 
-def _to_8bit(image: Image.Image) -> Image.Image:
-    """Scale 16/32-bit integer and float images to 8 bits instead of letting PIL clip them."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        if image.mode == "F":
-            top = max(float(arr.max()), 1e-8) if arr.max() > 1 else 1.0
-        return Image.fromarray(np.clip(arr / top * 255.0, 0, 255).round().astype(np.uint8), mode="L")
-    return image
-
-
 def to_mode(image: Image.Image, channels: int) -> Image.Image:
-    """Any PIL mode -> 'L' or 'RGB'; transparency is composited onto white."""
-    image = _to_8bit(image)
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image.convert("L" if channels == 1 else "RGB")
+    """Any PIL mode -> 'L', 'RGB' or 'RGBA' (images.to_channels: transparency onto white unless channels is 4)."""
+    return to_channels(image, channels)
 
 
 def resize_center_crop(image: Image.Image, resolution: int | tuple[int, int]) -> Image.Image:
@@ -72,19 +55,22 @@ def resize_center_crop(image: Image.Image, resolution: int | tuple[int, int]) ->
     return image.crop((left, top, left + width, top + height))
 
 
-def decode_image(path: Path, resolution: int | tuple[int, int] | None, channels: int) -> np.ndarray:
+def decode_image(path: Path, resolution: int | tuple[int, int] | None, channels: int,
+                 on_alpha: Callable[[], None] | None = None) -> np.ndarray:
     """One file -> uint8 (R, R, C), or (H, W, C) at its own size when resolution is None.
 
-    Raises BadImage with a short reason for anything unusable."""
-    image = open_image(path, channels)
+    Raises BadImage with a short reason for anything unusable; `on_alpha` is called when the file is partly
+    transparent."""
+    image = open_image(path, channels, on_alpha)
     if resolution is not None:
         image = resize_center_crop(image, resolution)
     arr = np.asarray(image, dtype=np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
 
 
-def open_image(path: Path, channels: int) -> Image.Image:
-    """One file -> an upright 'L' or 'RGB' PIL image. Raises BadImage with a short reason for anything unusable."""
+def open_image(path: Path, channels: int, on_alpha: Callable[[], None] | None = None) -> Image.Image:
+    """One file -> an upright 'L', 'RGB' or 'RGBA' PIL image (images.to_channels). Raises BadImage with a short
+    reason for anything unusable; calls `on_alpha` when the file is partly transparent."""
     if path.is_symlink() and not path.exists():
         raise BadImage("dangling symbolic link")
     try:
@@ -101,7 +87,9 @@ def open_image(path: Path, channels: int) -> Image.Image:
                 image.seek(0)  # first frame of animations
                 image.load()
                 image = ImageOps.exif_transpose(image)
-                image = to_mode(image, channels)
+                if on_alpha is not None and has_alpha(image):
+                    on_alpha()
+                image = to_channels(image, channels)
     except BadImage:
         raise
     except UnidentifiedImageError:
@@ -132,14 +120,17 @@ def load_image_folder(
     if not files:
         exts = ", ".join(sorted(IMAGE_EXTENSIONS))
         raise GanforgeError(f"{root}: no image files found (looked recursively for {exts})")
-    images, names, skipped = [], [], 0
+    images, names, skipped, transparent = [], [], 0, []
     for path in files:
         try:
-            images.append(decode_image(path, resolution, channels))
+            images.append(decode_image(path, resolution, channels, lambda: transparent.append(True)))
             names.append(_label_of(path, root))
         except BadImage as err:
             skipped += 1
             warn(f"warning: skipping {path}: {err}")
+    if transparent and channels != 4 and not quiet:  # said once for the folder, not once per file
+        warn(f"warning: {len(transparent)} of {len(files)} images under {root} are partly transparent; they are "
+             "composited onto white (--channels 4 trains on the transparency as a fourth channel)")
     if skipped and not quiet:
         warn(f"warning: skipped {skipped} of {len(files)} files under {root}; using {len(images)}")
     if not images:

@@ -17,13 +17,16 @@ def load_dataset(source: str, resolution: int, channels: int, quiet: bool = Fals
     A non-square `aspect` (W:H, shorter side = resolution) crops instead of squashing: folders scale each
     image to cover the frame and crop its centre; built-in sets are made at the longer side and cropped."""
     check_resolution(resolution)
-    if channels not in (1, 3):
-        raise GanforgeError(f"--channels must be 1 or 3, got {channels}")
+    if channels not in (1, 3, 4):
+        raise GanforgeError(f"--channels must be 1, 3 or 4, got {channels}")
     from ganforge.aspect import image_size
     from ganforge.data.builtin import BUILTIN_DATASETS
 
     size = image_size(resolution, aspect)  # (H, W)
     if source in BUILTIN_DATASETS:
+        if channels == 4:
+            raise GanforgeError(f"--data {source}: --channels 4 needs a folder of images with transparency; the "
+                                "built-in data sets have none")
         dataset = BUILTIN_DATASETS.get(source)(resolution=max(size), channels=channels)
         return dataset if size[0] == size[1] else center_crop(dataset, size)
     path = Path(source).expanduser()

@@ -16,7 +16,7 @@ from torch import nn
 
 from ganforge.data.dataset import ImageDataset
 from ganforge.errors import GanforgeError
-from ganforge.images import from_uint8
+from ganforge.images import composite_on_white, from_uint8
 from ganforge.metrics.features import FeatureExtractor, weights_hash
 
 INPUT_SIZE = 32  # every image is judged at 32 px: enough for category cues, cheap on a CPU
@@ -63,6 +63,11 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
 
 
+def _prepared(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W, C) -> the network's input; RGBA on white, as feature extraction shows every extractor."""
+    return DataClassifier.prepare(composite_on_white(from_uint8(images)))
+
+
 def _accuracy(network: DataClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     network.eval()
     with torch.no_grad():
@@ -78,9 +83,9 @@ def train_data_classifier(train: ImageDataset, heldout: ImageDataset | None = No
                             "(sub-folders)")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    images = DataClassifier.prepare(from_uint8(train.images))  # resized once: the network's input size
+    images = _prepared(train.images)  # resized once: the network's input size
     labels = train.labels
-    network = DataClassifier(train.channels, len(train.class_names), width)
+    network = DataClassifier(images.shape[1], len(train.class_names), width)
     optimiser = torch.optim.Adam(network.parameters(), lr=2e-3)
     batch = min(64, len(images))
     steps = max(1, epochs * len(images) // batch)
@@ -98,7 +103,7 @@ def train_data_classifier(train: ImageDataset, heldout: ImageDataset | None = No
     train_accuracy = _accuracy(network, images, labels)
     heldout_accuracy = None
     if heldout is not None and heldout.labels is not None:
-        heldout_accuracy = _accuracy(network, DataClassifier.prepare(from_uint8(heldout.images)), heldout.labels)
+        heldout_accuracy = _accuracy(network, _prepared(heldout.images), heldout.labels)
     extractor = FeatureExtractor(f"data:{train.name or 'folder'}", network,
                                  f"bilinear (antialiased) to {INPUT_SIZE} px",
                                  f"trained on {len(images)} real images, {len(train.class_names)} classes, seed {seed}",

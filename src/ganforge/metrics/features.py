@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.images import from_uint8
+from ganforge.images import composite_on_white, from_uint8
 from ganforge.registry import Registry
 from ganforge.runtime import autocast
 
@@ -81,7 +81,7 @@ def extract_features(extractor: FeatureExtractor, batches: Iterable[torch.Tensor
     network = extractor.network.to(device).eval().to(memory_format=torch.channels_last)
     features, logits = [], []
     for images in batches:
-        x = images.to(device).contiguous(memory_format=torch.channels_last)
+        x = composite_on_white(images).to(device).contiguous(memory_format=torch.channels_last)  # RGBA: on white
         with autocast(device, precision):
             f, lg = _as_pair(network(x))
         if f.ndim != 2:

@@ -247,7 +247,7 @@ def judge_tab(page: Page) -> None:
         if not path or not _makes_noise_images(run):  # nothing uploaded, or a run without this tab
             return None, ""
         try:  # a refused upload is an answer, shown where the result would be, not a pop-up
-            picture = _rgb(read_image_upload(path))
+            picture = _pixels(read_image_upload(path))  # RGBA when transparent: judged as training reads it
         except GanforgeError as err:
             return None, f"**Refused:** {err}"
         if run.kind == "conditional":
@@ -377,10 +377,11 @@ def _shown(image_hwc: Any) -> Any:
     return image_hwc[..., 0] if image_hwc.shape[-1] == 1 else image_hwc
 
 
-def _rgb(image: Any) -> Any:
+def _pixels(image: Any) -> Any:
+    """A PIL image's uint8 (H, W, C) array, alpha included."""
     import numpy as np
 
-    return np.asarray(image.convert("RGB"))
+    return np.asarray(image)
 
 
 TABS = [

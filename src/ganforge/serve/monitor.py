@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ganforge.images import has_alpha, to_channels
 from ganforge.inference.report import event_rows, loss_curves_png, sample_files
 from ganforge.serve.runs import ServedRun
 from ganforge.training.metrics_log import read_metrics
@@ -60,8 +61,8 @@ def _curves(path: Path, version: tuple[int, int] | None) -> np.ndarray | None:
 
 def _read_png(path: Path) -> np.ndarray | None:
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
+        with Image.open(path) as image:  # an RGBA run's grids stay transparent
+            return np.asarray(to_channels(image, 4 if has_alpha(image) else 3))
     except OSError:
         return None  # being replaced right now; the next refresh shows it
 

@@ -19,7 +19,7 @@ from torch import nn
 from ganforge.checkpoint import LATEST, load_checkpoint
 from ganforge.config.train_config import saved_settings
 from ganforge.errors import GanforgeError
-from ganforge.images import from_uint8, grid, save_gif, to_uint8
+from ganforge.images import from_uint8, grid, save_gif, to_channels, to_uint8
 from ganforge.inference.sampling import (
     LoadedGenerator,
     check_dtypes,
@@ -212,7 +212,8 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
 
 
 def judge(run: ServedRun, image_rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    """The image as the discriminator sees it (resized, channels matched) and its probability of "real"."""
+    """The image (uint8 (H, W, 3), or 4 with transparency) as the discriminator sees it (resized, channels matched
+    as training matched them: images.to_channels) and its probability of "real"."""
     array, probabilities = _judged(run, image_rgb, None)
     return array, float(probabilities[0])
 
@@ -230,7 +231,7 @@ def _judged(run: ServedRun, image_rgb: np.ndarray, labels: torch.Tensor | None) 
     from PIL import Image
 
     D, resolution, channels = run.discriminator()
-    picture = Image.fromarray(image_rgb).convert("L" if channels == 1 else "RGB")
+    picture = to_channels(Image.fromarray(image_rgb), channels)  # transparency as training handled it
     picture = picture.resize((resolution, resolution), Image.Resampling.LANCZOS)
     array = np.array(picture).reshape(resolution, resolution, channels)
     x = from_uint8(array[None])

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from ganforge.errors import GanforgeError
-from ganforge.images import from_uint8, to_uint8
+from ganforge.images import from_uint8, to_channels, to_uint8
 from ganforge.inference.translate import translate_images
 from ganforge.serve.runs import ServedRun
 from ganforge.style.gatys import fit_long_side
@@ -23,7 +23,7 @@ def translate_picture(run: ServedRun, picture: Image.Image, fit: bool = True) ->
     if run.kind != "pix2pix":
         raise GanforgeError(f"run {run.name} is not a pix2pix run; Translate needs one trained with --model pix2pix")
     translator = run.translator()
-    picture = picture.convert("L" if translator.in_channels == 1 else "RGB")  # as training read its files
+    picture = to_channels(picture, translator.in_channels)  # as training read its files (transparency on white)
     if fit:
         resolution = int(translator.config["resolution"])
         h, w = fit_long_side((picture.height, picture.width), resolution)

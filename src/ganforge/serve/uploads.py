@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ganforge.errors import GanforgeError
+from ganforge.images import has_alpha, to_channels
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SIDE_PX = 4096
@@ -21,7 +22,8 @@ FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 
 def read_image_upload(path: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES,
                       max_side: int = MAX_SIDE_PX) -> Image.Image:
-    """Decode an uploaded image as RGB; GanforgeError (naming the file) for anything else."""
+    """Decode an uploaded image as RGB, or RGBA when it is partly transparent (what each tab needs of it is
+    images.to_channels' choice, as for training files); GanforgeError (naming the file) for anything else."""
     path = Path(path)
     name = path.name
     try:
@@ -39,7 +41,7 @@ def read_image_upload(path: str | os.PathLike, max_bytes: int = MAX_UPLOAD_BYTES
                     raise GanforgeError(f"{name}: {width}x{height} px is outside the accepted size "
                                         f"(1 to {max_side} px per side)")
                 image.load()
-                return image.convert("RGB")
+                return to_channels(image, 4 if has_alpha(image) else 3)
     except GanforgeError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):

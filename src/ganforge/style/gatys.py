@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ganforge.data.folder import BadImage, open_image
 from ganforge.data.input_limits import check_input_image
 from ganforge.errors import GanforgeError
-from ganforge.images import save_png, to_pil, to_uint8
+from ganforge.images import save_png, to_channels, to_pil, to_uint8
 from ganforge.runtime import autocast, resolve_device, resolve_precision
 from ganforge.style.colour import keep_colours, luminance_image
 from ganforge.style.config import DEFAULT_LR, StyleConfig
@@ -37,7 +37,7 @@ ImageSource = str | os.PathLike | Image.Image | np.ndarray
 def load_image(source: ImageSource, long_side: int) -> torch.Tensor:
     """A path, PIL image or uint8 (H, W, 3) array -> (1, 3, H, W) in [-1, 1], longer side `long_side`."""
     if isinstance(source, Image.Image):
-        picture = source.convert("RGB")
+        picture = to_channels(source, 3)  # transparency onto white, as for every file ganforge reads
     elif isinstance(source, np.ndarray):
         if source.dtype != np.uint8 or source.ndim != 3 or source.shape[-1] != 3:
             raise GanforgeError(f"image arrays must be uint8 (H, W, 3), got {source.dtype} {source.shape}")

@@ -24,6 +24,7 @@ from ganforge.training import distributed
 from ganforge.training.data_identity import check_same_data, data_summary
 from ganforge.training.ema import ema_beta_at
 from ganforge.training.events import emit
+from ganforge.training.init_from import init_networks, load_init_source
 from ganforge.training.lr_decay import BudgetDecay, apply_lr_decay
 from ganforge.training.plots import plot_losses
 from ganforge.training.rollback import Rollback, find_fault
@@ -117,6 +118,12 @@ class Trainer:
             check_same_data(state.get("data"), self.data_summary, config.data, config.conditional,
                             int(state["step"]), warn)
         self.built: Run = build_run(config, dataset, self.dist, accel)
+        if config.init_from and not checkpointed:  # fine-tuning from another run's weights (training/init_from.py)
+            source, saved = load_init_source(config.init_from)
+            init_networks(source, saved, self.G, self.D, self.G_ema)
+            if not quiet:
+                warn(f"starting from the weights of {source} (trained {int(saved.get('step', 0))} steps); optimisers "
+                     "and counters start fresh")
         self.rollback = Rollback(config.nan_retries, warn=_warn)
         self.budget = TimeBudget.for_run(config, state, renewed=request.given().get("max_minutes") is not None)
         self.evaluator = None
@@ -255,6 +262,7 @@ class Trainer:
         self.evaluator.write_table()
         if is_best:
             self.folder.save_best(self.state_dict())
+        emit(self.evaluator.advise(record), self.log, self.quiet)  # the stop advice (training/stop_advice.py)
 
     def _log(self, step: int) -> None:
         """A metrics record of the steps since the last one, with the doctor's check (none when there were none)."""

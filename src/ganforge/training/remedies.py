@@ -12,14 +12,16 @@ from torch import nn
 
 from ganforge.config import TrainConfig
 from ganforge.config.checks import spec_for
+from ganforge.data import ImageDataset
 from ganforge.data.augment import AdaptiveAugment
+from ganforge.images import from_uint8
 from ganforge.losses.factory import make_loss
 from ganforge.losses.relativistic import RELATIVISTIC_LOSSES
 from ganforge.recipes import Recipe
 from ganforge.training.balance import Decision, make_balance
 from ganforge.training.coverage import CoverageCheck
 from ganforge.training.d_input import DiscriminatorInput
-from ganforge.training.doctor import TrainingDoctor, diversity_ratio, grad_norm
+from ganforge.training.doctor import TrainingDoctor, class_diversity_ratio, diversity_ratio, grad_norm
 from ganforge.training.events import Event
 
 
@@ -44,6 +46,36 @@ def collapse_remedy(cfg: TrainConfig) -> str:
     return "Try " + (", ".join(options[:-1]) + ", or " if len(options) > 1 else "") + options[-1] + "."
 
 
+def dominance_remedy(cfg: TrainConfig) -> str:
+    """What a long-held dominance report suggests: stronger augmentation, a slower D, or R1, where the run does
+    not use them yet and its model takes them."""
+    spec = spec_for(cfg)
+    options = []
+    if cfg.augment not in ("ada", "fixed") and not spec.refused("augment", "ada", "off"):
+        options.append("--augment ada (D then cannot memorise a small folder)")
+    if cfg.lr_d >= cfg.lr_g:
+        options.append(f"a lower --lr-d (e.g. {cfg.lr_d / 2:g}, half of now)")
+    if not cfg.r1_gamma and not spec.refused("r1_gamma", 1.0, 0.0):
+        options.append("--r1-gamma 1 (keeps D smooth around the real images)")
+    if not options:
+        return "Try a lower --lr-d still, or a stronger --augment-p / --ada-target."
+    return "Try " + (", ".join(options[:-1]) + ", or " if len(options) > 1 else "") + options[-1] + "."
+
+
+CLASS_REAL = 16  # real images per class the within-class spread is measured on
+
+
+def class_real_batch(dataset: ImageDataset, device: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to CLASS_REAL fixed real images of every class, and their labels (for the within-class collapse check)."""
+    g = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in range(len(dataset.class_names)):
+        members = (dataset.labels == c).nonzero().flatten()
+        chosen.append(members[torch.randperm(len(members), generator=g)[:CLASS_REAL]])
+    picked = torch.cat(chosen)
+    return from_uint8(dataset.images[picked]).to(device), dataset.labels[picked].to(device)
+
+
 class Remedies:
     """Built by the loop; the recipe's step gets `d_input` as its D, so it needs to know none of this."""
 
@@ -58,7 +90,9 @@ class Remedies:
         self.balance = make_balance(cfg.balance, cfg.loss, opt_D, cfg.d_steps, cfg.skip_d_below,
                                     cfg.skip_g_above, cfg.balance_target)
         self.doctor = TrainingDoctor(check_imbalance=not penalised,  # WGAN-GP's D loss has no 'too low'
-                                     collapse_remedy=collapse_remedy(cfg))
+                                     collapse_remedy=collapse_remedy(cfg), dominance_remedy=dominance_remedy(cfg))
+        self.seed = cfg.seed
+        self.class_real: tuple[torch.Tensor, torch.Tensor] | None = None  # made at the first conditional check
         self.d_params = list(self.d_input.parameters())  # gathered once: walking the modules every step costs
 
     def after_step(self, step: int, stats: dict[str, torch.Tensor], decision: Decision,
@@ -82,6 +116,14 @@ class Remedies:
         ratio = diversity_ratio(recipe, G, self.d_input, inputs, real)
         if ratio is not None:
             record["doctor/diversity"] = ratio
+        within = None
+        dataset = getattr(recipe, "dataset", None)
+        if "labels" in inputs and isinstance(dataset, ImageDataset) and dataset.labels is not None:
+            if self.class_real is None:
+                self.class_real = class_real_batch(dataset, real.device, self.seed + 5)
+            within = class_diversity_ratio(recipe, G, self.d_input, inputs, *self.class_real)
+        if within is not None:
+            record["doctor/class_diversity"] = within
         coverage = None
         if coverage_check is not None:
             coverage = coverage_check(recipe, G_ema if G_ema is not None else G, self.d_input)
@@ -90,7 +132,7 @@ class Remedies:
             record[f"doctor/{coverage.kind}_judged"] = coverage.judged
             if coverage.kind == "classes":
                 record["doctor/class_accuracy"] = coverage.accuracy
-        return self.doctor.check(record, ratio, coverage)
+        return self.doctor.check(record, ratio, coverage, within)
 
     def state_dict(self) -> dict[str, Any]:
         augment = self.d_input.augment
