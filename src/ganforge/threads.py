@@ -165,8 +165,3 @@ def unit() -> contextlib.AbstractContextManager[None]:
     """One unit of work for the innermost `chosen_threads` block to time (nothing outside one)."""
     return _active.unit() if _active is not None else contextlib.nullcontext()
 
-
-def restart() -> None:
-    """The work changed size (style transfer's next scale): time the counts again."""
-    if _active is not None:
-        _active.start_trial(_active.counts, skip=_active.settle)

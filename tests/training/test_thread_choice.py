@@ -195,3 +195,46 @@ def test_progress_lines_every_few_seconds_and_the_last_one():
     assert len(lines) == 6  # the first at 2.5 s, then at 12.5, 22.5, 32.5 and 42.5 s, and the last at 50 s
     assert lines[-1].startswith("step 100/100 (100%)") and "ETA 0s" in lines[-1]
     assert format_duration(3725) == "1h02m" and format_duration(185) == "3m05s" and format_duration(42) == "42s"
+
+
+@pytest.fixture
+def two_threads():
+    """Two intra-op threads for the test (the suite runs with one), so that there is a count to choose."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_stylize_chooses_by_timing_its_steps_or_takes_the_flag(tmp_path, capsys, two_threads):
+    from PIL import Image
+
+    from ganforge.style import StyleConfig, stylize
+
+    picture = Image.fromarray(torch.arange(20 * 28 * 3).reshape(20, 28, 3).remainder(251).byte().numpy())
+    config = StyleConfig(features="random", size=24, steps=12, scales=1, device="cpu", precision="fp32")
+    stylize(picture, [picture], config, progress=True)
+    assert "threads: " in capsys.readouterr().err
+    for name in ("c.png", "s.png"):
+        picture.save(tmp_path / name)
+    code, err = run_cli(["stylize", str(tmp_path / "c.png"), str(tmp_path / "s.png"), "-o", str(tmp_path / "o.png"),
+                         "--size", "24", "--steps", "12", "--scales", "1", "--features", "random", "--threads", "1"],
+                        capsys)
+    assert code == 0 and "threads: " not in err and torch.get_num_threads() == 2
+    code, err = run_cli(["stylize", str(tmp_path / "c.png"), str(tmp_path / "s.png"), "-o", str(tmp_path / "o.png"),
+                         "--threads", "-1"], capsys)
+    assert code == 2 and "--threads must be a whole number from 0" in err
+
+
+def test_eval_chooses_by_timing_feature_batches_or_takes_the_flag(trained_run, tmp_path, capsys, two_threads):
+    import shutil
+
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    code, err = run_cli(["eval", str(run), "--metrics", "kid", "-n", "2000", "--extractor", "random",
+                         "--no-cache"], capsys)
+    assert code == 0 and "threads: " in err
+    code, err = run_cli(["eval", str(run), "--metrics", "kid", "-n", "64", "--extractor", "random", "--threads", "1"],
+                        capsys)
+    assert code == 0 and "threads: " not in err and torch.get_num_threads() == 2
+    code, err = run_cli(["eval", str(run), "--threads", "5000"], capsys)
+    assert code == 2 and "--threads must be a whole number from 0 to 1,024, got 5000" in err
