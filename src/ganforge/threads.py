@@ -48,17 +48,18 @@ class ThreadChooser:
 
     Wrap each unit of work in `with chooser.unit():`. The first `warmup` units are not counted (first-use
     setup: oneDNN kernels, caches); after each change of count, `settle` units are not counted; then the median
-    of `trial` units scores the count. Once chosen, a new trial starts after `recheck_s` seconds, or after
-    `min_gap_s` when the recent units' median is over `slowdown` times the chosen count's time."""
+    of `trial` units scores the count. Another count replaces the one running before the trial only if it is
+    `min_gain` faster. Once chosen, a new trial starts after `recheck_s` seconds, or after `min_gap_s` when the
+    recent units' median is over `slowdown` times the chosen count's time."""
 
     def __init__(self, counts: Sequence[int], set_threads: Callable[[int], None],
                  clock: Callable[[], float] = time.perf_counter, warmup: int = 2, settle: int = 1, trial: int = 3,
-                 recheck_s: float = 300.0, slowdown: float = 2.0, min_gap_s: float = 30.0,
+                 recheck_s: float = 300.0, slowdown: float = 2.0, min_gap_s: float = 30.0, min_gain: float = 0.1,
                  announce: Callable[[str], None] | None = None) -> None:
         self.counts = sorted(set(counts), reverse=True)  # the most first: what the warm-up units run at
         self.set_threads, self.clock, self.announce = set_threads, clock, announce
         self.settle, self.trial = settle, trial
-        self.recheck_s, self.slowdown, self.min_gap_s = recheck_s, slowdown, min_gap_s
+        self.recheck_s, self.slowdown, self.min_gap_s, self.min_gain = recheck_s, slowdown, min_gap_s, min_gain
         self.chosen: int | None = None
         self.timings: dict[int, float] = {}  # seconds per unit at each count, from the latest trial
         self.trials = 0
@@ -69,6 +70,7 @@ class ThreadChooser:
     def start_trial(self, order: Sequence[int], skip: int) -> None:
         """Time the counts again, in this order, not counting the first `skip` units."""
         self._queue = list(order)
+        self._incumbent = order[0]  # what runs now (the most threads at first): kept unless another clearly wins
         self._samples: list[float] = []
         self.timings = {}
         self._try(self._queue.pop(0), skip)
@@ -111,7 +113,9 @@ class ThreadChooser:
         self._choose()
 
     def _choose(self) -> None:
-        best = min(sorted(self.timings), key=self.timings.__getitem__)  # a tie goes to fewer threads
+        best = min(sorted(self.timings), key=self.timings.__getitem__)
+        if self.timings[best] > (1 - self.min_gain) * self.timings[self._incumbent]:
+            best = self._incumbent  # not worth a switch (noise; and each count rounds sums its own way)
         changed = best != self.chosen
         self.chosen, self.trying = best, None
         self.trials += 1
@@ -130,9 +134,12 @@ _active: ThreadChooser | None = None  # the chooser of the innermost `chosen_thr
 
 
 def auto_chooser(announce: Callable[[str], None] | None = None, **options: object) -> ThreadChooser | None:
-    """A chooser over 1..(torch's current count), or None where there is nothing to choose (one thread)."""
+    """A chooser over 1..(torch's current count), or None where there is nothing to choose: one thread, or
+    OMP_NUM_THREADS set (the user's or torchrun's fixed count)."""
     import torch
 
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None
     counts = candidate_counts(torch.get_num_threads())
     if len(counts) < 2:
         return None

@@ -35,6 +35,16 @@ class FakeWork:
                 self.now += self.cost[self.threads]
 
 
+@pytest.fixture
+def two_threads(monkeypatch):
+    """Two intra-op threads and no OMP_NUM_THREADS (which fixes the count), so that there is a count to choose."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_candidate_counts():
     assert candidate_counts(1) == [1]
     assert candidate_counts(2) == [1, 2]
@@ -43,7 +53,8 @@ def test_candidate_counts():
 
 
 @pytest.mark.parametrize("cost, best", [({1: 0.05, 2: 0.09}, 1), ({1: 0.10, 2: 0.06}, 2),
-                                        ({1: 0.30, 2: 0.20, 4: 0.12}, 4), ({1: 0.07, 2: 0.07}, 1)])
+                                        ({1: 0.30, 2: 0.20, 4: 0.12}, 4), ({1: 0.20, 2: 0.12, 4: 0.30}, 2),
+                                        ({1: 0.07, 2: 0.07}, 2), ({1: 0.066, 2: 0.07}, 2)])  # under 10%: kept
 def test_the_fastest_count_is_kept(cost, best):
     work = FakeWork(cost)
     chooser = ThreadChooser(sorted(cost), work.set_threads, clock=work.clock, warmup=2, settle=1, trial=3)
@@ -90,21 +101,19 @@ def test_chosen_threads_fixed_count_and_restore():
     assert torch.get_num_threads() == before
 
 
-def test_chosen_threads_chooses_by_timing_units():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with chosen_threads(0) as chooser:
-            assert chooser is not None and chooser.counts == [2, 1]
-            for _ in range(20):
-                with unit():
-                    torch.ones(64, 64) @ torch.ones(64, 64)
-            assert chooser.chosen in (1, 2) and torch.get_num_threads() == chooser.chosen
-        assert torch.get_num_threads() == 2
-        with chosen_threads(0, device="cuda") as on_gpu:
-            assert on_gpu is None
-    finally:
-        torch.set_num_threads(before)
+def test_chosen_threads_chooses_by_timing_units(two_threads, monkeypatch):
+    with chosen_threads(0) as chooser:
+        assert chooser is not None and chooser.counts == [2, 1]
+        for _ in range(20):
+            with unit():
+                torch.ones(64, 64) @ torch.ones(64, 64)
+        assert chooser.chosen in (1, 2) and torch.get_num_threads() == chooser.chosen
+    assert torch.get_num_threads() == 2
+    with chosen_threads(0, device="cuda") as on_gpu:
+        assert on_gpu is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's (or torchrun's) fixed count
+    with chosen_threads(0) as fixed:
+        assert fixed is None and torch.get_num_threads() == 2
 
 
 def test_passive_waiting_is_set_before_torch_loads_and_a_user_setting_is_kept():
@@ -122,37 +131,26 @@ def _records(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_the_loop_chooses_when_no_count_is_given(tmp_path, tiny_config, capsys):
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        train(replace(tiny_config, total_steps=16, log_every=4, sample_every=16, checkpoint_every=16),
-              tmp_path / "auto")
-        assert torch.get_num_threads() == 2  # restored after the loop
-    finally:
-        torch.set_num_threads(before)
+def test_the_loop_chooses_when_no_count_is_given(tmp_path, tiny_config, capsys, two_threads):
+    train(replace(tiny_config, threads=0, total_steps=16, log_every=4, sample_every=16, checkpoint_every=16),
+          tmp_path / "auto")
+    assert torch.get_num_threads() == 2  # restored after the loop
     err = capsys.readouterr().err
     assert "threads: " in err and "--threads N fixes the count" in err
     assert {r["time/threads"] for r in _records(tmp_path / "auto") if "time/threads" in r} <= {1, 2}
 
 
-def test_threads_flag_is_respected_and_accepted_on_resume(tmp_path, capsys):
+def test_threads_flag_is_respected_and_accepted_on_resume(tmp_path, capsys, two_threads):
     run = tmp_path / "run"
     tiny = ["--data", "digits", "--resolution", "16", "--channels", "1", "--latent-dim", "8", "--g-width", "8",
             "--d-width", "8", "--batch-size", "8", "--log-every", "2", "--sample-every", "4", "--precision", "fp32",
             "--device", "cpu"]
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        code, err = run_cli(["train", "--out", str(run), "--steps", "4", "--threads", "1", *tiny], capsys)
-        assert code == 0 and "threads: " not in err
-        assert [r["time/threads"] for r in _records(run)] == [1, 1]
-        code, err = run_cli(["train", "--resume", str(run), "--steps", "8", "--threads", "2", "--log-every", "2"],
-                            capsys)
-        assert code == 0 and "threads: " not in err
-        assert [r["time/threads"] for r in _records(run) if r["step"] > 4] == [2, 2]
-    finally:
-        torch.set_num_threads(before)
+    code, err = run_cli(["train", "--out", str(run), "--steps", "4", "--threads", "1", *tiny], capsys)
+    assert code == 0 and "threads: " not in err
+    assert [r["time/threads"] for r in _records(run)] == [1, 1]
+    code, err = run_cli(["train", "--resume", str(run), "--steps", "8", "--threads", "2", "--log-every", "2"], capsys)
+    assert code == 0 and "threads: " not in err
+    assert [r["time/threads"] for r in _records(run) if r["step"] > 4] == [2, 2]
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys):
@@ -195,15 +193,6 @@ def test_progress_lines_every_few_seconds_and_the_last_one():
     assert len(lines) == 6  # the first at 2.5 s, then at 12.5, 22.5, 32.5 and 42.5 s, and the last at 50 s
     assert lines[-1].startswith("step 100/100 (100%)") and "ETA 0s" in lines[-1]
     assert format_duration(3725) == "1h02m" and format_duration(185) == "3m05s" and format_duration(42) == "42s"
-
-
-@pytest.fixture
-def two_threads():
-    """Two intra-op threads for the test (the suite runs with one), so that there is a count to choose."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_stylize_chooses_by_timing_its_steps_or_takes_the_flag(tmp_path, capsys, two_threads):
