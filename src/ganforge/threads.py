@@ -11,6 +11,7 @@ imports torch at module level: `prefer_passive_waiting` must run before torch lo
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import statistics
 import sys
@@ -130,7 +131,9 @@ class ThreadChooser:
         return f"threads: {self.chosen} (timed per unit of work: {times}; --threads N fixes the count)"
 
 
-_active: ThreadChooser | None = None  # the chooser of the innermost `chosen_threads` block, if it is choosing
+# the chooser of the innermost `chosen_threads` block, if it is choosing (per thread: the web page serves requests
+# on several)
+_active: contextvars.ContextVar[ThreadChooser | None] = contextvars.ContextVar("ganforge_thread_chooser", default=None)
 
 
 def auto_chooser(announce: Callable[[str], None] | None = None, **options: object) -> ThreadChooser | None:
@@ -153,22 +156,22 @@ def chosen_threads(requested: int, device: str = "cpu",
     (CPU only); the previous count comes back afterwards."""
     import torch
 
-    global _active
-    previous, outer = torch.get_num_threads(), _active
+    previous = torch.get_num_threads()
     chooser = None
     if requested > 0:
         torch.set_num_threads(requested)
     elif str(device).startswith("cpu"):
         chooser = auto_chooser(announce)
-    _active = chooser
+    token = _active.set(chooser)
     try:
         yield chooser
     finally:
-        _active = outer
+        _active.reset(token)
         torch.set_num_threads(previous)
 
 
 def unit() -> contextlib.AbstractContextManager[None]:
     """One unit of work for the innermost `chosen_threads` block to time (nothing outside one)."""
-    return _active.unit() if _active is not None else contextlib.nullcontext()
+    chooser = _active.get()
+    return chooser.unit() if chooser is not None else contextlib.nullcontext()
 
