@@ -38,7 +38,7 @@ import torch
 
 from ganforge.config import resolve_config
 from ganforge.runtime import torch_threads
-from ganforge.training.loop import Trainer
+from ganforge.training.loop import Trainer, TrainResult
 from ganforge.training.mode_benchmarks import _score as score_modes
 from ganforge.training.speed import process_settings
 
@@ -77,7 +77,7 @@ class TimedTrainer(Trainer):
     def training_cpu(self) -> float:
         return time.process_time() - self.scoring[0]
 
-    def run(self) -> object:
+    def run(self) -> TrainResult:
         self.started = (time.process_time(), time.monotonic())  # from the first step: building is not timed
         return super().run()
 
@@ -149,7 +149,8 @@ def run_one(task: str, preset: str, seed: int, args: argparse.Namespace, root: P
     with torch_threads(args.threads):
         trainer = TimedTrainer(verdict, resolve_config(settings), out, quiet=True)
         process_settings(trainer.config, trainer.device)
-        trainer.run()
+        if trainer.run().status == "interrupted":  # Ctrl-C / SIGTERM stops the whole benchmark, not one run
+            raise KeyboardInterrupt
     result = Result(task, preset, seed, trainer.step, max(cpu for cpu, _ in trainer.saved_at.values()),
                     scores=trainer.scores)
     if trainer.reached is not None:
