@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import pytest
 import torch
 
 from ganforge.config import TrainConfig
 
+# A fixed thread count (ganforge only chooses one by timing without OMP_NUM_THREADS): each count rounds sums its
+# own way, and the tests that compare runs bit for bit (resume, seeds) need the same count in both.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
 torch.set_num_threads(2)
 
 

@@ -7,10 +7,14 @@
 The training machinery lives in the subpackage `ganforge.training`, so the name `train` stays the function.
 """
 
-from ganforge.api import Model, evaluate, load, save_grid, stylize, train
-from ganforge.config import TrainConfig
-from ganforge.errors import GanforgeError
-from ganforge.version import __version__
+from ganforge.threads import prefer_passive_waiting
+
+prefer_passive_waiting()  # before the imports below load torch: OpenMP reads its wait policy once, then
+
+from ganforge.api import Model, evaluate, load, save_grid, stylize, train  # noqa: E402
+from ganforge.config import TrainConfig  # noqa: E402
+from ganforge.errors import GanforgeError  # noqa: E402
+from ganforge.version import __version__  # noqa: E402
 
 __all__ = ["GanforgeError", "Model", "TrainConfig", "__version__", "evaluate", "load", "save_grid", "stylize",
            "train"]

@@ -121,7 +121,8 @@ class TrainConfig:
     device: str = setting("auto", "execution", "auto, cpu, cuda, cuda:N or mps")
     precision: str = setting("auto", "execution", "fp32, bf16, fp16 (loss-scaled; for GPUs without bf16) or auto "
                              "(bf16 where the hardware has native kernels, fp16 on older CUDA GPUs, else fp32)")
-    threads: int = setting(0, "execution", "CPU threads per process; 0 = PyTorch's default (docs/speed.md)")
+    threads: int = setting(0, "execution", "CPU threads per process; 0 = the fastest count, found by timing the "
+                                        "first steps and checked again now and then (docs/speed.md)")
     sync_bn: bool = setting(False, "execution", "with several processes (torchrun), batch-norm statistics over "
                             "the global batch")
     nan_retries: int = setting(3, "execution", "on NaN/inf, roll back to the last good checkpoint with halved "

@@ -18,7 +18,7 @@ from typing import Any
 from torch import nn
 
 from ganforge.checkpoint import load_checkpoint, resolve_checkpoint
-from ganforge.config.ranges import EVAL_REAL, EVAL_SAMPLES, SEED, check_number
+from ganforge.config.ranges import EVAL_REAL, EVAL_SAMPLES, SEED, THREADS, check_number
 from ganforge.config.train_config import saved_settings
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
@@ -27,6 +27,7 @@ from ganforge.metrics.evaluator import make_evaluator
 from ganforge.metrics.scores import parse_metrics, scores_of
 from ganforge.metrics.table import write_table
 from ganforge.runtime import resolve_device
+from ganforge.threads import chosen_threads
 
 STEP_FILE = re.compile(r"step-(\d+)\.pt$")
 
@@ -61,11 +62,12 @@ def evaluate_checkpoints(run_or_checkpoint: str | os.PathLike, metrics: str | Se
                          weights: str | None = None, resize: str | None = None, seed: int = 0,
                          n_real: int | None = None, data: str | None = None, device: str = "auto",
                          precision: str = "fp32", use_ema: bool = True, cache: bool = True,
-                         quiet: bool = False) -> list[dict[str, Any]]:
+                         quiet: bool = False, threads: int = 0) -> list[dict[str, Any]]:
     """The full metrics.jsonl record (scores and provenance) of the latest checkpoint, or of every one.
 
     Each record is appended to the run's metrics.jsonl and eval.md is rewritten. The real side (data set,
-    extractor, reference features) is built once for all the checkpoints."""
+    extractor, reference features) is built once for all the checkpoints. threads: CPU threads, 0 for the fastest
+    count, found by timing feature batches (ganforge/threads.py)."""
     metrics = parse_metrics(metrics)  # a wrong name or number fails before any data is loaded
     check_number("-n", samples, EVAL_SAMPLES)
     check_number("--seed", seed, SEED)
@@ -81,19 +83,21 @@ def evaluate_checkpoints(run_or_checkpoint: str | os.PathLike, metrics: str | Se
         raise GanforgeError(f"{checkpoints[-1]}: holds no training config (data, resolution, channels); "
                             "is it a ganforge training checkpoint?") from None
     dev = resolve_device(device)
-    dataset = load_dataset(data_source, resolution, channels, quiet=quiet)
-    evaluator = make_evaluator(dataset, data_source, metrics, samples, extractor, weights, resize, seed, n_real, dev,
-                               precision, cache, quiet)
-    out_dir = run_dir_of(checkpoints[-1])
-    records = []
-    for path in checkpoints:
-        loaded = load_generator(path, use_ema=use_ema, device=str(dev))
-        if not quiet:
-            print(f"scoring {path} (step {loaded.step}) on {samples} samples", file=sys.stderr)
-        record = evaluator(loaded.G, loaded.latent_dim, loaded.step, str(path), picture_dir=out_dir / "eval",
-                           conditional=loaded.conditional)
-        append_records(out_dir / "metrics.jsonl", [record])
-        records.append(record)
+    check_number("--threads", threads, THREADS)
+    with chosen_threads(threads, dev.type, announce=None if quiet else _stderr):
+        dataset = load_dataset(data_source, resolution, channels, quiet=quiet)
+        evaluator = make_evaluator(dataset, data_source, metrics, samples, extractor, weights, resize, seed, n_real,
+                                   dev, precision, cache, quiet)
+        out_dir = run_dir_of(checkpoints[-1])
+        records = []
+        for path in checkpoints:
+            loaded = load_generator(path, use_ema=use_ema, device=str(dev))
+            if not quiet:
+                print(f"scoring {path} (step {loaded.step}) on {samples} samples", file=sys.stderr)
+            record = evaluator(loaded.G, loaded.latent_dim, loaded.step, str(path), picture_dir=out_dir / "eval",
+                               conditional=loaded.conditional)
+            append_records(out_dir / "metrics.jsonl", [record])
+            records.append(record)
     write_table(out_dir)
     return records
 
@@ -110,3 +114,7 @@ def evaluate_run(run_or_checkpoint: str | os.PathLike, metrics: str | Sequence[s
                                   resize=resize, seed=seed, n_real=n_real, data=data, device=device,
                                   precision=precision, use_ema=use_ema, cache=cache, quiet=quiet)[-1]
     return scores_of(record)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)

@@ -23,6 +23,7 @@ from ganforge.errors import GanforgeError
 from ganforge.images import composite_on_white, from_uint8
 from ganforge.registry import Registry
 from ganforge.runtime import autocast
+from ganforge.threads import unit
 
 EXTRACTORS: Registry[Callable[..., FeatureExtractor]] = Registry("feature extractor")
 
@@ -82,7 +83,7 @@ def extract_features(extractor: FeatureExtractor, batches: Iterable[torch.Tensor
     features, logits = [], []
     for images in batches:
         x = composite_on_white(images).to(device).contiguous(memory_format=torch.channels_last)  # RGBA: on white
-        with autocast(device, precision):
+        with autocast(device, precision), unit():  # unit: timed when the thread count is being chosen
             f, lg = _as_pair(network(x))
         if f.ndim != 2:
             raise GanforgeError(f"feature extractor {extractor.name!r} must return (N, D) features, got "

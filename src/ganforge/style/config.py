@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ganforge.config.ranges import SEED, Range, check_number
+from ganforge.config.ranges import SEED, THREADS, Range, check_number
 from ganforge.errors import GanforgeError
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -29,6 +29,7 @@ STYLE_RANGES = {
     "style_scale": Range(0, 8, whole=False, low_open=True, example="0.5 for finer strokes"),
     "seed": SEED,
     "save_every": Range(0, 100_000),  # 0: never
+    "threads": THREADS,  # 0: chosen by timing the first steps
 }
 
 
@@ -58,6 +59,7 @@ class StyleConfig:
     device: str = "auto"
     precision: str = "auto"  # fp32, bf16 or auto (bf16 where the hardware has native kernels)
     save_every: int = 0  # write an intermediate image every N steps (0: never)
+    threads: int = 0  # CPU threads; 0: the fastest count, found by timing steps (ganforge/threads.py)
 
     def validate(self, style_count: int = 1) -> StyleConfig:
         """Raise GanforgeError naming the flag for any value that cannot work."""

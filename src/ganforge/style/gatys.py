@@ -30,6 +30,7 @@ from ganforge.style.colour import keep_colours, luminance_image
 from ganforge.style.config import DEFAULT_LR, StyleConfig
 from ganforge.style.losses import content_loss, gram, style_loss, tv_loss
 from ganforge.style.networks import FEATURE_NETS, build_features, choose_features
+from ganforge.threads import chosen_threads, unit
 
 ImageSource = str | os.PathLike | Image.Image | np.ndarray
 
@@ -207,7 +208,8 @@ def optimise(objective: Objective, image: torch.Tensor, steps: int, optimizer: s
     """`steps` optimiser steps from `image`; `on_step(losses, current image)` after each. Returns the best image."""
     optimiser = PixelOptimiser(objective, image, optimizer, lr)
     for _ in range(steps):
-        losses = optimiser.step()
+        with unit():  # timed, when the thread count is being chosen (ganforge/threads.py)
+            losses = optimiser.step()
         if on_step is not None:
             on_step(losses, optimiser.image)
     return optimiser.result()
@@ -266,34 +268,36 @@ def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], c
 
     image: torch.Tensor | None = None
     done = 0
-    for hw, steps in zip(sizes, schedule):
-        content_l = resize(content_full, hw)
-        styles_l = [resize(s, fit_long_side(tuple(s.shape[-2:]), round(max(hw) * config.style_scale)))
-                    for s in style_full]
-        if config.preserve_colour:
-            styles_l = [luminance_image(s, like=content_l) for s in styles_l]
-            content_l = luminance_image(content_l)
-        objective = build_objective(net, content_l, styles_l, content_layers, style_layers, blend, weights,
-                                    device, precision)
-        start = _initial_image(config.init, content_l, styles_l[0], config.seed) if image is None else resize(image, hw)
-
-        def report(losses: dict[str, float], x: torch.Tensor, hw: tuple[int, int] = hw) -> None:
-            nonlocal done
-            done += 1
-            bar.update(1)
-            bar.set_postfix(size=f"{hw[1]}x{hw[0]}", content=f"{losses['content']:.3g}",
-                            style=f"{losses['style']:.3g}", tv=f"{losses['tv']:.3g}", refresh=False)
-            if on_step is None and not (config.save_every and done % config.save_every == 0):
-                return
-            current = x.detach().float().cpu()
+    with chosen_threads(config.threads, device.type, announce=notify if progress else None):
+        for hw, steps in zip(sizes, schedule):
+            content_l = resize(content_full, hw)
+            styles_l = [resize(s, fit_long_side(tuple(s.shape[-2:]), round(max(hw) * config.style_scale)))
+                        for s in style_full]
             if config.preserve_colour:
-                current = keep_colours(current, resize(content_full, hw))
-            if config.save_every and done % config.save_every == 0:
-                save_png(Path(save_dir) / f"{done:05d}-{hw[1]}x{hw[0]}.png", to_uint8(current)[0])
-            if on_step is not None:
-                on_step(StepInfo(done, bar.total, hw, losses, current))
+                styles_l = [luminance_image(s, like=content_l) for s in styles_l]
+                content_l = luminance_image(content_l)
+            objective = build_objective(net, content_l, styles_l, content_layers, style_layers, blend, weights,
+                                        device, precision)
+            start = (_initial_image(config.init, content_l, styles_l[0], config.seed) if image is None
+                     else resize(image, hw))
 
-        image = optimise(objective, start, steps, config.optimizer, config.lr, report)
+            def report(losses: dict[str, float], x: torch.Tensor, hw: tuple[int, int] = hw) -> None:
+                nonlocal done
+                done += 1
+                bar.update(1)
+                bar.set_postfix(size=f"{hw[1]}x{hw[0]}", content=f"{losses['content']:.3g}",
+                                style=f"{losses['style']:.3g}", tv=f"{losses['tv']:.3g}", refresh=False)
+                if on_step is None and not (config.save_every and done % config.save_every == 0):
+                    return
+                current = x.detach().float().cpu()
+                if config.preserve_colour:
+                    current = keep_colours(current, resize(content_full, hw))
+                if config.save_every and done % config.save_every == 0:
+                    save_png(Path(save_dir) / f"{done:05d}-{hw[1]}x{hw[0]}.png", to_uint8(current)[0])
+                if on_step is not None:
+                    on_step(StepInfo(done, bar.total, hw, losses, current))
+
+            image = optimise(objective, start, steps, config.optimizer, config.lr, report)
     bar.close()
     if config.preserve_colour:
         image = keep_colours(image, content_full)

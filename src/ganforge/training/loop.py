@@ -4,6 +4,7 @@ sample grid, plots, evaluation, checkpoint) is a list of scheduled actions (trai
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -20,6 +21,7 @@ from ganforge.config import DEFAULT_STEPS, TrainConfig
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
 from ganforge.runtime import eval_mode, is_out_of_memory, out_of_memory_message
+from ganforge.threads import auto_chooser
 from ganforge.training import distributed
 from ganforge.training.data_identity import check_same_data, data_summary
 from ganforge.training.ema import ema_beta_at
@@ -27,6 +29,7 @@ from ganforge.training.events import emit
 from ganforge.training.init_from import init_networks, load_init_source
 from ganforge.training.lr_decay import BudgetDecay, apply_lr_decay
 from ganforge.training.plots import plot_losses
+from ganforge.training.progress_lines import ProgressLines
 from ganforge.training.rollback import Rollback, find_fault
 from ganforge.training.run import Run, build_run, check_request, run_config
 from ganforge.training.run_folder import RunFolder, RunFolderError
@@ -142,7 +145,7 @@ class Trainer:
                 warn(f"training {self._plan()}")
         self.schedule = Schedule(self._actions())
         self.window = LogWindow(self.device)
-        self.bar: tqdm | None = None
+        self.bar: tqdm | ProgressLines | None = None
 
     @property
     def out_dir(self) -> Path:
@@ -272,6 +275,7 @@ class Trainer:
         record: dict[str, Any] = {"step": self.step, "epoch": round(run.batches.epoch, 3)}
         record.update(window.means())
         record["time/img_per_s"] = window.images_per_second()
+        record["time/threads"] = torch.get_num_threads()
         events = run.remedies.examine(record, run.recipe, run.G, run.sample_inputs, run.doctor_real,
                                       run.coverage_check, run.G_ema)
         self.log.write(record)
@@ -327,8 +331,10 @@ class Trainer:
         budget_decay = BudgetDecay(cfg.lr_decay_start) if timed_decay else None
         status = "done"
         self.window.reset()
-        self.bar = tqdm(total=run.total_steps, initial=run.step, unit="step", dynamic_ncols=True,
-                        disable=self.quiet or not self.dist.is_main or None, file=sys.stderr)
+        self.bar = _progress_bar(run.total_steps, run.step, silent=self.quiet or not self.dist.is_main)
+        threads_before = torch.get_num_threads()
+        chooser = auto_chooser(announce=None if self.quiet or not self.dist.is_main else _warn) \
+            if cfg.threads == 0 and self.device.type == "cpu" else None  # --threads 0: the fastest count, timed
         if run.step == 0:
             self.schedule.start(run.step)
         if hasattr(getattr(run.recipe, "schedule", None), "use_clock"):  # a recipe's own curve over the budget
@@ -348,7 +354,9 @@ class Trainer:
                     budget_decay(run.optimizers(), (now - start) / (deadline - start))
                 else:
                     apply_lr_decay(run.optimizers(), run.step, run.total_steps, cfg.lr_decay_start)
-                self.window.add(self._train_step(), cfg.batch_size)
+                with chooser.unit() if chooser is not None else contextlib.nullcontext():
+                    stats = self._train_step()
+                self.window.add(stats, cfg.batch_size)
                 self.bar.update(1)
                 due = self.schedule.due(run.step)
                 checked = any(action.checked for action in due) or run.step == run.total_steps
@@ -359,6 +367,7 @@ class Trainer:
         finally:
             self.bar.close()
             stop.restore()
+            torch.set_num_threads(threads_before)  # what the chooser picked was for this loop's steps
         self.budget.spent = spent_before + (self.clock() - start)
         self._healthy_or_rolled_back()
         self.schedule.end(run.step)
@@ -388,6 +397,13 @@ def _progress(record: dict[str, Any]) -> str:
     shown = [("loss/D", "D", ".3f"), ("loss/G", "G", ".3f"), ("loss/L1", "L1", ".3f"), ("D/real_prob", "D(x)", ".2f"),
              ("D/fake_prob", "D(G(z))", ".2f"), ("time/img_per_s", "img/s", ".0f")]
     return " ".join(f"{label} {record[key]:{spec}}" for key, label, spec in shown if key in record)
+
+
+def _progress_bar(total: int | None, initial: int, silent: bool) -> tqdm | ProgressLines:
+    """tqdm's bar on a terminal; elsewhere (CI, nohup, a log file) a plain line every log record or so."""
+    if not silent and not sys.stderr.isatty():
+        return ProgressLines(total, initial, file=sys.stderr)
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, disable=silent, file=sys.stderr)
 
 
 def _warn(message: str) -> None:
