@@ -131,6 +131,9 @@ class Trainer:
         if self.complete is None:
             self.dist.broadcast_from_main([self.G, self.D] + ([self.G_ema] if self.G_ema is not None else []))
             self.folder.start_logs(config, resume_step=self.step if state else None)
+            auto_line = getattr(config, "auto_line", None) or getattr(request, "auto_line", None)
+            if state is None and auto_line:  # what --preset auto chose, and why (config/auto.py)
+                self.folder.write_note("auto.txt", auto_line)
             if state is not None:
                 warn(f"training {self._plan()}")
         self.schedule = Schedule(self._actions())
