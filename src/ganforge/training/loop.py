@@ -8,7 +8,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from ganforge.training.schedule import Schedule, Scheduled
 from ganforge.training.signals import StopSignals
 from ganforge.training.speed import process_settings
 from ganforge.training.time_budget import TimeBudget
+from ganforge.training.time_plan import Plan, TimePlanner
 
 
 @dataclass
@@ -320,6 +321,9 @@ class Trainer:
         deadline = start + left if left is not None else math.inf
         timed_decay = cfg.lr_decay_start is not None and run.total_steps is None
         budget_decay = BudgetDecay(cfg.lr_decay_start) if timed_decay else None
+        # only a time budget: the first steps' speed plans the cadence and the progress bar (training/time_plan.py)
+        planner = TimePlanner(cfg, left) if run.total_steps is None and left else None
+        first_step = run.step
         status = "done"
         self.window.reset()
         self.bar = tqdm(total=run.total_steps, initial=run.step, unit="step", dynamic_ncols=True,
@@ -339,6 +343,10 @@ class Trainer:
                 if self.dist.any(now >= deadline):
                     status = "time budget"
                     break
+                if deadline != math.inf:
+                    self.bar.set_description_str(f"{_minutes_seconds(deadline - now)} left", refresh=False)
+                if planner is not None and run.step > first_step:
+                    self._follow_plan(planner.observe(run.step, now - start))
                 if budget_decay is not None:  # --lr-decay-start with only --max-minutes: over the time budget
                     budget_decay(run.optimizers(), (now - start) / (deadline - start))
                 else:
@@ -359,6 +367,22 @@ class Trainer:
         self.schedule.end(run.step)
         self.dist.barrier()  # the others return once rank 0's last checkpoint is on disk
         return TrainResult(run.step, status, self.folder.path, self.folder.latest)
+
+    def _follow_plan(self, plan: Plan | None) -> None:
+        """Space the sample grids and checkpoints over the steps the budget will give; the bar counts to them."""
+        if plan is None:
+            return
+        self.built.config = replace(self.config, sample_every=plan.sample_every,
+                                    checkpoint_every=plan.checkpoint_every)
+        for action in self.schedule.actions:
+            if action.name in ("samples", "plot"):
+                action.every = plan.sample_every
+            elif action.name == "checkpoint":
+                action.every = plan.checkpoint_every
+        self.bar.total = plan.steps
+        self.bar.refresh()
+        if self.dist.is_main and not self.quiet:
+            _warn(plan.line(self.config))
 
     def _train_step(self) -> dict[str, torch.Tensor]:
         """One step: the D-only updates --d-steps asks for, then the update --balance decides, then the EMA."""
@@ -383,6 +407,11 @@ def _progress(record: dict[str, Any]) -> str:
     shown = [("loss/D", "D", ".3f"), ("loss/G", "G", ".3f"), ("loss/L1", "L1", ".3f"), ("D/real_prob", "D(x)", ".2f"),
              ("D/fake_prob", "D(G(z))", ".2f"), ("time/img_per_s", "img/s", ".0f")]
     return " ".join(f"{label} {record[key]:{spec}}" for key, label, spec in shown if key in record)
+
+
+def _minutes_seconds(seconds: float) -> str:
+    minutes, seconds = divmod(max(0, int(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
 
 
 def _warn(message: str) -> None:
