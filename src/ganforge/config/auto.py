@@ -7,8 +7,10 @@ whether the folder has class sub-folders), the model if one is given, and `--max
   DiffAugment in D, rahinge loss; widths 8). Measured on Debian's Tux Paint stamps at 64 px with 1.5 CPU
   minutes on one thread (docs/architectures.md): KID x1000 2377 ± 447 against 7587 ± 837 for DCGAN with the
   hinge / spectral-norm recipe; in the same CPU time it takes ~2x DCGAN's images, and its D augments its own
-  inputs, which a few hundred images need. Measured again on shapes at 64 px (docs/own-images.md) before the
-  rule was kept. Below 64 px, and for conditional runs (FastGAN has no conditional form), DCGAN.
+  inputs, which a few hundred images need. Not yet confirmed on shapes: with 1.5 CPU minutes on a loaded
+  machine (one seed, 83 FastGAN steps against 30 DCGAN steps) DCGAN scored 582 against FastGAN's 813, too few
+  steps for either to draw anything; docs/own-images.md has the folders' benchmark. Below 64 px, and for
+  conditional runs (FastGAN has no conditional form), DCGAN.
 - **Loss, regularisation, optimiser (DCGAN).** The image recipe measured on digits (docs/results.md): hinge loss,
   spectral norm on a D without batch norm, nearest-neighbour upsampling, Adam 4e-4 with betas (0, 0.99)
   (54-57% of samples read at 3,000 steps against 45-46% for the textbook settings).
@@ -77,7 +79,7 @@ def choose(shape: DataShape, model: str | None = None) -> AutoChoice:
         model = "dcgan" if shape.conditional or shape.resolution < AUTO_FROM_RESOLUTION else "fastgan"
         why = ("conditional (FastGAN has no conditional form)" if shape.conditional else
                f"below {AUTO_FROM_RESOLUTION} px" if model == "dcgan" else
-               f"at {AUTO_FROM_RESOLUTION} px and up it drew closest to held-out images in equal CPU time")
+               f"at {AUTO_FROM_RESOLUTION} px and up it drew closest to held-out Tux Paint stamps in equal CPU time")
     else:
         why = "given with --model"
     if model == "fastgan":
