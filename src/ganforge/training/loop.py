@@ -321,8 +321,10 @@ class Trainer:
         deadline = start + left if left is not None else math.inf
         timed_decay = cfg.lr_decay_start is not None and run.total_steps is None
         budget_decay = BudgetDecay(cfg.lr_decay_start) if timed_decay else None
-        # only a time budget: the first steps' speed plans the cadence and the progress bar (training/time_plan.py)
-        planner = TimePlanner(cfg, left) if run.total_steps is None and left else None
+        # only a time budget: the first steps' speed plans the cadence and the progress bar (training/time_plan.py);
+        # not under torchrun, where each process's clock would plan another cadence and their checkpoints would hang
+        timed_alone = run.total_steps is None and left and not distributed.launched_by_torchrun()
+        planner = TimePlanner(cfg, left) if timed_alone else None
         first_step = run.step
         status = "done"
         self.window.reset()
