@@ -94,7 +94,8 @@ def _mean_sd(values: list[float], digits: int) -> str:
 
 def table(out: Path) -> str:
     """One row per (folder, resolution, recipe): KID x1000 and real-vs-generated accuracy, mean ± sd over seeds."""
-    results = [r for r in read_results(out) if "error" not in r]
+    unique = {(r["folder"], r["resolution"], r["recipe"], r["seed"]): r for r in read_results(out)}
+    results = [r for r in unique.values() if "error" not in r]  # a run done twice (overlapping shards) counts once
     lines = ["| folder | px | recipe | model | KID×1000 | real-vs-generated accuracy % | steps | seeds |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for folder in FOLDERS:
