@@ -88,8 +88,9 @@ def read_results(out: Path) -> list[dict]:
 def _mean_sd(values: list[float], digits: int) -> str:
     if not values:
         return "-"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.{digits}f} ± {sd:.{digits}f}"
+    if len(values) == 1:  # one seed: no spread to show
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def table(out: Path) -> str:
