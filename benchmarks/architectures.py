@@ -26,27 +26,24 @@ import math
 import os
 import shutil
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from ganforge.config import resolve_config
-from ganforge.data import load_dataset
-from ganforge.data.builtin import shapes
-from ganforge.data.dataset import ImageDataset
 from ganforge.errors import GanforgeError
 from ganforge.images import to_uint8
 from ganforge.inference.sampling import generate, latents, load_generator
-from ganforge.metrics.data_classifier import train_data_classifier
 from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
-from ganforge.metrics.features import FeatureExtractor, extract_features, uint8_batches
-from ganforge.metrics.kid import kid
 from ganforge.metrics.modes import read_stacked_modes, score_stacked_modes
 from ganforge.runtime import torch_threads
 from ganforge.training.loop import Trainer
 
-TUXPAINT = Path("/usr/share/tuxpaint/stamps")
+sys.path.insert(0, str(Path(__file__).parent))
+from folder_scoring import SAMPLES, FeatureSpace  # noqa: E402  (the folders and scores shared with own_images.py)
+
 SHARED_RECIPE = dict(preset="plain", loss="hinge", spectral_norm=True, d_batchnorm=False, ema_beta=0.999,
                      lr_g=4e-4, lr_d=4e-4, beta1=0.0, beta2=0.99)
 OWN_RECIPE = dict(preset="plain", ema_beta=0.999)
@@ -66,62 +63,6 @@ OWN_RECIPE_ROWS = ("r3gan", "fastgan", "msg")
 DATA = {"digits": 32, "stacked-digits": 16, "shapes": 64, "tuxpaint": 64}
 MINUTES = {"digits": 1.0, "stacked-digits": 1.0, "shapes": 1.5, "tuxpaint": 1.5}
 SAMPLE_SEED = 12345  # latents for scoring, never used in training
-SAMPLES = 1000
-
-
-def split_tuxpaint(out: Path) -> tuple[Path, ImageDataset]:
-    """A training folder of links (three quarters of each category) and the held-out quarter, decoded."""
-    if not TUXPAINT.is_dir():
-        raise GanforgeError(f"{TUXPAINT}: not found; install it with `sudo apt-get install tuxpaint-stamps-default`")
-    train_dir = out / "data" / "tuxpaint-train"
-    files = sorted(p for p in TUXPAINT.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")
-                   and len(p.relative_to(TUXPAINT).parts) > 1)
-    held: list[Path] = []
-    for category in sorted({f.relative_to(TUXPAINT).parts[0] for f in files}):
-        members = [f for f in files if f.relative_to(TUXPAINT).parts[0] == category]
-        held += members[::4]
-    heldout_names = {str(p.relative_to(TUXPAINT)) for p in held}
-    if not train_dir.exists():
-        for f in files:
-            rel = f.relative_to(TUXPAINT)
-            if str(rel) not in heldout_names:
-                (train_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-                (train_dir / rel).symlink_to(f)
-    heldout_dir = out / "data" / "tuxpaint-heldout"
-    if not heldout_dir.exists():
-        for f in held:
-            rel = f.relative_to(TUXPAINT)
-            (heldout_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-            (heldout_dir / rel).symlink_to(f)
-    heldout = load_dataset(str(heldout_dir), DATA["tuxpaint"], 3, quiet=True)
-    return train_dir, heldout
-
-
-class FeatureSpace:
-    """Per 64-px data set: the training source, held-out real features and the floor (train vs held-out KID)."""
-
-    def __init__(self, data: str, out: Path) -> None:
-        if data == "shapes":
-            self.source = "shapes"
-            train = shapes(resolution=DATA[data], count=2000, seed=0)
-            heldout = shapes(resolution=DATA[data], count=SAMPLES, seed=1)
-        else:
-            train_dir, heldout = split_tuxpaint(out)
-            self.source = str(train_dir)
-            train = load_dataset(self.source, DATA[data], 3, quiet=True)
-        trained = train_data_classifier(train, heldout, epochs=20 if data == "shapes" else 60, seed=0)
-        self.extractor: FeatureExtractor = trained.extractor
-        self.heldout = self.features(heldout.images)
-        self.floor = self.kid(self.features(train.images[:SAMPLES]))
-        self.note = (f"{data}: {len(train)} training / {len(heldout)} held-out images; classifier accuracy "
-                     f"{trained.train_accuracy:.0%} train, {trained.heldout_accuracy:.0%} held-out; "
-                     f"floor KID x1000 (real training images) {self.floor:.2f}")
-
-    def features(self, images_uint8: torch.Tensor) -> torch.Tensor:
-        return extract_features(self.extractor, uint8_batches(images_uint8)).features
-
-    def kid(self, fake_features: torch.Tensor) -> float:
-        return 1000 * kid(self.heldout, fake_features, subsets=50, subset_size=min(500, len(self.heldout))).mean
 
 
 def score(data: str, run_dir: Path, space: FeatureSpace | None) -> dict:
@@ -222,7 +163,7 @@ def main() -> None:
     for data, seed, row in work:
         if data in ("shapes", "tuxpaint") and data not in spaces:
             with torch_threads(1):
-                spaces[data] = FeatureSpace(data, args.out)
+                spaces[data] = FeatureSpace(data, DATA[data], args.out)
             print(spaces[data].note, flush=True)
             if index == 0:
                 with open(args.out / "notes.txt", "a") as handle:

@@ -2,7 +2,8 @@
 
 `plain` is the textbook baseline (DCGAN's settings for images, a vanilla MLP GAN for 2D points).
 `recommended` is the recipe measured on the mode-collapse benchmarks (`ganforge bench modes`).
-`auto` (the default) picks `recommended` for 2D point data and stacked digits, `plain` otherwise.
+`auto` (the default) picks `recommended` for 2D point data and stacked digits, `plain` for the built-in
+digits; for every other image source it picks by the data and the time budget (config/auto.py).
 The built-in `digits` get the image recipe plus what was measured on them (40 InfoGAN latent categories).
 config/resolver.py applies them: preset < the model's own defaults < --config file < the settings given.
 """

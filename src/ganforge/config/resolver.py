@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from ganforge.config.auto import AutoChoice, DataShape, choose
 from ganforge.config.checks import spec_for
 from ganforge.config.choices import SMALL_DATA_IMAGES
-from ganforge.config.presets import TTUR_RATES, preset_values
+from ganforge.config.presets import TTUR_RATES, data_kind, preset_values
 from ganforge.config.train_config import FIELDS, TrainConfig, defaults, flat_settings
 from ganforge.data.points import is_point_data
 from ganforge.errors import GanforgeError
@@ -43,9 +44,17 @@ def resolve_config(request: Mapping[str, Any] | TrainConfig, base: Mapping[str, 
             raise GanforgeError(f"{name} must be a string, got {given[name]!r:.60}")
     data = given.get("data", FIELDS["data"].default)
     preset_name = given.get("preset", FIELDS["preset"].default)
-    model, announcement = _choose_model(given, data, preset_name, images)
+    by_data = preset_name == "auto" and data_kind(data) == "images" and given.get("model") != "mlp"
+    # a resolved config resolved again (every setting given) keeps its choice without counting the data again
+    auto = _auto_choice(given, data, images) if by_data and not set(FIELDS) <= set(given) else None
+    if auto is not None:
+        model, announcement = auto.model, auto.line()
+    else:
+        model, announcement = _choose_model(given, data, preset_name, images)
     spec = spec_for(TrainConfig(**{**defaults(), **given, "model": model}))
     preset = preset_values(data, preset_name, infogan="infogan" in spec.sections)
+    if by_data:
+        preset = {**preset, **(auto.values if auto is not None else {}), "preset": "auto"}
     unset = defaults()
     values = {k: v for k, v in preset.items() if k not in spec.own_settings and not spec.refused(k, v, unset[k])}
     values.update(spec.defaults)
@@ -67,6 +76,8 @@ def resolve_config(request: Mapping[str, Any] | TrainConfig, base: Mapping[str, 
     config.validate()
     if announcement and notify is not None:
         notify(announcement)
+    if auto is not None:
+        config.auto_line = auto.line()  # kept in the run folder by the Trainer (training/run_folder.py)
     return config
 
 
@@ -119,6 +130,24 @@ def _choose_model(given: dict[str, Any], data: str, preset: str, images: int | N
         return FIELDS["model"].default, None
     return spec.name, (f"small data set ({count} images) at {resolution} px: using --model {spec.name} "
                        f"({spec.summary.split(': ', 1)[-1]}); give --model to choose another")
+
+
+def _auto_choice(given: dict[str, Any], data: str, images: int | None) -> AutoChoice | None:
+    """`--preset auto` for image data that is not a built-in with its own measured recipe (digits, stacked
+    digits, 2D points: config/presets.py); None for a bad resolution or channels (validation names them)."""
+    resolution, channels = _natural_size(data)
+    resolution, channels = given.get("resolution") or resolution, given.get("channels") or channels
+    if not isinstance(resolution, int) or not isinstance(channels, int):
+        return None  # validation names the bad value
+    from ganforge.data.inventory import count_classes
+
+    count = images if images is not None else _count_images(data)
+    minutes = given.get("max_minutes")
+    timed = isinstance(minutes, (int, float)) and minutes > 0 and not given.get("total_steps") \
+        and not given.get("epochs")
+    shape = DataShape(resolution, channels, count, count_classes(data), bool(given.get("conditional")),
+                      float(minutes) if timed else None)
+    return choose(shape, given.get("model"))
 
 
 def _natural_size(data: str) -> tuple[int, int]:

@@ -67,8 +67,9 @@ class TrainConfig:
                                     "weights (its folder or a checkpoint file; the networks' shapes must match); "
                                     "optimisers, step counters and schedules start fresh")
     # optimisation
-    preset: str = setting("auto", "optimisation", "where unset values come from: auto (recommended for 2D points "
-                          "and stacked-digits, plain otherwise), plain (textbook DCGAN) or recommended (measured)")
+    preset: str = setting("auto", "optimisation", "where unset values come from: auto (picked by the data and the "
+                          "time budget: config/auto.py; recommended for 2D points and stacked-digits, plain for "
+                          "digits), plain (textbook DCGAN) or recommended (measured)")
     loss: str = setting("nonsat", "optimisation", "adversarial loss; rahinge, rpgan (relativistic) for msg, "
                         "progressive, fastgan, r3gan")
     lr_g: float = setting(2e-4, "optimisation", "G's Adam learning rate")

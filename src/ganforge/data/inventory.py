@@ -33,3 +33,18 @@ def count_images(source: str) -> int | None:
 
         return len(find_images(path))
     return None
+
+
+def count_classes(source: str) -> int:
+    """How many classes a source's images come in (class sub-folders; the built-in shapes' kinds); 0: none."""
+    from ganforge.data.builtin import SHAPE_NAMES
+
+    if source == "shapes":
+        return len(SHAPE_NAMES)
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        return 0
+    from ganforge.data.folder import find_images
+
+    folders = {p.relative_to(path).parts[0] for p in find_images(path) if len(p.relative_to(path).parts) > 1}
+    return len(folders) if len(folders) > 1 else 0

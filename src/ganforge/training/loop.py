@@ -9,7 +9,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from ganforge.training.events import emit
 from ganforge.training.init_from import init_networks, load_init_source
 from ganforge.training.lr_decay import BudgetDecay, apply_lr_decay
 from ganforge.training.plots import plot_losses
-from ganforge.training.progress_lines import ProgressLines
+from ganforge.training.progress_lines import ProgressLines, format_duration
 from ganforge.training.rollback import Rollback, find_fault
 from ganforge.training.run import Run, build_run, check_request, run_config
 from ganforge.training.run_folder import RunFolder, RunFolderError
@@ -37,6 +37,7 @@ from ganforge.training.schedule import Schedule, Scheduled
 from ganforge.training.signals import StopSignals
 from ganforge.training.speed import process_settings
 from ganforge.training.time_budget import TimeBudget
+from ganforge.training.time_plan import Plan, TimePlanner
 
 
 @dataclass
@@ -141,6 +142,9 @@ class Trainer:
         if self.complete is None:
             self.dist.broadcast_from_main([self.G, self.D] + ([self.G_ema] if self.G_ema is not None else []))
             self.folder.start_logs(config, resume_step=self.step if state else None)
+            auto_line = getattr(config, "auto_line", None) or getattr(request, "auto_line", None)
+            if state is None and auto_line:  # what --preset auto chose, and why (config/auto.py)
+                self.folder.write_note("auto.txt", auto_line)
             if state is not None:
                 warn(f"training {self._plan()}")
         self.schedule = Schedule(self._actions())
@@ -329,6 +333,11 @@ class Trainer:
         deadline = start + left if left is not None else math.inf
         timed_decay = cfg.lr_decay_start is not None and run.total_steps is None
         budget_decay = BudgetDecay(cfg.lr_decay_start) if timed_decay else None
+        # only a time budget: the first steps' speed plans the cadence and the progress bar (training/time_plan.py);
+        # not under torchrun, where each process's clock would plan another cadence and their checkpoints would hang
+        timed_alone = run.total_steps is None and left and not distributed.launched_by_torchrun()
+        planner = TimePlanner(cfg, left) if timed_alone else None
+        first_step = run.step
         status = "done"
         self.window.reset()
         self.bar = _progress_bar(run.total_steps, run.step, silent=self.quiet or not self.dist.is_main)
@@ -350,6 +359,10 @@ class Trainer:
                 if self.dist.any(now >= deadline):
                     status = "time budget"
                     break
+                if deadline != math.inf:
+                    self.bar.set_description_str(f"{format_duration(deadline - now)} left", refresh=False)
+                if planner is not None and run.step > first_step:
+                    self._follow_plan(planner.observe(run.step, now - start))
                 if budget_decay is not None:  # --lr-decay-start with only --max-minutes: over the time budget
                     budget_decay(run.optimizers(), (now - start) / (deadline - start))
                 else:
@@ -373,6 +386,22 @@ class Trainer:
         self.schedule.end(run.step)
         self.dist.barrier()  # the others return once rank 0's last checkpoint is on disk
         return TrainResult(run.step, status, self.folder.path, self.folder.latest)
+
+    def _follow_plan(self, plan: Plan | None) -> None:
+        """Space the sample grids and checkpoints over the steps the budget will give; the bar counts to them."""
+        if plan is None:
+            return
+        self.built.config = replace(self.config, sample_every=plan.sample_every,
+                                    checkpoint_every=plan.checkpoint_every)
+        for action in self.schedule.actions:
+            if action.name in ("samples", "plot"):
+                action.every = plan.sample_every
+            elif action.name == "checkpoint":
+                action.every = plan.checkpoint_every
+        self.bar.total = plan.steps
+        self.bar.refresh()
+        if self.dist.is_main and not self.quiet:
+            _warn(plan.line(self.config))
 
     def _train_step(self) -> dict[str, torch.Tensor]:
         """One step: the D-only updates --d-steps asks for, then the update --balance decides, then the EMA."""

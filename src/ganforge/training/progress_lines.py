@@ -32,6 +32,7 @@ class ProgressLines:
         self._printed_at: float | None = None
         self._printed_step: int | None = None
         self._postfix = ""
+        self._description = ""
 
     def update(self, n: int = 1) -> None:
         self.n += n
@@ -42,8 +43,17 @@ class ProgressLines:
         if self._printed_at is None or self.clock() - self._printed_at >= self.every_s:
             self.print_line()
 
+    def set_description_str(self, text: str, refresh: bool = True) -> None:
+        """Shown after the step count (a time-budgeted run's time left); printed with the next line."""
+        self._description = text
+
+    def refresh(self) -> None:
+        """Nothing to redraw: the next line shows the new total."""
+
     def print_line(self) -> None:
         parts = [f"step {self.n}/{self.total} ({100 * self.n / self.total:.0f}%)" if self.total else f"step {self.n}"]
+        if self._description:
+            parts.append(self._description)
         if self._postfix:
             parts.append(self._postfix)
         eta = self._eta()

@@ -122,6 +122,12 @@ class RunFolder:
     def save_best(self, state: dict[str, Any]) -> Path:
         return save_checkpoint(self.checkpoints / "best.pt", state)
 
+    def write_note(self, name: str, text: str) -> None:
+        """A small text file beside config.json (e.g. auto.txt: what --preset auto chose and why)."""
+        if self.is_main:
+            with self.writing(name):
+                _write_atomically(self.path / name, text + "\n")
+
     def sample_path(self, step: int) -> Path:
         self._check_present(self.path / "samples", "the sample grid")
         return self.path / "samples" / f"{step:07d}.png"

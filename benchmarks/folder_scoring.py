@@ -1,0 +1,151 @@
+"""Benchmark folders nobody on the project drew, and how generated images are scored against them.
+
+Shared by benchmarks/architectures.py and benchmarks/own_images.py:
+- `tuxpaint`: Debian's Tux Paint stamps (`sudo apt-get install tuxpaint-stamps-default`), a quarter of each of
+  the 17 category folders held out;
+- `photos`: crops of the photographs that ship with scikit-image and scikit-learn, one category folder per
+  photo; the held-out crops come from other photos than the training crops;
+- `shapes`: the built-in shapes (training: the built-in set; classifier and floor: 2,000 images of seed 0,
+  held out: seed 1).
+A `FeatureSpace` trains a small classifier on the training images only (metrics/data_classifier.py) and scores
+KID x 1000 against the held-out images in its features; `real_vs_generated` trains a second small classifier to
+tell real from generated images and reports its accuracy on images it has not seen (50% = indistinguishable).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganforge.data import load_dataset
+from ganforge.data.builtin import shapes
+from ganforge.data.dataset import ImageDataset
+from ganforge.errors import GanforgeError
+from ganforge.metrics.data_classifier import train_data_classifier
+from ganforge.metrics.features import FeatureExtractor, extract_features, uint8_batches
+from ganforge.metrics.kid import kid
+
+TUXPAINT = Path("/usr/share/tuxpaint/stamps")
+SAMPLES = 1000  # generated images scored per run
+# photographs: training crops come from the first group, held-out crops from the second (never trained on)
+TRAIN_PHOTOS = ("astronaut", "coffee", "rocket", "hubble_deep_field", "camera", "coins", "brick", "china")
+HELDOUT_PHOTOS = ("chelsea", "immunohistochemistry", "retina", "grass", "moon", "gravel", "flower")
+CROPS_PER_PHOTO = 120
+CROP_SIZE = 128  # crops are stored at this size and loaded at the run's resolution
+
+
+def _link_split(files: list[Path], root: Path, held: set[Path], out: Path) -> tuple[Path, Path]:
+    """Folders of links: the training files and the held-out ones, keeping their category folders."""
+    train_dir, heldout_dir = out.with_name(out.name + "-train"), out.with_name(out.name + "-heldout")
+    for folder, members in ((train_dir, [f for f in files if f not in held]), (heldout_dir, sorted(held))):
+        if folder.exists():
+            continue
+        for f in members:
+            rel = f.relative_to(root)
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).symlink_to(f)
+    return train_dir, heldout_dir
+
+
+def split_tuxpaint(out: Path) -> tuple[Path, Path]:
+    """(training folder, held-out folder): a quarter of each category held out."""
+    if not TUXPAINT.is_dir():
+        raise GanforgeError(f"{TUXPAINT}: not found; install it with `sudo apt-get install tuxpaint-stamps-default`")
+    files = sorted(p for p in TUXPAINT.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")
+                   and len(p.relative_to(TUXPAINT).parts) > 1)
+    held: set[Path] = set()
+    for category in sorted({f.relative_to(TUXPAINT).parts[0] for f in files}):
+        held |= set([f for f in files if f.relative_to(TUXPAINT).parts[0] == category][::4])
+    return _link_split(files, TUXPAINT, held, out / "data" / "tuxpaint")
+
+
+def _photo(name: str) -> np.ndarray:
+    """An RGB uint8 photograph shipped with scikit-image or scikit-learn."""
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(f"{name}.jpg")
+    from skimage import color, data
+
+    image = getattr(data, name)()
+    return (color.gray2rgb(image) if image.ndim == 2 else image[..., :3]).astype(np.uint8)
+
+
+def _write_crops(names: tuple[str, ...], folder: Path, seed: int) -> None:
+    """CROPS_PER_PHOTO square crops of random size (a quarter to the whole of the short side) per photo."""
+    rng = np.random.default_rng(seed)
+    for name in names:
+        photo = _photo(name)
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        height, width = photo.shape[:2]
+        short = min(height, width)
+        for i in range(CROPS_PER_PHOTO):
+            side = int(rng.integers(short // 4, short + 1))
+            y, x = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+            crop = Image.fromarray(photo[y:y + side, x:x + side]).resize((CROP_SIZE, CROP_SIZE), Image.LANCZOS)
+            crop.save(folder / name / f"{i:03d}.png")
+
+
+def photo_crops(out: Path) -> tuple[Path, Path]:
+    """(training folder, held-out folder) of photograph crops, written once."""
+    train_dir, heldout_dir = out / "data" / "photos-train", out / "data" / "photos-heldout"
+    for names, folder, seed in ((TRAIN_PHOTOS, train_dir, 0), (HELDOUT_PHOTOS, heldout_dir, 1)):
+        if not folder.exists():
+            partial = folder.with_name(folder.name + ".partial")
+            _write_crops(names, partial, seed)
+            partial.rename(folder)
+    return train_dir, heldout_dir
+
+
+class FeatureSpace:
+    """Per data set and resolution: the training source, held-out real features and the floor (the KID of real
+    training images against the held-out ones)."""
+
+    def __init__(self, data: str, resolution: int, out: Path) -> None:
+        self.data, self.resolution = data, resolution
+        if data == "shapes":
+            self.source = "shapes"
+            train = shapes(resolution=resolution, count=2000, seed=0)
+            heldout = shapes(resolution=resolution, count=SAMPLES, seed=1)
+        else:
+            train_dir, heldout_dir = split_tuxpaint(out) if data == "tuxpaint" else photo_crops(out)
+            self.source = str(train_dir)
+            train = load_dataset(self.source, resolution, 3, quiet=True)
+            heldout = load_dataset(str(heldout_dir), resolution, 3, quiet=True)
+        trained = train_data_classifier(train, heldout if data != "photos" else None,
+                                        epochs=20 if data == "shapes" else 60, seed=0)
+        self.extractor: FeatureExtractor = trained.extractor
+        self.train_images, self.heldout_images = train.images, heldout.images
+        self.heldout = self.features(heldout.images)
+        self.floor = self.kid(self.features(train.images[:SAMPLES]))
+        read = f", {trained.heldout_accuracy:.0%} held-out" if trained.heldout_accuracy is not None else ""
+        self.note = (f"{data} {resolution} px: {len(train)} training / {len(heldout)} held-out images; classifier "
+                     f"accuracy {trained.train_accuracy:.0%} train{read}; floor KID x1000 (real training images) "
+                     f"{self.floor:.2f}")
+
+    def features(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        return extract_features(self.extractor, uint8_batches(images_uint8)).features
+
+    def kid(self, fake_features: torch.Tensor) -> float:
+        return 1000 * kid(self.heldout, fake_features, subsets=50, subset_size=min(500, len(self.heldout))).mean
+
+    def real_vs_generated(self, fake_train: torch.Tensor, fake_test: torch.Tensor, seed: int = 0) -> float:
+        """Held-out accuracy of a small classifier trained on real training images against generated ones
+        (`fake_train`), tested on held-out real images against other generated ones: 0.5 = indistinguishable."""
+        count = min(len(self.train_images), len(fake_train), SAMPLES // 2)
+        test = min(len(self.heldout_images), len(fake_test), SAMPLES // 2)
+        g = torch.Generator().manual_seed(seed)
+        real_train = self.train_images[torch.randperm(len(self.train_images), generator=g)[:count]]
+        real_test = self.heldout_images[torch.randperm(len(self.heldout_images), generator=g)[:test]]
+        train = _two_classes(real_train, fake_train[:count])
+        heldout = _two_classes(real_test, fake_test[:test])
+        trained = train_data_classifier(train, heldout, epochs=15, seed=seed, width=16)
+        return float(trained.heldout_accuracy)
+
+
+def _two_classes(real: torch.Tensor, fake: torch.Tensor) -> ImageDataset:
+    labels = torch.cat([torch.zeros(len(real), dtype=torch.long), torch.ones(len(fake), dtype=torch.long)])
+    return ImageDataset(torch.cat([real, fake]), labels, ["real", "generated"], "real-vs-generated")
