@@ -164,3 +164,19 @@ def test_bad_folders_are_one_line_errors(tmp_path, capsys):
         lines = [line for line in err.splitlines() if not line.startswith("warning:")]
         assert code == 2 and len(lines) == 1 and message in lines[0], (data, err)
         assert "Traceback" not in err and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_the_web_pages_translate_tab_switches_direction(grey_to_colour_run):
+    pytest.importorskip("gradio")
+    from ganforge.serve.app import TABS
+    from ganforge.serve.runs import open_runs
+    from ganforge.serve.translate import translate_picture
+
+    [run] = open_runs([grey_to_colour_run]).values()
+    assert run.kind == "unpaired"
+    assert [tab.title for tab in TABS if tab.supports(run)] == ["Translate", "Training monitor", "Stylize"]
+    picture = Image.new("RGB", (40, 24), (200, 30, 30))
+    seen, output = translate_picture(run, picture, fit=True, direction="A -> B")
+    assert seen.shape == (10, 16, 1) and output.shape == (10, 16, 3)  # grey A in, colour B out
+    seen, output = translate_picture(run, picture, fit=True, direction="B -> A")
+    assert seen.shape == (10, 16, 3) and output.shape == (10, 16, 1)
