@@ -129,7 +129,8 @@ def main() -> int:
     parser.add_argument("--resnet-blocks", type=int, default=6)
     parser.add_argument("--out", type=Path, default=Path("runs/bench-unpaired"))
     parser.add_argument("--picture", type=Path, help="write inputs / each variant / targets rows (first seed)")
-    parser.add_argument("--reuse", action="store_true", help="score the runs already in --out")
+    parser.add_argument("--reuse", action="store_true", help="use the runs (and scores) already in --out: to run "
+                        "seeds in parallel processes, then gather them in one table")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -143,7 +144,10 @@ def main() -> int:
             if spent is None:
                 spent = train_variant(name, args, seed, run)
                 (run / "cpu.json").write_text(json.dumps({"cpu_s": spent}) + "\n")
-            row = {**score(run, extractor), "cpu_s": spent, "seed": seed}
+            cached = run / "score.json"  # --reuse: the scores already computed (seeds run in parallel processes)
+            scores = json.loads(cached.read_text()) if args.reuse and cached.is_file() else score(run, extractor)
+            cached.write_text(json.dumps(scores) + "\n")
+            row = {**scores, "cpu_s": spent, "seed": seed}
             results[name].append(row)
             print(f"{args.task} seed {seed} {name}:", {k: round(v, 4) for k, v in row.items()}, flush=True)
             table.write_text(json.dumps(results, indent=2) + "\n")
