@@ -160,6 +160,7 @@ class UnpairedRecipe(Recipe):
     def __init__(self, config: TrainConfig, dataset: UnpairedDataset) -> None:
         super().__init__(config, dataset)
         self.pools = [ImagePool(config.pool_size, config.seed + 11), ImagePool(config.pool_size, config.seed + 12)]
+        self.device = torch.device("cpu")
 
     @staticmethod
     def load_data(config: TrainConfig, quiet: bool = False) -> UnpairedDataset:
@@ -185,6 +186,7 @@ class UnpairedRecipe(Recipe):
 
     def batches(self, device: torch.device, batch_size: int, seed: int, rank: int = 0,
                 world_size: int = 1) -> UnpairedStream:  # type: ignore[override]
+        self.device = device  # where the history buffers live (load_state_dict)
         return UnpairedStream(self.dataset, device, batch_size, seed, self.config.flip, rank, world_size,
                               on_device=self.on_device)
 
@@ -219,6 +221,5 @@ class UnpairedRecipe(Recipe):
 
     def load_state_dict(self, state: dict[str, Any] | None) -> None:
         if state and "pools" in state:
-            device = next(iter(self._device_copies.values())).device if self._device_copies else torch.device("cpu")
             for pool, saved in zip(self.pools, state["pools"]):
-                pool.load_state_dict(saved, device)
+                pool.load_state_dict(saved, self.device)
