@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 from ganforge.data.unpaired import UnpairedStream, load_unpaired
+from ganforge.errors import GanforgeError
 
 
 def test_thick_digits_only_add_ink_around_each_stroke():
@@ -43,6 +45,8 @@ def test_same_names_and_a_pairs_folder_are_partners(tmp_path):
     assert (len(data), len(data.b_images)) == (5, 3)
     pairs = {(data.names_a[a], data.names_b[b]) for a, b in data.partners.tolist()}
     assert pairs == {("y", "y"), ("pairs/p", "pairs/p")}
+    with pytest.raises(GanforgeError, match="--paired-fraction 0.5: for built-in tasks"):
+        load_unpaired(str(tmp_path), 16, 3, paired_fraction=0.5)
     stream = UnpairedStream(data, torch.device("cpu"), batch_size=4, seed=0)
     batch, _ = stream.next()
     assert batch.shape == (4, 12, 16, 16)  # A, B, and a known pair (A, B) stacked on channels

@@ -205,6 +205,9 @@ def load_unpaired(source: str, resolution: int, channels: int, split: str = "tra
             crop = (slice(None), slice(top, top + size[0]), slice(left, left + size[1]))
             inputs, targets = inputs[crop].contiguous(), targets[crop].contiguous()
         return from_pairs(inputs, targets, pairs.names, 1.0 if split == "heldout" else paired_fraction, source)
+    if paired_fraction and split == "train":
+        raise GanforgeError(f"--paired-fraction {paired_fraction}: for built-in tasks; in folders the known pairs are "
+                            "files with the same name in A and B, or a pairs/ folder")
     two = split_source(source)
     if two is not None:
         return load_sides(*two, size, channels, quiet=quiet) if split == "train" else None
