@@ -98,11 +98,11 @@ class Model:
 
     @property
     def is_translator(self) -> bool:
-        return self.recipe == "pix2pix"
+        return self.recipe in ("pix2pix", "unpaired")
 
     def _noise_generator(self, what: str) -> None:
         if self.is_translator:
-            raise GanforgeError(f"{self.source}: a pix2pix run turns images into images and has no noise to "
+            raise GanforgeError(f"{self.source}: a {self.recipe} run turns images into images and has no noise to "
                                 f"{what}; use: ganforge translate RUN INPUT... -o OUT (in Python: .translate)")
 
     def sample(self, n: int, seed: int = 0, truncation: float = 1.0,
@@ -162,9 +162,9 @@ class Model:
             save_gif(shown, out, fps)
         return shown
 
-    def translate(self, image: torch.Tensor | PathLike) -> torch.Tensor:
+    def translate(self, image: torch.Tensor | PathLike, direction: str = "AtoB") -> torch.Tensor:
         """A pix2pix run's output for an image ((C, H, W) or (N, C, H, W) in [-1, 1], or an image file), at the
-        input's own size, in [-1, 1]."""
+        input's own size, in [-1, 1]; a cyclegan run's in `direction` (AtoB or BtoA)."""
         import torch
 
         from ganforge.data.folder import BadImage, decode_image
@@ -173,18 +173,25 @@ class Model:
         from ganforge.inference.translate import translate_images
 
         if not self.is_translator:
-            raise GanforgeError(f"{self.source}: not a pix2pix run (its recipe is {self.recipe!r}); translate needs "
-                                "a run trained with model='pix2pix' (use .sample for noise-to-image runs)")
+            raise GanforgeError(f"{self.source}: not a pix2pix or cyclegan run (its recipe is {self.recipe!r}); "
+                                "translate needs a run trained with model='pix2pix' or 'cyclegan' (use .sample for "
+                                "noise-to-image runs)")
+        G, in_channels = self.G, int(self.model_args["in_channels"])
+        if self.recipe == "unpaired":
+            G = self.G.direction(direction)
+            in_channels = in_channels if direction == "AtoB" else int(self.model_args["out_channels"])
+        elif direction != "AtoB":
+            raise GanforgeError(f"direction={direction!r}: a pix2pix run translates one way only")
         if not torch.is_tensor(image):
             path = Path(image)
             try:  # (H, W, C) uint8, read as in training
                 check_input_image(path, TRANSLATE_PIXELS, ", as the image is translated at its size")
-                array = decode_image(path, None, int(self.model_args["in_channels"]))
+                array = decode_image(path, None, in_channels)
             except (BadImage, OSError) as err:
                 raise GanforgeError(f"{path}: {err.strerror if isinstance(err, OSError) else err}") from None
             image = from_uint8(torch.from_numpy(array.copy())[None])
         batch = image if image.ndim == 4 else image[None]
-        result = translate_images(self.G, batch.float(), self.G.stride)
+        result = translate_images(G, batch.float(), self.G.stride)
         return result if image.ndim == 4 else result[0]
 
 

@@ -37,7 +37,7 @@ def test_every_field_has_a_section_and_a_help_line():
     (dict(data="ring", model="dcgan"), "2D point data: it needs --model mlp"),
     (dict(model="mlp"), "--model mlp is for 2D point data"),
     (dict(aspect="2:1", conditional=True),
-     "non-square images work with --model dcgan, fastgan, mlp-gan, msg, progressive"),
+     "non-square images work with --model cyclegan, dcgan, fastgan, mlp-gan, msg, progressive"),
     (dict(model="pix2pix", data="edges2digits", l1_weight=0.0, adversarial_weight=0.0), "both 0"),
 ])
 def test_the_model_spec_refuses_what_cannot_work(settings, message):

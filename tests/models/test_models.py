@@ -40,6 +40,8 @@ def _build(name, resolution, channels, accelerated=False, **arch):
         G, D = _create(name, accelerated, resolution=resolution, in_channels=channels, out_channels=channels,
                        g_width=4, d_width=4, patch_size=16)
         source = torch.rand(3, channels, resolution, resolution) * 2 - 1
+        if model_spec(name).recipe == "unpaired":  # two domains: each D judges translated images alone
+            return G, D, G(source), lambda fake: D(fake).flatten(1).mean(1)
         return G, D, G(source), lambda fake: D(torch.cat([source, fake], 1)).flatten(1).mean(1)
     kwargs = dict(resolution=resolution, channels=channels, latent_dim=8, g_width=4, d_width=4, **arch)
     if model_spec(name).inputs == "latent+labels":  # (z, class) -> image; D(image, class)

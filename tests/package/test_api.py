@@ -107,7 +107,7 @@ def test_load_sample_labels_translate_and_save_grid(tmp_path):
     assert model.sample(2, labels=[0, 1]).shape == (2, 1, 16, 16)
     with pytest.raises(GanforgeError, match="one class for all"):
         model.sample(3, labels=[0, 1])
-    with pytest.raises(GanforgeError, match="not a pix2pix run"):
+    with pytest.raises(GanforgeError, match="not a pix2pix or cyclegan run"):
         model.translate(torch.zeros(1, 16, 16))
     frames = model.interpolate(walks=2, points=2, frames=2, out=tmp_path / "walk.gif")
     assert len(frames) == 4 and (tmp_path / "walk.gif").is_file()

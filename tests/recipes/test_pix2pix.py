@@ -95,7 +95,7 @@ def test_translate_refuses_a_non_pix2pix_run(tiny_config: TrainConfig, tmp_path:
 
     train(dataclasses.replace(tiny_config, total_steps=1), tmp_path / "run", quiet=True)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "x.png")
-    with pytest.raises(GanforgeError, match="not a pix2pix run"):
+    with pytest.raises(GanforgeError, match="not a translation run"):
         translate_files(tmp_path / "run", [tmp_path / "x.png"], tmp_path / "y.png")
 
 

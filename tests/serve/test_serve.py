@@ -271,7 +271,7 @@ def test_translate_picture_scales_to_the_training_size_or_keeps_its_own(mixed):
     assert seen.shape == output.shape == (40, 30, 1)
     with pytest.raises(GanforgeError, match="over 512 px per side"):
         translate_picture(run, Image.new("RGB", (600, 20)), fit=False)
-    with pytest.raises(GanforgeError, match="not a pix2pix run"):
+    with pytest.raises(GanforgeError, match="not a translation run"):
         translate_picture(mixed["tiny"], picture)
 
 

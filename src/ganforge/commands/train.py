@@ -98,7 +98,10 @@ def _report_heldout(out_dir: Path, checkpoint: Path) -> None:
     from ganforge.checkpoint import load_checkpoint
     from ganforge.metrics.paired import evaluate_run, format_scores
 
-    if load_checkpoint(checkpoint).get("recipe") != "pix2pix":
+    recipe = load_checkpoint(checkpoint).get("recipe")
+    if recipe == "unpaired":
+        _report_unpaired(out_dir, checkpoint)
+    if recipe != "pix2pix":
         return
     try:
         scores = evaluate_run(checkpoint)
@@ -108,3 +111,19 @@ def _report_heldout(out_dir: Path, checkpoint: Path) -> None:
     (Path(out_dir) / "heldout.json").write_text(json.dumps(scores, indent=2) + "\n")
     print(f"held-out scores on {scores['pairs']} pairs (also in heldout.json):")
     print(format_scores({"output": scores}))
+
+
+def _report_unpaired(out_dir: Path, checkpoint: Path) -> None:
+    """cyclegan runs end with both directions' held-out scores and the doctor's reading (heldout.json)."""
+    import json
+
+    from ganforge.metrics.unpaired import evaluate_unpaired_run, format_unpaired
+
+    try:
+        scores = evaluate_unpaired_run(checkpoint)
+    except GanforgeError as err:
+        print(f"no held-out scores: {err}")
+        return
+    (Path(out_dir) / "heldout.json").write_text(json.dumps(scores, indent=2) + "\n")
+    print("held-out scores (also in heldout.json):")
+    print(format_unpaired(scores))

@@ -150,7 +150,9 @@ def _check_model(cfg: Any, spec: ModelSpec) -> None:
             named = "" if unused == ["eval_every"] else f"{', '.join(map(flag_name, unused))}: "
             raise GanforgeError(f"{named}--eval-every scores noise-to-image generators; {_who(spec)} runs are scored "
                                 f"{spec.scored_by}")
-        users = [s.name for s in model_specs() if s.pickable and section in s.sections]
+        first = unused[0]  # named for the models that take it (not those that share its section but refuse it)
+        users = [s.name for s in model_specs() if s.pickable and section in s.sections
+                 and not s.refused(first, getattr(cfg, first), defaults[first])]
         raise GanforgeError(f"{', '.join(map(flag_name, unused))}: a setting of --model {', '.join(users)}, not of "
                             f"{_who(spec)}")
     from ganforge.aspect import is_square

@@ -35,6 +35,10 @@ def choices(field: str) -> list | None:
         from ganforge.models.backbones import D_ARCHS, G_ARCHS
 
         return list(D_ARCHS if field == "d_arch" else G_ARCHS)
+    if field == "generator":
+        from ganforge.models.cyclegan import GENERATORS
+
+        return list(GENERATORS)
     if field == "direction":
         from ganforge.data.paired import DIRECTIONS
 

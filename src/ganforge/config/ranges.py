@@ -85,6 +85,12 @@ TRAIN_RANGES: dict[str, Range] = {
     "adversarial_weight": Range(0, 1e6, whole=False, example="1"),
     "patch_size": Range(16, 286),  # and one of the PatchGAN fields (models/patchgan.py checks)
     "dropout": Range(0, 1, whole=False, high_open=True, example="0.5"),
+    "cycle_weight": Range(0, 1e6, whole=False, example="10"),
+    "identity_weight": Range(0, 1e6, whole=False, example="0.5"),
+    "paired_weight": Range(0, 1e6, whole=False, example="10"),
+    "paired_fraction": Range(0, 1, whole=False, example="0.1"),
+    "resnet_blocks": Range(1, 64),
+    "pool_size": Range(0, 10_000),
     "eval_every": Range(0, 10**9),  # 0 = never
     "eval_samples": Range(10, 1_000_000),
     "stage_images": Range(1, 10**9),

@@ -14,6 +14,7 @@ SECTIONS = {
     "execution": "execution: device, precision, seed and recovery",
     "evaluation": "evaluation during training: score G every --eval-every steps, keep checkpoints/best.pt",
     "pix2pix": "pix2pix (--model pix2pix)",
+    "cyclegan": "CycleGAN: unpaired translation, with optional pairs (--model cyclegan)",
     "progressive": "progressive growing (--model progressive)",
     "infogan": "InfoGAN latent categories (unconditional dcgan)",
     "r3gan": "R3GAN's penalties and schedule (--model r3gan)",

@@ -37,7 +37,8 @@ class TrainConfig:
     # data
     data: str = setting("digits", "data", "a folder of images (searched recursively) or a built-in set: digits, "
                         "shapes, stacked-digits; 2D points: ring, grid or an (N, 2) .npy file; pix2pix: a folder "
-                        "of pairs or a built-in task: edges2digits, masks2shapes, edges2photo, gray2color")
+                        "of pairs or a built-in task: edges2digits, masks2shapes, edges2photo, gray2color; cyclegan: "
+                        "A_DIR:B_DIR, a folder with A/ and B/, or a built-in task (also thick-digits, circles2squares)")
     resolution: int | None = setting(None, "data", "image size in px, a power of two (default: the data's "
                                      "natural size: digits 32, shapes 32, stacked-digits 16, folders 64)")
     channels: int | None = setting(None, "data", "1 (grey), 3 (colour) or 4 (colour with "
@@ -147,6 +148,19 @@ class TrainConfig:
     dropout: float = setting(0.5, "pix2pix", "U-Net decoder dropout (G's noise source)")
     random_crop: bool = setting(False, "pix2pix", "random crops from pairs stored 1/8 larger, at the same place "
                                 "on both sides")
+    # CycleGAN
+    cycle_weight: float = setting(10.0, "cyclegan", "weight of the cycle-consistency L1 (A -> B -> A and B -> A -> B)")
+    identity_weight: float = setting(0.5, "cyclegan", "identity L1 (G_AtoB(b) = b) weighed as this times "
+                                     "--cycle-weight (0: off; only where both domains have the same channels)")
+    paired_weight: float = setting(10.0, "cyclegan", "weight of pix2pix's L1 on the images that have a partner (same "
+                                   "name in A and B, or a pairs/ folder)")
+    paired_fraction: float = setting(0.0, "cyclegan", "built-in tasks: the share of training images given with their "
+                                     "partner (0: none, unpaired; 1: every one)")
+    generator: str = setting("resnet", "cyclegan", "the two generators: resnet (the paper's residual-block network) "
+                             "or unet (pix2pix's)")
+    resnet_blocks: int | None = setting(None, "cyclegan", "residual blocks of the resnet generators (default: 9 at "
+                                        "256 px, 6 below)")
+    pool_size: int = setting(50, "cyclegan", "generated images D draws from, old and new (0: only this step's)")
     # progressive growing
     stage_images: int = setting(10_000, "progressive", "training images per stage at full weight")
     fade_images: int = setting(10_000, "progressive", "training images over which each new stage fades in")

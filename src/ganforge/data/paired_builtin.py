@@ -4,6 +4,11 @@
 * masks2shapes  colour-coded label map -> rendered shapes on varied backgrounds
 * edges2photo   edge map -> crop of a scikit-image sample photo
 * gray2color    grey crop -> colour crop of a scikit-image sample photo
+* thick-digits  scikit-learn digit -> the same digit with thicker strokes (1 channel)
+* circles2squares  a circle -> a square of the same colour, place and size, on the same background
+
+The last two are made for unpaired translation (--model cyclegan), which trains on their two sides
+without the pairing and scores on the held-out pairs: a hidden ground truth.
 
 Each has a "train" and a disjoint "heldout" split: other digits, other renders, other photo regions.
 """
@@ -180,3 +185,59 @@ def gray2color(resolution: int = 64, channels: int = 3, split: str = "train") ->
     photos = photo_crops(resolution, split)
     names = [f"photo-crop-{i:05d}" for i in range(len(photos))]
     return make_pairs(_set_channels(photos, 1), _set_channels(photos, channels), names, name="gray2color")
+
+
+def thicken(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    """uint8 (N, H, W, 1) strokes dilated by a (2 * resolution // 16 + 1)-px square: 2 px each side at 32 px."""
+    k = 2 * max(1, resolution // 16) + 1
+    x = images.permute(0, 3, 1, 2).float()
+    return F.max_pool2d(x, k, stride=1, padding=k // 2).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+@PAIRED_TASKS.register("thick-digits")
+def thick_digits(resolution: int = 32, channels: int = 1, split: str = "train") -> PairedDataset:
+    """Digits -> the same digits with thicker strokes; the held-out split as edges2digits's."""
+    _check_split(split)
+    data = digits(resolution=resolution, channels=1)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(4))
+    index = order[:DIGITS_HELDOUT] if split == "heldout" else order[DIGITS_HELDOUT:]
+    thin = data.images[index]
+    names = [f"digit-{int(i):04d}-{int(data.labels[i])}" for i in index]
+    return make_pairs(_set_channels(thin, channels), _set_channels(thicken(thin, resolution), channels), names,
+                      name="thick-digits")
+
+
+def render_circles_and_squares(count: int, resolution: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, R, R, 3) twice: a circle, and a square of the same colour, centre and size, on one background."""
+    rng = np.random.default_rng(seed)
+    supersample = 2
+    size = resolution * supersample
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    sides = {kind: np.empty((count, resolution, resolution, 3), np.uint8) for kind in ("circle", "square")}
+    for i in range(count):
+        c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+        angle = rng.uniform(0, 2 * np.pi)
+        t = np.clip(0.5 + (np.cos(angle) * (xx - 0.5) + np.sin(angle) * (yy - 0.5)), 0, 1)[..., None]
+        background = c0 * (1 - t) + c1 * t
+        colour = rng.uniform(0, 1, 3)
+        while np.abs(colour - (c0 + c1) / 2).sum() < 0.6:  # visible against the background
+            colour = rng.uniform(0, 1, 3)
+        r = rng.uniform(0.18, 0.3)
+        cy, cx = rng.uniform(r, 1 - r, 2)
+        for kind, images in sides.items():
+            canvas = background.copy()
+            canvas[_shape_mask(kind, yy, xx, cy, cx, r)] = colour
+            images[i] = np.round(canvas.reshape(resolution, supersample, resolution, supersample, 3)
+                                 .mean(axis=(1, 3)) * 255)
+    return sides["circle"], sides["square"]
+
+
+@PAIRED_TASKS.register("circles2squares")
+def circles2squares(resolution: int = 32, channels: int = 3, split: str = "train") -> PairedDataset:
+    """A circle -> a square of the same colour, position and size on the same background; 400 held-out renders."""
+    _check_split(split)
+    count = SHAPE_RENDERS[split] // 2
+    circles, squares = render_circles_and_squares(count, resolution, seed=2 if split == "train" else 3)
+    return make_pairs(_set_channels(torch.from_numpy(circles), channels),
+                      _set_channels(torch.from_numpy(squares), channels),
+                      [f"shape-{i:05d}" for i in range(count)], name="circles2squares")

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganforge.aspect import image_size
 from ganforge.errors import GanforgeError
 from ganforge.zip_integrity import DamagedFile, load_verified, seal, verify
 
@@ -72,16 +73,24 @@ def format_for(out: Path, fmt: str | None) -> str:
 
 
 def export_generator(run: str | os.PathLike, out: str | os.PathLike, fmt: str | None = None,
-                     use_ema: bool = True) -> ExportResult:
+                     use_ema: bool = True, direction: str | None = None) -> ExportResult:
     """Export the generator of a run directory or checkpoint, whichever kind it is:
 
     noise-to-image: `z` (B, latent_dim) -> images (B, C, H, W); class-conditional: `z` and `labels` (B,)
-    int64 class indices -> images; pix2pix: `input` (B, C_in, R, R) in [-1, 1] -> images (B, C_out, R, R).
+    int64 class indices -> images; pix2pix: `input` (B, C_in, R, R) in [-1, 1] -> images (B, C_out, R, R);
+    cyclegan: the same for one `direction` (AtoB or BtoA; default AtoB).
     """
     from ganforge.checkpoint import load_checkpoint
     from ganforge.inference.sampling import generator_from_state
 
     state = load_checkpoint(run)
+    if direction is not None or state.get("recipe") == "unpaired":
+        from ganforge.inference.translate import load_translator
+
+        translator = load_translator(run, use_ema, direction=direction)
+        shape = (translator.in_channels, *image_size(translator.resolution, translator.config["aspect"]))
+        return export_module(translator.G, lambda n, g: (torch.rand(n, *shape, generator=g) * 2 - 1,), out, fmt,
+                             ("input",), "images")
     loaded = generator_from_state(state, run, use_ema)
     if state.get("recipe") == "pix2pix":
         args = state["model_args"]

@@ -51,9 +51,9 @@ class LoadedGenerator:
 def load_generator(path: str | os.PathLike, use_ema: bool = True, device: str = "cpu") -> LoadedGenerator:
     """Rebuild a noise-to-image G from the arguments stored in the checkpoint; the EMA copy when there is one."""
     state = load_checkpoint(path)
-    if state.get("recipe") == "pix2pix":
-        raise GanforgeError(f"{path}: a pix2pix run turns images into images and has no noise to sample from; "
-                            "use: ganforge translate RUN INPUT... -o OUT")
+    if state.get("recipe") in ("pix2pix", "unpaired"):
+        raise GanforgeError(f"{path}: a {state.get('model')} run turns images into images and has no noise to sample "
+                            "from; use: ganforge translate RUN INPUT... -o OUT")
     return generator_from_state(state, path, use_ema, device)
 
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from ganforge.errors import GanforgeError
 from ganforge.models.dcgan import dcgan_init
+from ganforge.models.unet import norm_layer
 
 
 def receptive_field(n_strided: int) -> int:
@@ -41,14 +42,15 @@ def patch_grid_size(size: int, patch_size: int) -> int:
 class PatchDiscriminator(nn.Module):
     """(B, channels, H, W) -> (B, 1, h, w) logits; give it cat(input, output) so it judges the pair."""
 
-    def __init__(self, channels: int = 6, width: int = 64, patch_size: int = 70, cap_multiplier: int = 8) -> None:
+    def __init__(self, channels: int = 6, width: int = 64, patch_size: int = 70, cap_multiplier: int = 8,
+                 norm: str = "batch") -> None:
         super().__init__()
         n = strided_layers_for(patch_size)
         widths = [width * min(2**i, cap_multiplier) for i in range(n + 1)]
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]
         for i in range(1, n + 1):
             stride = 2 if i < n else 1
-            layers += [nn.Conv2d(widths[i - 1], widths[i], 4, stride, 1, bias=False), nn.BatchNorm2d(widths[i]),
+            layers += [nn.Conv2d(widths[i - 1], widths[i], 4, stride, 1, bias=False), norm_layer(norm, widths[i]),
                        nn.LeakyReLU(0.2)]
         layers.append(nn.Conv2d(widths[n], 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)

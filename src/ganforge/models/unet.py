@@ -16,6 +16,16 @@ from torch import nn
 from ganforge.models.dcgan import dcgan_init
 
 DROPOUT_LEVELS = 3  # decoder levels just below the innermost one that use dropout (as in pix2pix)
+NORMS = ("batch", "instance")
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """Batch norm (pix2pix) or instance norm without learned scale (CycleGAN: statistics per image)."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {kind!r}")
 
 
 def unet_widths(depth: int, width: int, cap_multiplier: int = 8) -> list[int]:
@@ -27,7 +37,7 @@ class UNetGenerator(nn.Module):
     """(B, in_channels, H, W) -> (B, out_channels, H, W) in [-1, 1]; H and W multiples of `stride`."""
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, resolution: int = 256, width: int = 64,
-                 dropout: float = 0.5) -> None:
+                 dropout: float = 0.5, norm: str = "batch") -> None:
         super().__init__()
         if resolution < 4 or resolution & (resolution - 1):
             raise ValueError(f"resolution must be a power of two >= 4, got {resolution}")
@@ -43,7 +53,7 @@ class UNetGenerator(nn.Module):
             has_norm = 0 < level < innermost  # none on the raw input, none on the 1x1 bottleneck
             layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not has_norm))
             if has_norm:
-                layers.append(nn.BatchNorm2d(c_out))
+                layers.append(norm_layer(norm, c_out))
             self.down.append(nn.Sequential(*layers))
             c_in = c_out
 
@@ -54,7 +64,7 @@ class UNetGenerator(nn.Module):
                 self.up.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(c_in, out_channels, 4, 2, 1), nn.Tanh()))
                 continue
             layers = [nn.ReLU(), nn.ConvTranspose2d(c_in, widths[level - 1], 4, 2, 1, bias=False),
-                      nn.BatchNorm2d(widths[level - 1])]
+                      norm_layer(norm, widths[level - 1])]
             if dropout > 0 and innermost - DROPOUT_LEVELS <= level < innermost:
                 layers.append(nn.Dropout(dropout))
             self.up.append(nn.Sequential(*layers))

@@ -36,6 +36,7 @@ from ganforge.serve.runs import (
     MAX_COUNT,
     MAX_FRAMES,
     MAX_SEED,
+    TRANSLATING,
     ServedRun,
     class_choices,
     interpolation_gif,
@@ -266,7 +267,7 @@ def judge_tab(page: Page) -> None:
 
 
 def translate_tab(page: Page) -> None:
-    from ganforge.serve.translate import sketch_picture, translate_picture
+    from ganforge.serve.translate import DIRECTIONS, sketch_picture, translate_picture
 
     gr, runs, picker = _gradio(), page.runs, page.picker
     gr.Markdown("Draw on the black canvas (white lines, like the edge maps pix2pix runs train on) or upload a "
@@ -284,6 +285,7 @@ def translate_tab(page: Page) -> None:
             drawn = gr.Button("Translate the sketch", variant="primary", elem_id="translate-sketch-button")
             upload = gr.File(label="...or upload a picture", type="filepath", elem_id="translate-upload")
             fit = gr.Checkbox(True, label="Scale to the run's training size")
+            direction = gr.Radio(list(DIRECTIONS), value="A -> B", label="Direction (cyclegan runs)")
         with gr.Column(scale=2):
             with gr.Row():
                 seen = gr.Image(label="Input (as the generator sees it)", type="numpy", format="png",
@@ -293,32 +295,33 @@ def translate_tab(page: Page) -> None:
                                   elem_classes="scaled")
             info = gr.Markdown(elem_id="translate-info")
 
-    def answer(name: str, picture: Any, scale: bool) -> tuple:
+    def answer(name: str, picture: Any, scale: bool, way: str = "A -> B") -> tuple:
         run = pick(runs, name)
-        source, output = translate_picture(run, picture, scale)
+        source, output = translate_picture(run, picture, scale, way)
         h, w = source.shape[:2]
-        return _shown(source), _shown(output), f"**{run.name}** · {w}x{h} px · step {run.translator().step}"
+        shown_way = f" · {way}" if run.kind == "unpaired" else ""
+        return _shown(source), _shown(output), f"**{run.name}**{shown_way} · {w}x{h} px · step {run.translator().step}"
 
-    def run_sketch(name: str, value: Any, flip: bool, scale: bool) -> tuple:
+    def run_sketch(name: str, value: Any, flip: bool, scale: bool, way: str = "A -> B") -> tuple:
         picture = sketch_picture(value, flip)
         if picture is None:
             return None, None, "**Nothing drawn yet.** Draw on the canvas, then press the button."
-        return answer(name, picture, scale)
+        return answer(name, picture, scale, way)
 
-    def run_upload(name: str, path: str | None, scale: bool) -> tuple:
+    def run_upload(name: str, path: str | None, scale: bool, way: str = "A -> B") -> tuple:
         if not path:
             return None, None, ""
         try:  # a refused upload is an answer, shown where the result would be
             picture = read_image_upload(path)
         except GanforgeError as err:
             return None, None, f"**Refused:** {err}"
-        return answer(name, picture, scale)
+        return answer(name, picture, scale, way)
 
     outputs = [seen, result, info]
-    sketched = drawn.click(_user_errors(run_sketch), [picker, sketch, invert, fit], outputs,
+    sketched = drawn.click(_user_errors(run_sketch), [picker, sketch, invert, fit, direction], outputs,
                            api_name="translate_sketch", **_queued("translate"))
-    uploaded = upload.change(_user_errors(run_upload), [picker, upload, fit], outputs, api_name="translate_upload",
-                             **_queued("translate"))
+    uploaded = upload.change(_user_errors(run_upload), [picker, upload, fit, direction], outputs,
+                             api_name="translate_upload", **_queued("translate"))
     page.run_changed(outputs, cancels=[sketched, uploaded])
 
 
@@ -386,7 +389,7 @@ def _pixels(image: Any) -> Any:
 
 TABS = [
     Tab("Generate", generate_tab, _makes_noise_images),
-    Tab("Translate", translate_tab, lambda run: run.kind == "pix2pix"),
+    Tab("Translate", translate_tab, lambda run: run.kind in TRANSLATING),
     Tab(MONITOR, monitor_tab),
     Tab("Judge an image", judge_tab, _makes_noise_images),
     Tab("Stylize", stylize_tab),

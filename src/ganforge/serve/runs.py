@@ -44,7 +44,9 @@ MAX_SEED = 2**31 - 1
 ALL_CLASSES = "every class (one row each)"
 ALL_CATEGORIES = "every category (in the data's proportions)"
 EVERY = (None, "", ALL_CLASSES, ALL_CATEGORIES)  # the picker's "no particular one", whichever run it was built for
-KINDS = ("unconditional", "conditional", "pix2pix")  # what a run's generator takes: noise, noise + class, an image
+# what a run's generator takes: noise, noise + class, an image (pix2pix: one way; unpaired: cyclegan, both ways)
+KINDS = ("unconditional", "conditional", "pix2pix", "unpaired")
+TRANSLATING = ("pix2pix", "unpaired")
 
 
 @dataclass
@@ -75,8 +77,10 @@ class ServedRun:
     def generator(self, use_ema: bool = True) -> LoadedGenerator:
         return self._cached(f"G-{use_ema}", lambda: load_generator(self.checkpoint, use_ema=use_ema))
 
-    def translator(self) -> LoadedTranslator:
-        return self._cached("translator", lambda: load_translator(self.checkpoint))
+    def translator(self, direction: str = "AtoB") -> LoadedTranslator:
+        """The run's generator for `direction` (a pix2pix run has only AtoB)."""
+        direction = direction if self.kind == "unpaired" else "AtoB"
+        return self._cached(f"translator-{direction}", lambda: load_translator(self.checkpoint, direction=direction))
 
     def discriminator(self) -> tuple[nn.Module, int, int]:
         """(D, resolution, channels)."""
@@ -107,6 +111,8 @@ def run_kind(path: Path) -> str:
         raise GanforgeError(f"{path / 'config.json'}: unreadable ({str(err)[:80]})") from None
     if config.get("model") == "pix2pix":
         return "pix2pix"
+    if config.get("model") == "cyclegan":
+        return "unpaired"
     return "conditional" if config.get("conditional") else "unconditional"
 
 

@@ -1,4 +1,5 @@
-"""The Translate tab's work: a drawn or uploaded picture through a pix2pix run's generator."""
+"""The Translate tab's work: a drawn or uploaded picture through a pix2pix run's generator, or either of a
+cyclegan run's (the tab's direction switch)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,26 @@ from PIL import Image
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8, to_channels, to_uint8
 from ganforge.inference.translate import translate_images
-from ganforge.serve.runs import ServedRun
+from ganforge.serve.runs import TRANSLATING, ServedRun
 from ganforge.style.gatys import fit_long_side
 
 MAX_TRANSLATE_SIDE = 512  # at its own size a picture costs U-Net time ~ its pixel count; keep the page responsive
 
 
-def translate_picture(run: ServedRun, picture: Image.Image, fit: bool = True) -> tuple[np.ndarray, np.ndarray]:
+DIRECTIONS = {"A -> B": "AtoB", "B -> A": "BtoA"}  # the switch's labels (cyclegan runs)
+
+
+def translate_picture(run: ServedRun, picture: Image.Image, fit: bool = True,
+                      direction: str = "AtoB") -> tuple[np.ndarray, np.ndarray]:
     """(the input as the generator sees it, its translation), both uint8 (H, W, C).
 
     fit: scale the longer side to the training resolution, the scale the run learned; otherwise the
-    picture is used at its own size, up to MAX_TRANSLATE_SIDE per side."""
-    if run.kind != "pix2pix":
-        raise GanforgeError(f"run {run.name} is not a pix2pix run; Translate needs one trained with --model pix2pix")
-    translator = run.translator()
+    picture is used at its own size, up to MAX_TRANSLATE_SIDE per side. direction: a cyclegan run's
+    generator (AtoB or BtoA, or the switch's label); a pix2pix run has one."""
+    if run.kind not in TRANSLATING:
+        raise GanforgeError(f"run {run.name} is not a translation run; Translate needs one trained with --model "
+                            "pix2pix or cyclegan")
+    translator = run.translator(DIRECTIONS.get(direction, direction))
     picture = to_channels(picture, translator.in_channels)  # as training read its files (transparency on white)
     if fit:
         resolution = int(translator.config["resolution"])

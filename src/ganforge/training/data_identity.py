@@ -23,6 +23,9 @@ def data_summary(dataset: Any) -> dict[str, Any]:
     digest = hashlib.sha256()
     flat = values.detach().cpu().contiguous().view(-1).view(torch.uint8)  # the raw bytes, whatever the dtype
     digest.update(flat.numpy().data)
+    for extra in ("b_images", "partners"):  # unpaired data: the second domain and the known pairs count too
+        if hasattr(dataset, extra):
+            digest.update(getattr(dataset, extra).detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().data)
     return {"items": len(dataset), "classes": list(getattr(dataset, "class_names", []) or []),
             "sha256": digest.hexdigest()}
 

@@ -1,0 +1,163 @@
+"""Translation with all pairs, none, or a few: pix2pix vs CycleGAN vs semi-supervised CycleGAN at equal CPU time.
+
+On a built-in task with a hidden ground truth, each variant trains for the same CPU-time budget on one
+thread, then translates the task's held-out A images, scored against their true partners (L1, PSNR,
+SSIM) and against the B domain as a whole (KID on the digit classifier's features):
+
+* pix2pix, all pairs            (the paired upper reference)
+* pix2pix, 10% of the pairs     (what the few pairs alone give)
+* cyclegan, no pairs            (--paired-fraction 0)
+* cyclegan + 10% pairs          (--paired-fraction 0.1: pix2pix's L1 on the known pairs, --paired-weight)
+
+    python benchmarks/unpaired_table.py --task thick-digits --cpu-seconds 90 --seeds 0 1 2 \
+        --out runs/bench-unpaired --picture docs/images/unpaired-example.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.config import TrainConfig, resolve_config
+from ganforge.data.load import load_pairs
+from ganforge.data.paired import make_pairs
+from ganforge.images import from_uint8, save_grid
+from ganforge.inference.translate import load_translator
+from ganforge.metrics.paired import evaluate_translation
+from ganforge.metrics.unpaired import _kid, evaluate_unpaired_run, make_extractor
+from ganforge.recipes.pix2pix import as_rgb
+from ganforge.training.budget import train_for_budget
+
+FEW = 0.1  # the share of pairs the semi-supervised run (and the few-pairs pix2pix) gets
+VARIANTS = {
+    "pix2pix, all pairs": dict(model="pix2pix"),
+    "pix2pix, 10% pairs": dict(model="pix2pix", few_pairs=True),
+    "cyclegan, no pairs": dict(model="cyclegan", paired_fraction=0.0),
+    "cyclegan + 10% pairs": dict(model="cyclegan", paired_fraction=FEW),
+}
+PICTURE_COLUMNS = 8
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-").replace("--", "-")
+
+
+def train_variant(name: str, args: argparse.Namespace, seed: int, run: Path) -> float:
+    """Train one variant for the CPU budget; the CPU seconds it used."""
+    settings = dict(VARIANTS[name])
+    few = settings.pop("few_pairs", False)
+    common = dict(data=args.task, resolution=args.resolution, g_width=args.width, d_width=args.width,
+                  batch_size=args.batch_size, patch_size=args.patch_size, max_minutes=args.cpu_seconds / 60,
+                  sample_every=10**6, checkpoint_every=10**6, log_every=50, seed=seed, threads=1, device="cpu")
+    if settings["model"] == "cyclegan":
+        common["resnet_blocks"] = args.resnet_blocks
+    config = resolve_config(TrainConfig(**common, **settings))
+    dataset = None
+    if few:  # the same first 10% of the training pairs the semi-supervised run knows (data/unpaired.py)
+        pairs = load_pairs(args.task, config.resolution, config.channels, quiet=True)
+        keep = round(FEW * len(pairs))
+        dataset = make_pairs(pairs.inputs[:keep], pairs.targets[:keep], pairs.names[:keep], pairs.name)
+    _, spent = train_for_budget(config, run, dataset=dataset)
+    return spent
+
+
+def score(run: Path, extractor: Any) -> dict[str, Any]:
+    """A -> B on the held-out images: L1/PSNR/SSIM vs the hidden partners, KID vs the held-out B images."""
+    translator = load_translator(run)
+    if translator.both is not None:
+        result = evaluate_unpaired_run(run)["AtoB"]
+        return {k: result[k] for k in ("l1", "psnr", "ssim", "sharpness_ratio", "kid", "cycle_l1")}
+    cfg = translator.config
+    pairs = load_pairs(cfg["data"], cfg["resolution"], cfg["channels"], split="heldout", quiet=True)
+    result = evaluate_translation(translator.G, pairs)
+    with torch.no_grad():
+        outputs = translator.G(from_uint8(pairs.inputs)).float()
+    result["kid"] = _kid(extractor, from_uint8(pairs.targets), outputs)
+    return {k: result[k] for k in ("l1", "psnr", "ssim", "sharpness_ratio", "kid")}
+
+
+@torch.no_grad()
+def picture(runs: dict[str, Path], task: str, out: Path) -> None:
+    """Rows: held-out inputs, each variant's translations, the true partners."""
+    first = load_translator(next(iter(runs.values())))
+    cfg = first.config
+    pairs = load_pairs(task, cfg["resolution"], cfg["channels"], split="heldout", quiet=True)
+    index = torch.linspace(0, len(pairs) - 1, PICTURE_COLUMNS).long()
+    source, target = from_uint8(pairs.inputs[index]), from_uint8(pairs.targets[index])
+    channels = max(source.shape[1], target.shape[1])
+    rows = [as_rgb(source, channels)]
+    rows += [as_rgb(load_translator(run).G(source).float(), channels) for run in runs.values()]
+    rows.append(as_rgb(target, channels))
+    images = torch.cat(rows)
+    scale = max(1, 64 // images.shape[-1])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(out, F.interpolate(images, scale_factor=scale, mode="nearest"), nrow=PICTURE_COLUMNS)
+
+
+def summary(results: dict[str, list[dict[str, Any]]]) -> str:
+    keys = ("l1", "psnr", "ssim", "kid")
+    lines = ["| variant | L1 | PSNR dB | SSIM | KID (digit features) | CPU s per run |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, rows in results.items():
+        cells = []
+        for key in keys:
+            values = [r[key] for r in rows]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            digits = 2 if key == "psnr" else 4 if key in ("l1", "kid") else 3
+            cells.append(f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}")
+        cpu = statistics.mean(r["cpu_s"] for r in rows)
+        lines.append(f"| {name} | {' | '.join(cells)} | {cpu:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="thick-digits")
+    parser.add_argument("--cpu-seconds", type=float, default=90.0, help="each run's CPU-time budget (one thread)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--width", type=int, default=16, help="g_width and d_width")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--patch-size", type=int, default=34)
+    parser.add_argument("--resnet-blocks", type=int, default=6)
+    parser.add_argument("--out", type=Path, default=Path("runs/bench-unpaired"))
+    parser.add_argument("--picture", type=Path, help="write inputs / each variant / targets rows (first seed)")
+    parser.add_argument("--reuse", action="store_true", help="use the runs (and scores) already in --out: to run "
+                        "seeds in parallel processes, then gather them in one table")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    extractor = make_extractor("digits")
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
+    table = args.out / args.task / "table.json"
+    for seed in args.seeds:
+        for name in VARIANTS:
+            run = args.out / args.task / f"seed{seed}" / slug(name)
+            spent = json.loads((run / "cpu.json").read_text())["cpu_s"] if args.reuse else None
+            if spent is None:
+                spent = train_variant(name, args, seed, run)
+                (run / "cpu.json").write_text(json.dumps({"cpu_s": spent}) + "\n")
+            cached = run / "score.json"  # --reuse: the scores already computed (seeds run in parallel processes)
+            scores = json.loads(cached.read_text()) if args.reuse and cached.is_file() else score(run, extractor)
+            cached.write_text(json.dumps(scores) + "\n")
+            row = {**scores, "cpu_s": spent, "seed": seed}
+            results[name].append(row)
+            print(f"{args.task} seed {seed} {name}:", {k: round(v, 4) for k, v in row.items()}, flush=True)
+            table.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\n{args.task}, {args.cpu_seconds:.0f} CPU s per run (1 thread), seeds {args.seeds}, mean ± sd:")
+    print(summary(results))
+    if args.picture:
+        picture({name: args.out / args.task / f"seed{args.seeds[0]}" / slug(name) for name in VARIANTS}, args.task,
+                args.picture)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
