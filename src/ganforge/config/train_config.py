@@ -152,6 +152,12 @@ class TrainConfig:
                                       "gamma to 1/10 and Adam's beta2 rises from 0.9 to --beta2, then hold (default: "
                                       "the run's length when it starts; with only --max-minutes, its time budget); "
                                       "0 = constant")
+    # StyleGAN
+    mapping_layers: int = setting(2, "stylegan", "dense layers of the mapping network z -> w (2-8)")
+    style_mixing: float = setting(0.9, "stylegan", "share of G's training batches whose later layers take the w "
+                                  "of another z (style-mixing regularisation; 0 = off)")
+    pl_weight: float = setting(0.0, "stylegan", "weight of the path-length regularisation of G, every 4th G "
+                               "update (StyleGAN2 uses 2; 0 = off)")
 
     # --- the request: which fields were given --------------------------------------------------------
     def given(self) -> dict[str, Any]:
