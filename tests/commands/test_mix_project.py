@@ -11,20 +11,13 @@ from PIL import Image
 from ganforge.images import to_uint8
 from ganforge.inference.projection import project
 from ganforge.inference.sampling import latents, load_generator, sample_images
-from ganforge.training.loop import train
 
 from helpers import run_cli
 
 
-@pytest.fixture(scope="module")
-def style_run(tmp_path_factory):
-    from ganforge.config import resolve_config
-
-    config = resolve_config(dict(model="stylegan", data="digits", resolution=16, channels=1, latent_dim=8, g_width=4,
-                                 d_width=4, batch_size=8, total_steps=4, log_every=2, sample_every=4,
-                                 checkpoint_every=4, sample_count=4, precision="fp32", device="cpu", seed=0,
-                                 ema_beta=0.9))
-    return train(config, tmp_path_factory.mktemp("runs") / "style", quiet=True).out_dir
+@pytest.fixture
+def style_run(style_trained_run):
+    return style_trained_run
 
 
 def _png(path, image):
