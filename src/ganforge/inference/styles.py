@@ -129,8 +129,6 @@ def mix_images(loaded: object, rows: int, cols: int, seed: int, cutoff: int | No
                latents_file: str | os.PathLike | None = None) -> tuple[torch.Tensor, int]:
     """The style-mixing grid of a loaded style-based generator (inference/sampling.LoadedGenerator): row sources from
     seeds seed.. (or a latents file), column sources from the seeds after them. Returns (images, per row)."""
-    from ganforge.inference.sampling import latents
-
     G = loaded.G  # type: ignore[attr-defined]
     if not is_style_based(G):
         raise GanforgeError(f"{loaded.source}: style mixing needs a style-based generator (--model stylegan); "  # type: ignore[attr-defined]
@@ -138,7 +136,9 @@ def mix_images(loaded: object, rows: int, cols: int, seed: int, cutoff: int | No
     latent_dim = loaded.latent_dim  # type: ignore[attr-defined]
 
     def seeded(first: int, count: int) -> torch.Tensor:
-        return torch.cat([mapped(G, latents(1, latent_dim, s), truncation) for s in range(first, first + count)])
+        seeds = range(first, first + count)
+        z = [torch.randn(1, latent_dim, generator=torch.Generator().manual_seed(s)) for s in seeds]
+        return mapped(G, torch.cat(z), truncation)  # seed s draws what `ganforge sample --seed s -n 1` draws
 
     if latents_file is not None:
         row_ws = truncate_ws(G, load_latents(latents_file, G, latent_dim), truncation)
