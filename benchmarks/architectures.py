@@ -13,7 +13,7 @@ process's CPU seconds, so a busy machine does not shorten it) and is scored from
   a small classifier trained on the data's own training images (metrics/data_classifier.py); the real folder is
   Debian's Tux Paint stamps (`sudo apt-get install tuxpaint-stamps-default`: ~800 drawings in 17 category
   folders), a quarter of each category held out. The floor is the KID of the real training images themselves.
-Rows that bring their own recipe (r3gan, fastgan, msg) keep it; every other row trains with one shared recipe
+Rows that bring their own recipe (r3gan, fastgan, msg, stylegan) keep it; every other row trains with one shared recipe
 (hinge loss, spectral norm, no batch norm in D, Adam 4e-4 betas (0, 0.99), EMA 0.999), so only the architecture
 changes between them. Results are appended to OUT/results-*.jsonl, so an interrupted benchmark picks up where it was.
 """
@@ -58,8 +58,9 @@ ROWS: dict[str, dict] = {  # name -> (settings, recipe)
     "r3gan": dict(model="r3gan"),
     "fastgan": dict(model="fastgan"),
     "msg": dict(model="msg"),
+    "stylegan": dict(model="stylegan"),
 }
-OWN_RECIPE_ROWS = ("r3gan", "fastgan", "msg")
+OWN_RECIPE_ROWS = ("r3gan", "fastgan", "msg", "stylegan")
 DATA = {"digits": 32, "stacked-digits": 16, "shapes": 64, "tuxpaint": 64}
 MINUTES = {"digits": 1.0, "stacked-digits": 1.0, "shapes": 1.5, "tuxpaint": 1.5}
 SAMPLE_SEED = 12345  # latents for scoring, never used in training

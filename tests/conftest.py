@@ -111,3 +111,16 @@ def one_thread():
             torch.set_num_threads(previous)
 
     return scope
+
+
+@pytest.fixture(scope="session")
+def style_trained_run(tmp_path_factory: pytest.TempPathFactory):
+    """A finished 4-step tiny style-based run (--model stylegan, 16 px digits) with an EMA generator."""
+    from ganforge.config import resolve_config
+    from ganforge.training.loop import train
+
+    config = resolve_config(dict(model="stylegan", data="digits", resolution=16, channels=1, latent_dim=8, g_width=4,
+                                 d_width=4, batch_size=8, total_steps=4, log_every=2, sample_every=4,
+                                 checkpoint_every=4, sample_count=4, precision="fp32", device="cpu", seed=0,
+                                 ema_beta=0.9))
+    return train(config, tmp_path_factory.mktemp("runs") / "style", quiet=True).out_dir

@@ -143,21 +143,30 @@ class Model:
         return generate(loaded.G, with_category(z, categories, loaded.latent_classes))
 
     def interpolate(self, walks: int = 8, points: int = 4, frames: int = 16, seed: int = 0,
-                    out: PathLike | None = None, fps: int = 12) -> list[np.ndarray]:
+                    out: PathLike | None = None, fps: int = 12, truncation: float = 1.0,
+                    latents: PathLike | None = None) -> list[np.ndarray]:
         """Frames of `walks` latent walks side by side through `points` random points, `frames` per leg, as
-        uint8 (H, W, C) grids; `out` (a .gif) also writes them as an animation."""
-        from ganforge.config.ranges import check_interpolation
+        uint8 (H, W, C) grids; `out` (a .gif) also writes them as an animation. A style-based run walks in w
+        space; `truncation` pulls the points toward the mean latent; `latents` (a .npy from `ganforge project`):
+        one walk through those, then random points up to `points`."""
+        from ganforge.config.ranges import TRUNCATION, check_interpolation, check_number
         from ganforge.images import save_gif
         from ganforge.inference.sampling import interpolation_frames
+        from ganforge.inference.styles import load_latents
 
         self._noise_generator("interpolate")
         check_interpolation(walks, points, frames, fps, seed)
+        check_number("truncation", truncation, TRUNCATION)
+        given = None
+        if latents is not None:
+            given = load_latents(latents, self.G, self._loaded.latent_dim)
+            check_interpolation(1, max(points, len(given)), frames, fps, seed)
         if self._loaded.G.__class__.__name__ == "MLPGenerator":
             raise GanforgeError(f"{self.source}: a 2D point run has no images to interpolate; its evolution.gif "
                                 "shows the generated points moving during training")
         if out is not None and Path(out).suffix.lower() != ".gif":
             raise GanforgeError(f"-o {out}: interpolation writes an animated .gif")
-        shown = interpolation_frames(self._loaded, walks, points, frames, seed)
+        shown = interpolation_frames(self._loaded, walks, points, frames, seed, truncation, given)
         if out is not None:
             save_gif(shown, out, fps)
         return shown

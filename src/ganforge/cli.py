@@ -17,7 +17,7 @@ from ganforge.errors import GanforgeError, os_error_line
 from ganforge.version import __version__
 
 COMMANDS = ["train", "sample", "interpolate", "export", "report", "serve", "translate", "eval_translation", "stylize",
-            "eval", "bench"]
+            "eval", "bench", "mix", "project"]
 
 
 DESCRIPTION = """\

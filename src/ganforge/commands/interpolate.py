@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ganforge.config.ranges import check_interpolation
+from ganforge.config.ranges import TRUNCATION, check_interpolation, check_number
 from ganforge.errors import GanforgeError
 
 
@@ -18,6 +18,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=16, help="frames between two points (default 16)")
     p.add_argument("--fps", type=int, default=12, help="frames per second of the .gif (default 12)")
     p.add_argument("--seed", type=int, default=0, help="the same seed walks through the same points (default 0)")
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="pull the points toward the mean latent (w for --model stylegan) by this factor (default 1: "
+                        "off)")
+    p.add_argument("--latents", type=Path, metavar="FILE.npy",
+                   help="one walk through these latents (from `ganforge project`), then random points up to --points")
     return p
 
 
@@ -27,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() != ".gif":
         raise GanforgeError(f"-o {args.out}: interpolation writes an animated .gif")
     check_interpolation(args.walks, args.points, args.frames, args.fps, args.seed)  # before the run is loaded
-    shown = load(args.run).interpolate(args.walks, args.points, args.frames, args.seed, out=args.out, fps=args.fps)
+    check_number("--truncation", args.truncation, TRUNCATION)
+    shown = load(args.run).interpolate(args.walks, args.points, args.frames, args.seed, out=args.out, fps=args.fps,
+                                       truncation=args.truncation, latents=args.latents)
     print(f"wrote {len(shown)} frames to {args.out}")
     return 0

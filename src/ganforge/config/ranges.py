@@ -113,6 +113,9 @@ TRAIN_RANGES: dict[str, Range] = {
     "info_weight": Range(0, 1000, whole=False, example="1"),
     "gamma": Range(0, 1e6, whole=False, example="0.05"),
     "decay_steps": Range(0, 10**9),  # 0 = constant rates, gamma and beta2
+    "mapping_layers": Range(1, 8),
+    "style_mixing": Range(0, 1, whole=False, example="0.9"),
+    "pl_weight": Range(0, 1000, whole=False, example="2"),
 }
 
 SAMPLE_COUNT = Range(1, 100_000)  # `ganforge sample -n`

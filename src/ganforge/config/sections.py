@@ -18,6 +18,7 @@ SECTIONS = {
     "progressive": "progressive growing (--model progressive)",
     "infogan": "InfoGAN latent categories (unconditional dcgan)",
     "r3gan": "R3GAN's penalties and schedule (--model r3gan)",
+    "stylegan": "the style-based generator's mapping and regularisers (--model stylegan)",
 }
 ALWAYS = ("data", "model", "optimisation", "stabilisers", "schedule", "execution")  # in every run
 # the others apply to runs whose model lists them (ModelSpec.sections) and, where named here, whose switch is on

@@ -104,7 +104,8 @@ class TrainConfig:
                            "ada (adaptive) or fixed (DiffAugment with --augment-p)")
     augment_p: float = setting(0.0, "stabilisers", "fixed augmentation probability, or ada's starting one")
     ada_target: float = setting(0.6, "stabilisers", "ada: target for r_t = E[sign(D(real))]")
-    r1_gamma: float = setting(0.0, "stabilisers", "R1 penalty weight on reals (0: off)")
+    r1_gamma: float = setting(0.0, "stabilisers", "R1 penalty weight on reals (0: off; for --model stylegan 0 "
+                              "picks 0.0002 x resolution^2 / batch size)")
     r1_every: int = setting(16, "stabilisers", "lazy R1: every this many D updates")
     # schedule and outputs
     total_steps: int | None = setting(None, "schedule", "number of training steps (one D update + one G update "
@@ -175,6 +176,12 @@ class TrainConfig:
                                       "gamma to 1/10 and Adam's beta2 rises from 0.9 to --beta2, then hold (default: "
                                       "the run's length when it starts; with only --max-minutes, its time budget); "
                                       "0 = constant")
+    # StyleGAN
+    mapping_layers: int = setting(2, "stylegan", "dense layers of the mapping network z -> w (1-8)")
+    style_mixing: float = setting(0.9, "stylegan", "share of G's training batches whose later layers take the w "
+                                  "of another z (style-mixing regularisation; 0 = off)")
+    pl_weight: float = setting(0.0, "stylegan", "weight of the path-length regularisation of G, every 4th G "
+                               "update (StyleGAN2 uses 2; 0 = off)")
 
     # --- the request: which fields were given --------------------------------------------------------
     def given(self) -> dict[str, Any]:

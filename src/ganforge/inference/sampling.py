@@ -13,6 +13,7 @@ from torch import nn
 from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.images import grid, save_png, to_uint8
+from ganforge.inference.styles import TruncatedGenerator, is_style_based, mapped, style_walk_frames, truncate_ws
 from ganforge.models import create_model
 from ganforge.models.dcgan import with_category
 
@@ -127,10 +128,14 @@ def truncate(z: torch.Tensor, truncation: float, center: torch.Tensor | None = N
 
     1 leaves z alone (full variety); smaller values trade variety for typical, cleaner-looking samples.
     """
-    if not 0 <= truncation <= 1:
-        raise GanforgeError(f"--truncation must be between 0 and 1 (1 = off), got {truncation}")
+    check_truncation(truncation)
     center = torch.zeros_like(z) if center is None else center.to(z)
     return center + truncation * (z - center)
+
+
+def check_truncation(truncation: float) -> None:
+    if not 0 <= truncation <= 1:
+        raise GanforgeError(f"--truncation must be between 0 and 1 (1 = off), got {truncation}")
 
 
 @torch.no_grad()
@@ -169,6 +174,9 @@ def sample_images(loaded: LoadedGenerator, num: int, seed: int = 0, classes: lis
     check_picks(loaded, classes, categories)
     if not loaded.conditional:
         picked = [loaded.category_index(c) for c in categories or []]
+        if is_style_based(loaded.G) and not picked:  # truncation around the tracked mean w, not z's origin
+            check_truncation(truncation)
+            return generate(TruncatedGenerator(loaded.G, truncation), latents(num, loaded.latent_dim, seed)), None
         z = truncate(latents(num * max(1, len(picked)), loaded.latent_dim, seed), truncation)
         if not picked:
             return generate(loaded.G, with_prior_categories(z, loaded, seed)), None
@@ -244,14 +252,27 @@ def save_points(path: Path, points: torch.Tensor) -> None:
 
 
 def interpolation_frames(loaded: LoadedGenerator, walks: int, points: int, frames_per_leg: int,
-                         seed: int) -> list[np.ndarray]:
+                         seed: int, truncation: float = 1.0, given: torch.Tensor | None = None) -> list[np.ndarray]:
     """`walks` parallel latent walks through `points` random points (looping back), one grid per frame.
 
     For a conditional G walk w keeps class w % classes; an InfoGAN's points take their categories in the data's
-    proportions, as `ganforge sample` does."""
+    proportions, as `ganforge sample` does. A style-based G walks in w space (truncated around the mean w).
+    `given` (latents from a file, inference/styles.py): one walk through them, then random points up to `points`."""
+    check_truncation(truncation)
+    G = loaded.G
+    if given is not None:
+        walks, points = 1, max(points, len(given))
     keys = with_prior_categories(latents(walks * points, loaded.latent_dim, seed), loaded, seed)
+    if is_style_based(G):
+        ws = mapped(G, keys, truncation)
+        if given is not None:
+            ws = torch.cat([truncate_ws(G, given, truncation), ws[len(given):]])
+        return style_walk_frames(G, ws.view(points, walks, *ws.shape[1:]), frames_per_leg)
+    keys = truncate(keys, truncation)
+    if given is not None:
+        keys = torch.cat([truncate(given, truncation), keys[len(given):]])
     keys = keys.view(points, walks, loaded.latent_dim)
-    G, num_classes = loaded.G, len(loaded.class_names)
+    num_classes = len(loaded.class_names)
     labels = torch.arange(walks) % num_classes if num_classes else None
     frames = []
     for p in range(points):

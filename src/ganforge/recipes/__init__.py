@@ -24,6 +24,6 @@ def recipe_name(config: TrainConfig) -> str:
 
 
 def recipe_for(config: TrainConfig) -> type[Recipe]:
-    from ganforge.recipes import gan, highres, infogan, pix2pix, points, r3gan, unpaired  # noqa: F401  (register)
+    from ganforge.recipes import gan, highres, infogan, pix2pix, points, r3gan, stylegan, unpaired  # noqa: F401 (register)
 
     return RECIPES.get(recipe_name(config))

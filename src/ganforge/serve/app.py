@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.errors import GanforgeError
+from ganforge.serve.mixing import makes_styles, mixing_tab
 from ganforge.serve.monitor import snapshot
 from ganforge.serve.runs import (
     ALL_CATEGORIES,
@@ -393,6 +394,7 @@ TABS = [
     Tab(MONITOR, monitor_tab),
     Tab("Judge an image", judge_tab, _makes_noise_images),
     Tab("Stylize", stylize_tab),
+    Tab("Style mixing", lambda page: mixing_tab(page, _gradio(), _user_errors, _queued, _shown), makes_styles),
 ]
 
 

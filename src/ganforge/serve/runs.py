@@ -24,6 +24,7 @@ from ganforge.inference.sampling import (
     LoadedGenerator,
     check_dtypes,
     check_picks,
+    check_truncation,
     class_index,
     generate,
     latents,
@@ -34,6 +35,7 @@ from ganforge.inference.sampling import (
     truncate,
     with_prior_categories,
 )
+from ganforge.inference.styles import is_style_based, mapped, synthesise
 from ganforge.inference.translate import LoadedTranslator, load_translator
 from ganforge.models import create_model
 from ganforge.models.dcgan import with_category
@@ -196,6 +198,12 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
     seed_a, seed_b = whole_number(seed_a, "seed A", 0, MAX_SEED), whole_number(seed_b, "seed B", 0, MAX_SEED)
     frames = whole_number(frames, "frames", 2, MAX_FRAMES)
     loaded = run.generator(use_ema)
+    if is_style_based(loaded.G):  # a straight line between the two seeds' w, truncated around the mean w
+        check_truncation(float(truncation))
+        ws = mapped(loaded.G, torch.cat([latents(1, loaded.latent_dim, s) for s in (seed_a, seed_b)]), truncation)
+        steps = torch.linspace(0, 1, frames).tolist()
+        walk = torch.stack([torch.lerp(ws[0], ws[1], t) for t in steps + steps[-2:0:-1]])
+        return _write_gif(list(to_uint8(synthesise(loaded.G, walk))), out_dir, fps)
     a = with_prior_categories(truncate(latents(1, loaded.latent_dim, seed_a), float(truncation)), loaded, seed_a)
     b = with_prior_categories(truncate(latents(1, loaded.latent_dim, seed_b), float(truncation)), loaded, seed_b)
     steps = torch.linspace(0, 1, frames).tolist()
@@ -212,6 +220,10 @@ def interpolation_gif(run: ServedRun, seed_a: float, seed_b: float, frames: floa
         labels = torch.tensor(classes).repeat(len(z))
         images = generate(loaded.G, z.repeat_interleave(len(classes), 0), labels=labels)
         pictures = [grid(frame, nrow=len(classes)) for frame in images.split(len(classes))]
+    return _write_gif(pictures, out_dir, fps)
+
+
+def _write_gif(pictures: list[np.ndarray], out_dir: Path, fps: int) -> Path:
     handle, name = tempfile.mkstemp(suffix=".gif", dir=out_dir)
     os.close(handle)
     return save_gif(pictures, name, fps)
