@@ -102,7 +102,13 @@ def done_keys(out: Path) -> set[tuple]:
 
 
 def read_results(out: Path) -> list[dict]:
-    return [json.loads(line) for f in sorted(out.glob("results-*.jsonl")) for line in f.read_text().splitlines()]
+    """Every finished run once: a (row, data, seed) that two processes both ran counts the first time it was read."""
+    runs: dict[tuple, dict] = {}
+    for f in sorted(out.glob("results-*.jsonl")):
+        for line in f.read_text().splitlines():
+            record = json.loads(line)
+            runs.setdefault((record["row"], record["data"], record["seed"]), record)
+    return list(runs.values())
 
 
 def _mean_sd(values: list[float], digits: int) -> str:
