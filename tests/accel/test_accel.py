@@ -31,7 +31,8 @@ def _module_types(net: nn.Module) -> list[tuple[str, type]]:
 
 @pytest.mark.parametrize("name", model_names())
 def test_the_plain_policy_swaps_nothing(name):
-    args = {"pix2pix": dict(resolution=32, g_width=4, d_width=4, patch_size=16),
+    translator = dict(resolution=32, g_width=4, d_width=4, patch_size=16)
+    args = {"pix2pix": translator, "cyclegan": translator,
             "mlp": dict(g_width=8, d_width=8)}.get(name, dict(resolution=32, latent_dim=8, g_width=4, d_width=4))
     for net in create_model(name, **args):
         before = _module_types(net)
