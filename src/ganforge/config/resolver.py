@@ -134,7 +134,7 @@ def _choose_model(given: dict[str, Any], data: str, preset: str, images: int | N
 
 def _auto_choice(given: dict[str, Any], data: str, images: int | None) -> AutoChoice | None:
     """`--preset auto` for image data that is not a built-in with its own measured recipe (digits, stacked
-    digits, 2D points: config/presets.py); None for a bad resolution or channels (validation names them)."""
+    digits, 2D points: config/presets.py); None for a bad resolution, channels or source (the checks name them)."""
     resolution, channels = _natural_size(data)
     resolution, channels = given.get("resolution") or resolution, given.get("channels") or channels
     if not isinstance(resolution, int) or not isinstance(channels, int):
@@ -142,6 +142,8 @@ def _auto_choice(given: dict[str, Any], data: str, images: int | None) -> AutoCh
     from ganforge.data.inventory import count_classes
 
     count = images if images is not None else _count_images(data)
+    if count is None:
+        return None  # no such data: the data check names it, with no line about a recipe for it
     minutes = given.get("max_minutes")
     timed = isinstance(minutes, (int, float)) and minutes > 0 and not given.get("total_steps") \
         and not given.get("epochs")
