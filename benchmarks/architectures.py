@@ -116,8 +116,9 @@ def _mean_sd(values: list[float], digits: int) -> str:
         return "-"
     if not all(math.isfinite(v) for v in values):  # KL of a histogram missing modes the data has
         return "inf"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.{digits}f} ± {sd:.{digits}f}"
+    if len(values) == 1:  # no spread to show: say it is one run
+        return f"{values[0]:.{digits}f} (1 seed)"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def table(out: Path) -> str:
