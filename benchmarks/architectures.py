@@ -24,16 +24,15 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from ganforge.config import resolve_config
-from ganforge.errors import GanforgeError
 from ganforge.images import to_uint8
 from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
@@ -42,7 +41,7 @@ from ganforge.runtime import torch_threads
 from ganforge.training.loop import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from folder_scoring import SAMPLES, FeatureSpace  # noqa: E402  (the folders and scores shared with own_images.py)
+from folder_scoring import SAMPLES, FeatureSpace, record_run  # noqa: E402  (the folders and scores shared with own_images.py)
 
 SHARED_RECIPE = dict(preset="plain", loss="hinge", spectral_norm=True, d_batchnorm=False, ema_beta=0.999,
                      lr_g=4e-4, lr_d=4e-4, beta1=0.0, beta2=0.99)
@@ -149,6 +148,13 @@ def table(out: Path) -> str:
     return "\n".join(lines)
 
 
+def train_and_score(row: str, data: str, seed: int, minutes: float, run_dir: Path, source,
+                    space: FeatureSpace | None) -> dict:
+    record = train_one(row, data, seed, minutes, run_dir, source)
+    with torch_threads(1):
+        return record | score(data, run_dir, space)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -179,17 +185,8 @@ def main() -> None:
         source = spaces[data].source if data in spaces else data
         run_dir = args.out / "runs" / f"{data}-{row.replace(' ', '_').replace('+', '')}-seed{seed}"
         record: dict = dict(row=row, data=data, seed=seed)
-        try:
-            if run_dir.exists():  # an interrupted run: start it again
-                shutil.rmtree(run_dir)
-            record |= train_one(row, data, seed, args.minutes or MINUTES[data], run_dir, source)
-            with torch_threads(1):
-                record |= score(data, run_dir, spaces.get(data))
-        except GanforgeError as err:
-            record["error"] = str(err)
-        print(json.dumps(record), flush=True)
-        with open(results, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        record_run(record, run_dir, results, partial(train_and_score, row, data, seed, args.minutes or MINUTES[data],
+                                                     run_dir, source, spaces.get(data)))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ tell real from generated images and reports its accuracy on images it has not se
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +152,16 @@ class FeatureSpace:
 def _two_classes(real: torch.Tensor, fake: torch.Tensor) -> ImageDataset:
     labels = torch.cat([torch.zeros(len(real), dtype=torch.long), torch.ones(len(fake), dtype=torch.long)])
     return ImageDataset(torch.cat([real, fake]), labels, ["real", "generated"], "real-vs-generated")
+
+
+def record_run(record: dict, run_dir: Path, results: Path, run: Callable[[], dict]) -> None:
+    """Train and score one run into `record` (its error instead, if it fails), print it and append it to `results`."""
+    try:
+        if run_dir.exists():  # an interrupted run: start it again
+            shutil.rmtree(run_dir)
+        record |= run()
+    except GanforgeError as err:
+        record["error"] = str(err)
+    print(json.dumps(record), flush=True)
+    with open(results, "a") as handle:
+        handle.write(json.dumps(record) + "\n")

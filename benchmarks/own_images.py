@@ -29,23 +29,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from ganforge.config import resolve_config
-from ganforge.errors import GanforgeError
 from ganforge.images import save_grid, to_uint8
 from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.runtime import torch_threads
 from ganforge.training.loop import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from folder_scoring import SAMPLES, FeatureSpace  # noqa: E402  (the folders and scores shared with architectures.py)
+from folder_scoring import SAMPLES, FeatureSpace, record_run  # noqa: E402  (the folders and scores shared with architectures.py)
 
 FOLDERS = ("tuxpaint", "photos", "shapes")
 RECIPES = ("plain", "recommended", "auto")
@@ -120,6 +119,11 @@ def table(out: Path) -> str:
     return "\n".join(lines)
 
 
+def train_and_score(folder: str, resolution: int, recipe: str, seed: int, minutes: float, run_dir: Path,
+                    space: FeatureSpace, grid: Path) -> dict:
+    return train_one(folder, resolution, recipe, seed, minutes, run_dir, space.source) | score(run_dir, space, grid)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -152,16 +156,9 @@ def main() -> None:
         name = f"{folder}-{resolution}-{recipe}-seed{seed}"
         run_dir = args.out / "runs" / name
         record: dict = dict(folder=folder, resolution=resolution, recipe=recipe, seed=seed, minutes=args.minutes)
-        try:
-            if run_dir.exists():  # an interrupted run: start it again
-                shutil.rmtree(run_dir)
-            record |= train_one(folder, resolution, recipe, seed, args.minutes, run_dir, spaces[key].source)
-            record |= score(run_dir, spaces[key], args.out / "grids" / f"{name}.png")
-        except GanforgeError as err:
-            record["error"] = str(err)
-        print(json.dumps(record), flush=True)
-        with open(results, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        grid = args.out / "grids" / f"{name}.png"
+        record_run(record, run_dir, results, partial(train_and_score, folder, resolution, recipe, seed, args.minutes,
+                                                     run_dir, spaces[key], grid))
 
 
 if __name__ == "__main__":
