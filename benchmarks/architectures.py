@@ -26,7 +26,6 @@ import math
 import os
 import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -38,10 +37,10 @@ from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.metrics.digit_classifier import load_digit_classifier, read_digits
 from ganforge.metrics.modes import read_stacked_modes, score_stacked_modes
 from ganforge.runtime import torch_threads
-from ganforge.training.loop import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from folder_scoring import SAMPLES, FeatureSpace, record_run  # noqa: E402  (the folders and scores shared with own_images.py)
+# the folders, scores and CPU-timed runs shared with own_images.py
+from folder_scoring import SAMPLES, FeatureSpace, record_run, train_for_cpu_time  # noqa: E402
 
 SHARED_RECIPE = dict(preset="plain", loss="hinge", spectral_norm=True, d_batchnorm=False, ema_beta=0.999,
                      lr_g=4e-4, lr_d=4e-4, beta1=0.0, beta2=0.99)
@@ -83,14 +82,7 @@ def train_one(row: str, data: str, seed: int, minutes: float, run_dir: Path, sou
     settings = {**(OWN_RECIPE if row in OWN_RECIPE_ROWS else SHARED_RECIPE), **ROWS[row]}
     config = resolve_config({**settings, "data": source, "resolution": DATA[data], "seed": seed,
                              "max_minutes": minutes, "checkpoint_every": 100_000, "sample_every": 100_000})
-    with torch_threads(1):
-        trainer = Trainer(config, run_dir, quiet=True)
-        trainer.clock = time.process_time  # the budget is CPU time: fair on a machine shared with other work
-        cpu = time.process_time()
-        result = trainer.run()
-        cpu = time.process_time() - cpu
-    if result.status == "interrupted":
-        raise KeyboardInterrupt
+    trainer, result, cpu = train_for_cpu_time(config, run_dir)
     return dict(steps=result.step, cpu_s=cpu, img_per_s=result.step * config.batch_size / cpu,
                 g_params=sum(p.numel() for p in trainer.G.parameters()),
                 d_params=sum(p.numel() for p in trainer.D.parameters()))

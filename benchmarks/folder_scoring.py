@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganforge.config.train_config import TrainConfig
 from ganforge.data import load_dataset
 from ganforge.data.builtin import shapes
 from ganforge.data.dataset import ImageDataset
@@ -30,6 +32,8 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics.data_classifier import train_data_classifier
 from ganforge.metrics.features import FeatureExtractor, extract_features, uint8_batches
 from ganforge.metrics.kid import kid
+from ganforge.runtime import torch_threads
+from ganforge.training.loop import Trainer, TrainResult
 
 TUXPAINT = Path("/usr/share/tuxpaint/stamps")
 SAMPLES = 1000  # generated images scored per run
@@ -165,3 +169,17 @@ def record_run(record: dict, run_dir: Path, results: Path, run: Callable[[], dic
     print(json.dumps(record), flush=True)
     with open(results, "a") as handle:
         handle.write(json.dumps(record) + "\n")
+
+
+def train_for_cpu_time(config: TrainConfig, run_dir: Path) -> tuple[Trainer, TrainResult, float]:
+    """One run on one thread whose time budget counts this process's CPU seconds (fair on a shared machine):
+    the trainer, its result and the CPU seconds it took. Ctrl-C stops the whole benchmark."""
+    with torch_threads(1):
+        trainer = Trainer(config, run_dir, quiet=True)
+        trainer.clock = time.process_time
+        start = time.process_time()
+        result = trainer.run()
+        cpu = time.process_time() - start
+    if result.status == "interrupted":
+        raise KeyboardInterrupt
+    return trainer, result, cpu

@@ -31,7 +31,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -41,10 +40,10 @@ from ganforge.config import resolve_config
 from ganforge.images import save_grid, to_uint8
 from ganforge.inference.sampling import generate, latents, load_generator
 from ganforge.runtime import torch_threads
-from ganforge.training.loop import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from folder_scoring import SAMPLES, FeatureSpace, record_run  # noqa: E402  (the folders and scores shared with architectures.py)
+# the folders, scores and CPU-timed runs shared with architectures.py
+from folder_scoring import SAMPLES, FeatureSpace, record_run, train_for_cpu_time  # noqa: E402
 
 FOLDERS = ("tuxpaint", "photos", "shapes")
 RECIPES = ("plain", "recommended", "auto")
@@ -55,14 +54,7 @@ def train_one(folder: str, resolution: int, recipe: str, seed: int, minutes: flo
               source: str) -> dict:
     config = resolve_config({"data": source, "resolution": resolution, "preset": recipe, "seed": seed,
                              "max_minutes": minutes, "threads": 1})
-    with torch_threads(1):
-        trainer = Trainer(config, run_dir, quiet=True)
-        trainer.clock = time.process_time  # the budget is CPU time: fair on a machine shared with other work
-        cpu = time.process_time()
-        result = trainer.run()
-        cpu = time.process_time() - cpu
-    if result.status == "interrupted":
-        raise KeyboardInterrupt
+    trainer, result, cpu = train_for_cpu_time(config, run_dir)
     auto_note = run_dir / "auto.txt"
     return dict(model=config.model, steps=result.step, cpu_s=cpu, img_per_s=result.step * config.batch_size / cpu,
                 auto=auto_note.read_text().strip() if auto_note.exists() else None)
