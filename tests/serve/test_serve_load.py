@@ -79,7 +79,8 @@ def _ask(base: str, api_name: str, data: list) -> dict:
 
 
 def test_concurrent_generate_and_judge_are_all_answered_within_the_limits(trained_run, tmp_path, monkeypatch):
-    import ganforge.serve.app as page_module
+    import ganforge.serve.tabs as page_module
+    from ganforge.serve.page import CONCURRENCY
 
     picture = tmp_path / "white.png"
     Image.new("RGB", (30, 20), "white").save(picture)
@@ -96,7 +97,7 @@ def test_concurrent_generate_and_judge_are_all_answered_within_the_limits(traine
     assert sorted(int(info.rsplit(" ", 1)[1]) for info in infos[:8]) == list(range(8))  # each its own answer
     assert all(info.startswith("**tiny** · D(x) = ") for info in infos[8:])
     assert generating.calls == 8 and judging.calls == 2
-    assert 1 <= generating.most <= page_module.CONCURRENCY["generate"]
+    assert 1 <= generating.most <= CONCURRENCY["generate"]
     assert judging.most == 1
 
 
@@ -109,12 +110,13 @@ def _browser(request):
 
 
 def test_a_full_queue_answers_busy_and_the_waiting_requests_still_complete(trained_run, monkeypatch, request):
-    import ganforge.serve.app as page_module
+    import ganforge.serve.tabs as page_module
+    from ganforge.serve.page import CONCURRENCY
 
     gate = threading.Event()
     generating = InFlight(page_module.sample_grid, gate)
     monkeypatch.setattr(page_module, "sample_grid", generating)
-    running, waiting = page_module.CONCURRENCY["generate"], 2
+    running, waiting = CONCURRENCY["generate"], 2
     with _serving([trained_run], max_waiting=waiting) as base, ThreadPoolExecutor(running + waiting) as pool:
         first = [pool.submit(_ask, base, "generate", ["tiny", seed, 1, 1.0, True, None]) for seed in range(running)]
         generating.wait_running(running)  # these hold the generate slots; the next ones wait in the queue

@@ -282,7 +282,7 @@ def test_the_monitor_refreshes_itself_only_while_it_is_open(chromium, trained_ru
     """Open on another tab, a page costs the server no refreshes; open on the monitor, new log records show."""
     import shutil
 
-    import ganforge.serve.app as page_module
+    import ganforge.serve.tabs as page_module
     from ganforge.serve.app import start, stop
     from ganforge.serve.monitor import snapshot
     from ganforge.serve.runs import open_runs
