@@ -4,6 +4,7 @@
     python benchmarks/train_speed.py --quick     # shorter windows; --skip-levers: the DCGAN table only
     python benchmarks/train_speed.py --compile   # also try torch.compile(dynamic=False) on the fast loop
     python benchmarks/train_speed.py --device cuda --skip-levers   # on a GPU: fp32 reference vs bf16/fp16/fp32
+    python benchmarks/train_speed.py --models stylegan fastgan --skip-levers --skip-dcgan   # other models vs DCGAN
 
 The reference is the pytorch/examples DCGAN loop written the simplest way, on the plain model (`create_model`
 without `accelerate`: torch's own nn.Conv2d / nn.ConvTranspose2d, none of accel/'s faster forms): fp32, contiguous
@@ -24,6 +25,10 @@ loop's achieved FLOP/s over the peak of the precision it ran in. Memory: a fresh
 one loop, resets its peak-RSS mark (/proc/self/clear_refs), runs 3 steps and reports VmHWM (the peak
 resident set, MiB) and its growth over the resident set before the first step (activations,
 gradients, optimiser state, allocator caches). Linux only.
+
+`--models M ...` adds a table of ganforge's loop for other models (each with its own defaults, `--preset plain`)
+beside DCGAN's at 64 px, batch 64: img/s and memory, and the ratio to DCGAN. A model whose step varies (stylegan's
+lazy R1 every 16 steps) is timed over whole windows of 16 steps, so its rate is the mean over that cycle.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, resolve_config
 from ganforge.data import ImageDataset
 from ganforge.data.builtin import render_shapes
 from ganforge.images import from_uint8
@@ -57,6 +62,7 @@ from ganforge.training.loop import Trainer
 
 CONFIGS = ((32, 128), (64, 64), (64, 128))  # (resolution, batch size)
 GPU_CONFIGS = CONFIGS + ((64, 512),)  # small batches leave a GPU mostly idle; 512 shows what it can do
+MODEL_WINDOW = 16  # steps per timed window in the model table: stylegan's lazy R1 runs every 16 steps
 DEVICE = torch.device("cpu")  # set by --device
 
 
@@ -145,12 +151,15 @@ def plain_steps(resolution: int, batch_size: int, images: np.ndarray, levers: fr
 
 
 # --- ganforge's own loop ---------------------------------------------------------------------------
-def ganforge_steps(resolution: int, batch_size: int, images: np.ndarray, precision: str) -> Iterator[None]:
-    """The Trainer's inner loop body (training/loop.py: Trainer.run), on the Trainer's own parts."""
+def ganforge_steps(resolution: int, batch_size: int, images: np.ndarray, precision: str,
+                   model: str | None = None) -> Iterator[None]:
+    """The Trainer's inner loop body (training/loop.py: Trainer.run), on the Trainer's own parts; `model`: that
+    model with its own defaults instead of the DCGAN defaults."""
     out = Path(tempfile.mkdtemp(prefix="ganforge-speed-"))
     atexit.register(shutil.rmtree, out, ignore_errors=True)
-    config = TrainConfig(data="shapes", resolution=resolution, channels=3, batch_size=batch_size, precision=precision,
-                         device=DEVICE.type, seed=0, total_steps=10**9, sample_count=4, augment="off")
+    settings = dict(data="shapes", resolution=resolution, channels=3, batch_size=batch_size, precision=precision,
+                    device=DEVICE.type, seed=0, total_steps=10**9, sample_count=4, augment="off")
+    config = TrainConfig(**settings) if model is None else resolve_config(dict(settings, model=model, preset="plain"))
     trainer = Trainer(config, out, dataset=ImageDataset(torch.from_numpy(images), name="shapes"), quiet=True)
 
     def loop() -> Iterator[None]:
@@ -171,6 +180,8 @@ def make_variant(name: str, resolution: int, batch_size: int, images: np.ndarray
         return plain_steps(resolution, batch_size, images)
     if name == "all levers":
         return plain_steps(resolution, batch_size, images, frozenset(LEVERS))
+    if name.startswith("model "):
+        return ganforge_steps(resolution, batch_size, images, "auto", model=name.removeprefix("model "))
     return ganforge_steps(resolution, batch_size, images, precision=name.removeprefix("ganforge "))
 
 
@@ -333,6 +344,24 @@ def lever_table(args: argparse.Namespace, reps: tuple[int, int, int]) -> None:
         print(f"{name:<40}{rate:>8.1f}{rate / rates['reference (no levers)']:>13.2f}x{gives}", flush=True)
 
 
+def model_table(args: argparse.Namespace, reps: tuple[int, int, int]) -> None:
+    """ganforge's loop for other models beside DCGAN's (each with its own defaults), 64 px batch 64."""
+    resolution, batch_size = 64, 64
+    images, _ = render_shapes(1024, resolution, seed=0)
+    names = [f"model {m}" for m in ["dcgan", *[m for m in args.models if m != "dcgan"]]]
+    variants = {name: make_variant(name, resolution, batch_size, images) for name in names}
+    warmup, _, windows = reps
+    rates = interleaved_rates({name: (steps, batch_size, MODEL_WINDOW) for name, steps in variants.items()},
+                              warmup, windows)
+    print(f"\nmodels at {resolution} px batch {batch_size} (ganforge loop, each model's own defaults, precision auto)")
+    print(f"{'model':<12}{'img/s':>8}{'vs dcgan':>10}{'peak MiB':>10}{'growth':>8}")
+    for name in names:
+        mem = "" if args.skip_memory else "{:>10.0f}{:>8.0f}".format(
+            *peak_memory(resolution, batch_size, name, args.threads))
+        print(f"{name.removeprefix('model '):<12}{rates[name]:>8.1f}{rates[name] / rates['model dcgan']:>9.2f}x{mem}",
+              flush=True)
+
+
 def compiled_or_none(resolution: int, batch_size: int, images: np.ndarray) -> Iterator[None] | None:
     steps = plain_steps(resolution, batch_size, images, frozenset(LEVERS), compile_models=True)
     try:
@@ -353,6 +382,9 @@ def main() -> None:
     parser.add_argument("--skip-memory", action="store_true", help="no memory probes (child processes)")
     parser.add_argument("--compile", action="store_true", help="also time the fast loop under torch.compile")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--models", nargs="+", default=[], metavar="MODEL",
+                        help="also a table of these models beside DCGAN (e.g. stylegan fastgan msg r3gan)")
+    parser.add_argument("--skip-dcgan", action="store_true", help="no DCGAN-vs-reference table")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     global DEVICE
@@ -367,7 +399,10 @@ def main() -> None:
     gpu = f", GPU {torch.cuda.get_device_name()}" if DEVICE.type == "cuda" else ""
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs{gpu}, native bf16: "
           f"{native_bf16(DEVICE)}, load average {os.getloadavg()[0]:.2f}")
-    speed_table(args, reps)
+    if not args.skip_dcgan:
+        speed_table(args, reps)
+    if args.models:
+        model_table(args, reps)
     if not args.skip_levers:
         lever_table(args, reps)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f} (other processes on the machine disturb the figures)")
