@@ -3,6 +3,7 @@
     python benchmarks/time_to_quality.py --tasks ring grid digits --seeds 0 1 2          # recommended vs plain
     python benchmarks/time_to_quality.py --tasks stacked-digits --seeds 0 1 2 --presets recommended
     python benchmarks/time_to_quality.py --tasks digits --seeds 0 --presets recommended --json ttq.json
+    python benchmarks/time_to_quality.py --tasks tuxpaint --seeds 0 1 2 --presets auto plain   # a real folder
 
 Each (task, preset, seed) is one training run, the way its command runs it (digits: the README's main command,
 `--preset recommended --steps 4000`; ring, grid and stacked digits: `ganforge bench modes`' settings and CPU-time
@@ -14,7 +15,11 @@ when other programs share the machine (wall seconds are printed beside it). The 
 - digits: >= 90% of 1,000 samples (seed 0, EMA generator) read with probability >= 0.9 by the independent
   classifier, all 10 digits among them (benchmarks/digits_quality.py's test);
 - ring, grid: every mode captured and >= 95% high-quality samples (2,500 points; training/mode_benchmarks.py);
-- stacked-digits: all 1,000 modes and KL to uniform <= 0.1 (26,000 samples; training/mode_benchmarks.py).
+- stacked-digits: all 1,000 modes and KL to uniform <= 0.1 (26,000 samples; training/mode_benchmarks.py);
+- tuxpaint (a real folder: Debian's `tuxpaint-stamps-default`, ~800 drawings in 17 category folders, 64 px, a 20
+  CPU-minute budget), shapes-64: 1,000 samples (seed 0) nearer the held-out real images than those images blurred
+  by a 2-pixel Gaussian, by KID in the folder's own features (metrics/own_features.py: a small classifier trained
+  on the rest of the folder's images, on its categories). Farther than the blur is not yet a recognisable picture.
 
 Reported per (task, preset): seeds that reached the threshold, the median CPU time to it and its range; a seed that
 never reached it within its run says so (no time). `plain` is the textbook DCGAN / MLP-GAN setting
@@ -37,10 +42,13 @@ from pathlib import Path
 import torch
 
 from ganforge.config import resolve_config
+from ganforge.errors import GanforgeError
 from ganforge.runtime import torch_threads
 from ganforge.training.loop import Trainer, TrainResult
 from ganforge.training.mode_benchmarks import _score as score_modes
 from ganforge.training.speed import process_settings
+
+TUXPAINT = Path("/usr/share/tuxpaint/stamps")  # sudo apt-get install tuxpaint-stamps-default
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,10 @@ TASKS = {
     "ring": Task("ring", {"max_minutes": 3.0}, 1000),
     "grid": Task("grid", {"max_minutes": 3.0}, 1000),
     "stacked-digits": Task("stacked-digits", {"max_minutes": 20.0}, 1000),
+    "tuxpaint": Task(str(TUXPAINT), {"max_minutes": 20.0, "resolution": 64}, 100),
+    "shapes-64": Task("shapes", {"max_minutes": 10.0, "resolution": 64}, 100),
 }
+FOLDER_TASKS = ("tuxpaint", "shapes-64")
 
 
 class TimedTrainer(Trainer):
@@ -125,6 +136,37 @@ def modes_verdict(task: str) -> Callable[[Path], tuple[bool, str]]:
     return verdict
 
 
+def folder_verdict(data: str, resolution: int) -> Callable[[Path], tuple[bool, str]]:
+    """KID of 1,000 samples against held-out real images, in the folder's own features, below the 2-px blur's."""
+    from ganforge.data import load_dataset
+    from ganforge.inference.sampling import generate, latents, load_generator
+    from ganforge.metrics.features import extract_features
+    from ganforge.metrics.own_features import own_features
+
+    with torch.random.fork_rng():
+        own = own_features(load_dataset(data, resolution, 3, quiet=True))
+    print(f"{data}: floor KID x1000 {1000 * own.floor:.2f}, 2-px blur {1000 * own.blurred:.2f}", flush=True)
+
+    def verdict(checkpoint: Path) -> tuple[bool, str]:
+        loaded = load_generator(checkpoint)
+        fake = generate(loaded.G, latents(1000, loaded.latent_dim, 0), batch_size=250)
+        value, _ = own.kid(extract_features(own.extractor, fake).features)
+        return value <= own.blurred, f"KID x1000 {1000 * value:.2f} (blur {1000 * own.blurred:.2f})"
+
+    return verdict
+
+
+def task_verdict(task: str) -> Callable[[Path], tuple[bool, str]]:
+    if task == "digits":
+        return digits_verdict
+    if task in FOLDER_TASKS:
+        spec = TASKS[task]
+        if task == "tuxpaint" and not TUXPAINT.is_dir():
+            raise GanforgeError(f"{TUXPAINT} not found: sudo apt-get install tuxpaint-stamps-default")
+        return folder_verdict(spec.data, spec.length["resolution"])
+    return modes_verdict(task)
+
+
 @dataclass
 class Result:
     task: str
@@ -145,8 +187,8 @@ def run_one(task: str, preset: str, seed: int, args: argparse.Namespace, root: P
     if args.minutes is not None:
         settings = {**{k: v for k, v in settings.items() if k != "total_steps"}, "max_minutes": args.minutes}
     out = root / f"{task}-{preset}-seed{seed}"
-    verdict = digits_verdict if task == "digits" else modes_verdict(task)
     with torch_threads(args.threads):
+        verdict = task_verdict(task)
         trainer = TimedTrainer(verdict, resolve_config(settings), out, quiet=True)
         process_settings(trainer.config, trainer.device)
         if trainer.run().status == "interrupted":  # Ctrl-C / SIGTERM stops the whole benchmark, not one run
