@@ -42,7 +42,6 @@ from pathlib import Path
 import torch
 
 from ganforge.config import resolve_config
-from ganforge.errors import GanforgeError
 from ganforge.runtime import torch_threads
 from ganforge.training.loop import Trainer, TrainResult
 from ganforge.training.mode_benchmarks import _score as score_modes
@@ -161,8 +160,6 @@ def task_verdict(task: str) -> Callable[[Path], tuple[bool, str]]:
         return digits_verdict
     if task in FOLDER_TASKS:
         spec = TASKS[task]
-        if task == "tuxpaint" and not TUXPAINT.is_dir():
-            raise GanforgeError(f"{TUXPAINT} not found: sudo apt-get install tuxpaint-stamps-default")
         return folder_verdict(spec.data, spec.length["resolution"])
     return modes_verdict(task)
 
@@ -235,6 +232,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the run folders")
     parser.add_argument("--json", type=Path, help="also write every result here")
     args = parser.parse_args()
+    if "tuxpaint" in args.tasks and not TUXPAINT.is_dir():
+        parser.error(f"{TUXPAINT} not found: sudo apt-get install tuxpaint-stamps-default")
     root = args.out or Path(tempfile.mkdtemp(prefix="time-to-quality-"))
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; threads {args.threads}; "
           "times are training CPU seconds (scoring excluded)", flush=True)
