@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,7 +48,8 @@ from ganforge.training.loop import Trainer, TrainResult
 from ganforge.training.mode_benchmarks import _score as score_modes
 from ganforge.training.speed import process_settings
 
-TUXPAINT = Path("/usr/share/tuxpaint/stamps")  # sudo apt-get install tuxpaint-stamps-default
+sys.path.insert(0, str(Path(__file__).parent))
+from folder_scoring import TUXPAINT  # noqa: E402  (Debian's tuxpaint-stamps-default)
 
 
 @dataclass(frozen=True)
@@ -136,21 +138,21 @@ def modes_verdict(task: str) -> Callable[[Path], tuple[bool, str]]:
 
 
 def folder_verdict(data: str, resolution: int) -> Callable[[Path], tuple[bool, str]]:
-    """KID of 1,000 samples against held-out real images, in the folder's own features, below the 2-px blur's."""
+    """KID of 1,000 samples against held-out real images, in the folder's own features, below the 2-px blur's: the
+    training loop's own scorer (`--eval-extractor data`, training/evaluation.py)."""
     from ganforge.data import load_dataset
-    from ganforge.inference.sampling import generate, latents, load_generator
-    from ganforge.metrics.features import extract_features
-    from ganforge.metrics.own_features import own_features
+    from ganforge.inference.sampling import load_generator
+    from ganforge.training.evaluation import OwnKid
 
-    with torch.random.fork_rng():
-        own = own_features(load_dataset(data, resolution, 3, quiet=True))
-    print(f"{data}: floor KID x1000 {1000 * own.floor:.2f}, 2-px blur {1000 * own.blurred:.2f}", flush=True)
+    config = resolve_config(dict(data=data, resolution=resolution, eval_samples=1000, seed=0))
+    scorer = OwnKid(config, load_dataset(data, resolution, 3, quiet=True), torch.device("cpu"), quiet=True)
+    blurred = scorer.own.blurred
+    print(f"{data}: floor KID x1000 {1000 * scorer.own.floor:.2f}, 2-px blur {1000 * blurred:.2f}", flush=True)
 
     def verdict(checkpoint: Path) -> tuple[bool, str]:
         loaded = load_generator(checkpoint)
-        fake = generate(loaded.G, latents(1000, loaded.latent_dim, 0), batch_size=250)
-        value, _ = own.kid(extract_features(own.extractor, fake).features)
-        return value <= own.blurred, f"KID x1000 {1000 * value:.2f} (blur {1000 * own.blurred:.2f})"
+        value = scorer(loaded.G, loaded.latent_dim, step=0)["eval/kid"]
+        return value <= blurred, f"KID x1000 {1000 * value:.2f} (blur {1000 * blurred:.2f})"
 
     return verdict
 
