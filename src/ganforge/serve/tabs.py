@@ -48,14 +48,18 @@ def _makes_noise_images(run: ServedRun) -> bool:
 
 def generate_tab(page: Page) -> None:
     gr, runs, picker = _gradio(), page.runs, page.picker
+
+    def class_dropdown(run: ServedRun, **extra: Any) -> Any:
+        """The class / category picker for a run: hidden when it has neither."""
+        choices = class_choices(run)
+        entries = choices or [ALL_CLASSES]
+        return gr.Dropdown(choices=entries, value=entries[0], label=picker_label(run), visible=bool(choices), **extra)
+
     with gr.Row():
         with gr.Column(scale=1):
             seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
             count = gr.Slider(1, MAX_COUNT, value=16, step=1, label="Number of images")
-            first = next(iter(runs.values()))
-            first_choices = class_choices(first)
-            klass = gr.Dropdown(first_choices or [ALL_CLASSES], value=(first_choices or [ALL_CLASSES])[0],
-                                label=picker_label(first), visible=bool(first_choices), elem_id="class")
+            klass = class_dropdown(next(iter(runs.values())), elem_id="class")
             truncation = gr.Slider(0, 1, value=1, step=0.05, label="Truncation (1 = off; lower = tamer)")
             ema = gr.Checkbox(True, label="Use the EMA generator (when the run has one)")
             button = gr.Button("Generate", variant="primary", elem_id="generate")
@@ -65,10 +69,7 @@ def generate_tab(page: Page) -> None:
             info = gr.Markdown()
 
     def show_classes(name: str) -> Any:
-        run = pick(runs, name)
-        choices = class_choices(run)
-        return gr.Dropdown(choices=choices or [ALL_CLASSES], value=(choices or [ALL_CLASSES])[0],
-                           label=picker_label(run), visible=bool(choices))
+        return class_dropdown(pick(runs, name))
 
     def picked(run: ServedRun, label: str) -> dict[str, str]:
         """The picker's value as a labelled class (conditional runs) or a latent category (InfoGAN runs)."""
