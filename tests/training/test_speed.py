@@ -121,6 +121,25 @@ def test_auto_precision_is_bf16_where_native_and_fp16_on_older_cuda_gpus(monkeyp
     assert resolve_precision("auto", torch.device("cuda")) == "bf16"
 
 
+def test_bf16_on_a_cpu_that_emulates_it_is_said_once(monkeypatch, capsys):
+    """Emulated bf16 ran a VGG19 step 28x slower than fp32: asking for it there gets one warning per process."""
+    import ganforge.runtime as runtime
+
+    runtime.warn_emulated_bf16.cache_clear()
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(runtime, "native_bf16", lambda device: True)
+    with runtime.autocast(cpu, "bf16"):
+        pass
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(runtime, "native_bf16", lambda device: False)
+    for precision in ("fp32", "bf16", "bf16"):
+        with runtime.autocast(cpu, precision):
+            assert torch.is_autocast_enabled("cpu") is (precision == "bf16")
+    err = capsys.readouterr().err
+    assert err.count("no native bf16 kernels") == 1 and "--precision auto" in err
+    runtime.warn_emulated_bf16.cache_clear()
+
+
 def test_freed_memory_is_kept_where_glibc_allows_it():
     """mallopt exists (and the settings are accepted) exactly where the C library is glibc."""
     import ctypes.util
