@@ -230,7 +230,7 @@ def test_stylize_shows_a_result(mixed_page, tmp_path):
         field.fill(value)
         field.press("Enter")
     page.get_by_role("button", name="Stylize", exact=True).click()
-    page.get_by_text("16x12 px · 2 steps per scale · random features").wait_for()
+    page.get_by_text("16x12 px · 2 steps at full size · random features").wait_for()
     assert _image_width(page, "#stylize-result") == 16
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "serve-stylize.png", full_page=True)

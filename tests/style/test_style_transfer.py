@@ -9,7 +9,15 @@ from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.style import StyleConfig, stylize
 from ganforge.style.colour import to_yiq
-from ganforge.style.gatys import PixelOptimiser, auto_levels, build_objective, load_image, optimise, scale_sizes
+from ganforge.style.gatys import (
+    PixelOptimiser,
+    auto_levels,
+    build_objective,
+    load_image,
+    optimise,
+    scale_sizes,
+    steps_per_level,
+)
 from ganforge.style.losses import gram
 from ganforge.style.networks import build_features
 from ganforge.style.vgg import random_vgg19_state
@@ -87,6 +95,7 @@ def test_style_targets_blend_the_gram_matrices_of_several_styles():
 def test_coarse_to_fine_sizes():
     assert auto_levels(512, 128) == 3 and auto_levels(1024, 128) == 4 and auto_levels(200, 128) == 1
     assert scale_sizes((300, 400), 3) == [(75, 100), (150, 200), (300, 400)]
+    assert steps_per_level(150, 3) == [600, 300, 150] and steps_per_level(7, 1) == [7]
 
 
 def test_stylize_returns_a_pil_image_of_the_contents_shape_and_reports_every_step(tmp_path):
@@ -94,9 +103,10 @@ def test_stylize_returns_a_pil_image_of_the_contents_shape_and_reports_every_ste
     config = StyleConfig(**TINY, scales=2, save_every=2)
     image = stylize(stripes(), [blob()], config, save_dir=tmp_path, on_step=seen.append)
     assert isinstance(image, Image.Image) and image.size == (24, 17)  # content is 28x20, longer side 24
-    assert [s.step for s in seen] == [1, 2, 3, 4] and {s.size for s in seen} == {(8, 12), (17, 24)}
+    assert [s.step for s in seen] == [1, 2, 3, 4, 5, 6]  # 4 at the coarse size, then 2 at the full size
+    assert [s.size for s in seen] == [(8, 12)] * 4 + [(17, 24)] * 2
     assert set(seen[0].losses) == {"total", "content", "style", "tv"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["00002-12x8.png", "00004-24x17.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00002-12x8.png", "00004-12x8.png", "00006-24x17.png"]
 
 
 def test_same_seed_same_image_and_init_choices_differ():
@@ -141,7 +151,8 @@ def test_cli_random_features_with_two_styles_and_save_every(tmp_path, capsys):
     assert code == 0, captured.err
     assert "note: using random features" in captured.err  # auto mode, no weights: announced fallback
     assert Image.open(out).size == (24, 17)
-    assert [p.name for p in (tmp_path / "result-steps").iterdir()] == ["00003-24x17.png"]
+    # 4 steps at 12 px, then 2 at 24 px: every third step is the third (coarse) and the sixth (full size)
+    assert sorted(p.name for p in (tmp_path / "result-steps").iterdir()) == ["00003-12x8.png", "00006-24x17.png"]
 
 
 @pytest.mark.parametrize("extra, message", [

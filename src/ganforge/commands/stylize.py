@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("styles", type=Path, nargs="+", metavar="STYLE")
     p.add_argument("-o", "--out", type=Path, required=True, help="output image (.png, .jpg, .webp)")
     p.add_argument("--size", type=int, default=d.size, help=f"longer side of the output in pixels (default {d.size})")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps per scale (default {d.steps})")
+    p.add_argument("--steps", type=int, default=d.steps,
+                   help=f"optimiser steps at the full size; each coarser scale runs twice as many (default {d.steps})")
     p.add_argument("--scales", type=int, default=d.scales,
                    help="coarse-to-fine levels, each half the size of the next (default 0: automatic, "
                         f"coarsest about {d.min_scale_size} px; 1 = single scale)")

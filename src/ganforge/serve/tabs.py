@@ -251,7 +251,8 @@ def stylize_tab(page: Page) -> None:
             strength = gr.Slider(0.1, MAX_STRENGTH, value=1, step=0.1, label="Style strength (1 = default)")
             size = gr.Slider(MIN_STYLE_SIZE, MAX_STYLE_SIZE, value=256, step=16, label="Size (longer side, px)",
                              elem_id="stylize-size")
-            steps = gr.Slider(1, MAX_STYLE_STEPS, value=100, step=1, label="Steps per scale", elem_id="stylize-steps")
+            steps = gr.Slider(1, MAX_STYLE_STEPS, value=75, step=1, elem_id="stylize-steps",
+                              label="Steps at full size (each coarser scale: twice as many)")
             colour = gr.Checkbox(False, label="Keep the content's colours")
             with gr.Row():
                 button = gr.Button("Stylize", variant="primary", elem_id="stylize")

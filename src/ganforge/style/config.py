@@ -36,7 +36,7 @@ STYLE_RANGES = {
 @dataclass
 class StyleConfig:
     size: int = 512  # longer side of the output, in pixels
-    steps: int = 200  # optimisation steps at the finest scale
+    steps: int = 150  # optimisation steps at the finest scale; each coarser scale runs twice as many
     scales: int = 0  # coarse-to-fine levels; 0 = automatic (halve until the longer side is < 2 * min_scale_size)
     min_scale_size: int = 128  # coarsest level's longer side when scales is automatic
     optimizer: str = "lbfgs"
