@@ -4,10 +4,10 @@ A user runs a command and waits for it, so both sides are timed as processes, st
 torch, building VGG19, loading the images and the weights, writing the result). The reference command is
 the plain loop of benchmarks/style_transfer.py (full VGG19, fp32, NCHW, L-BFGS at the full size from the
 content image); it runs `--reference-steps` steps and its saved result's loss is the bar. `ganforge stylize`
-then runs with each `--steps` value in turn (its default coarse-to-fine levels, each level that many steps),
-and the smallest whose saved result scores at or below the bar gives the ratio of wall times. Every result
-is scored from its saved PNG by the same fp32 evaluator at the full size. Rounds alternate the commands so
-that both see the same load; times are medians over the rounds.
+then runs with each `--steps` value in turn (its default coarse-to-fine levels: that many steps at the full
+size, twice as many at each coarser one), and the smallest whose saved result scores at or below the bar gives
+the ratio of wall times. Every result is scored from its saved PNG by the same fp32 evaluator at the full size.
+Rounds alternate the commands so that both see the same load; times are medians over the rounds.
 
 Without --weights the VGG19 weights are a fixed seeded random init of torchvision's layout and file size
 (real weights cannot be downloaded here): timings are real, loss values are not VGG's.
