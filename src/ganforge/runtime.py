@@ -26,6 +26,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+@functools.cache  # asked by autocast() on every bf16 forward pass; the hardware does not change
 def native_bf16(device: torch.device) -> bool:
     """True where bf16 matrix/conv kernels are native (fast), not emulated."""
     if device.type == "cuda":
