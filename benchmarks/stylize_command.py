@@ -32,7 +32,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent
+from ganforge.images import from_uint8, to_uint8
+from ganforge.style.gatys import load_image
+from ganforge.style.vgg import random_vgg19_state
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from style_transfer import PlainGatys  # noqa: E402  (the plain loop, as benchmarks/style_transfer.py times it)
 
 
 def reference_command(content: Path, style: Path, weights: Path, out: Path, size: int, steps: int,
@@ -50,12 +55,6 @@ def ours_command(content: Path, style: Path, weights: Path, out: Path, size: int
 
 def run_reference(content: Path, style: Path, weights: Path, out: Path, size: int, steps: int) -> None:
     """The reference command's body: plain loop at the full size, the lowest-loss image saved as PNG."""
-    sys.path.insert(0, str(HERE))
-    from style_transfer import PlainGatys  # the plain loop, as benchmarks/style_transfer.py times it
-
-    from ganforge.images import to_uint8
-    from ganforge.style.gatys import load_image
-
     state = torch.load(weights, weights_only=True)
     c, s = load_image(str(content), size), load_image(str(style), size)
     stepper = PlainGatys(state, c, s).stepper(c)
@@ -100,13 +99,7 @@ def main() -> None:
         run_reference(*args.run_reference, args.size, args.reference_steps)
         return
 
-    sys.path.insert(0, str(HERE))
     from skimage import data  # sample photos shipped with scikit-image (the test extra)
-    from style_transfer import PlainGatys
-
-    from ganforge.images import from_uint8
-    from ganforge.style.gatys import load_image
-    from ganforge.style.vgg import random_vgg19_state
 
     results: dict = {"size": args.size, "threads": args.threads, "reference_steps": args.reference_steps,
                      "load_before": os.getloadavg()[0], "rounds": []}
@@ -141,7 +134,8 @@ def main() -> None:
             row = {}
             for name, command, out in runs:
                 times[name].append(timed(command))
-                losses[name] = score(out)  # the same inputs and seed each round: the same result
+                if name not in losses:  # the same inputs and seed each round: the same result
+                    losses[name] = score(out)
                 row[name] = {"seconds": round(times[name][-1], 2), "loss": losses[name]}
             results["rounds"].append(row)
             print(f"round {r + 1}: " + ", ".join(f"{k} {v['seconds']:.1f} s (loss {v['loss']:.4g})"
