@@ -4,13 +4,17 @@ On a built-in task with a hidden ground truth, each variant trains for the same 
 thread, then translates the task's held-out A images, scored against their true partners (L1, PSNR,
 SSIM) and against the B domain as a whole (KID on the digit classifier's features):
 
-* pix2pix, all pairs            (the paired upper reference)
-* pix2pix, 10% of the pairs     (what the few pairs alone give)
-* cyclegan, no pairs            (--paired-fraction 0)
-* cyclegan + 10% pairs          (--paired-fraction 0.1: pix2pix's L1 on the known pairs, --paired-weight)
+* pix2pix-all    pix2pix on all the training pairs (the paired upper reference)
+* pix2pix-few    pix2pix on the first --few of them (what the few pairs alone give; 10% by default)
+* cyclegan       CycleGAN, no pairs (--paired-fraction 0)
+* cyclegan-few   CycleGAN + the same few pairs (--paired-fraction: pix2pix's L1 on them, --paired-weight)
 
     python benchmarks/unpaired_table.py --task thick-digits --cpu-seconds 90 --seeds 0 1 2 \
         --out runs/bench-unpaired --picture docs/images/unpaired-example.png
+    python benchmarks/unpaired_table.py --task mirror-digits --few 0.01 --variants pix2pix-few cyclegan-few \
+        --generator unet --identity-weight 0 --paired-weight 100      # 15 pairs, the CycleGANs on U-Nets
+
+Each run's folder names the settings that change it, so runs with other settings sit beside each other.
 """
 
 from __future__ import annotations
@@ -26,43 +30,60 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.config import TrainConfig, resolve_config
+from ganforge.data.inventory import natural_size
 from ganforge.data.load import load_pairs
 from ganforge.data.paired import make_pairs
 from ganforge.images import from_uint8, save_grid
 from ganforge.inference.translate import load_translator
-from ganforge.metrics.paired import evaluate_translation
+from ganforge.metrics.paired import evaluate_translation, l1_error, psnr, sharpness, ssim
 from ganforge.metrics.unpaired import _kid, evaluate_unpaired_run, make_extractor
 from ganforge.recipes.pix2pix import as_rgb
 from ganforge.training.budget import train_for_budget
 
-FEW = 0.1  # the share of pairs the semi-supervised run (and the few-pairs pix2pix) gets
+# name -> settings; "few" stands for --few, the share of pairs the semi-supervised run and pix2pix's few get
 VARIANTS = {
-    "pix2pix, all pairs": dict(model="pix2pix"),
-    "pix2pix, 10% pairs": dict(model="pix2pix", few_pairs=True),
-    "cyclegan, no pairs": dict(model="cyclegan", paired_fraction=0.0),
-    "cyclegan + 10% pairs": dict(model="cyclegan", paired_fraction=FEW),
+    "pix2pix-all": dict(model="pix2pix"),
+    "pix2pix-few": dict(model="pix2pix", few_pairs=True),
+    "cyclegan": dict(model="cyclegan", paired_fraction=0.0),
+    "cyclegan-few": dict(model="cyclegan", paired_fraction="few"),
 }
 PICTURE_COLUMNS = 8
 
 
-def slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name).strip("-").replace("--", "-")
+def label(name: str, few: float) -> str:
+    share = f"{few:.0%} pairs"
+    return {"pix2pix-all": "pix2pix, all pairs", "pix2pix-few": f"pix2pix, {share}", "cyclegan": "CycleGAN, no pairs",
+            "cyclegan-few": f"CycleGAN + {share}"}[name]
+
+
+def run_folder(args: argparse.Namespace, seed: int, name: str) -> Path:
+    """Where a variant's run goes: the folder names the settings that change it."""
+    tag = name + (f"-{args.few:g}" if name.endswith("few") else "")
+    if name.startswith("cyclegan"):
+        tag += f"-{args.generator}-c{args.cycle_weight:g}-i{args.identity_weight:g}"
+        tag += f"-p{args.paired_weight:g}" if name.endswith("few") else ""
+    return args.out / args.task / f"seed{seed}" / tag
 
 
 def train_variant(name: str, args: argparse.Namespace, seed: int, run: Path) -> float:
     """Train one variant for the CPU budget; the CPU seconds it used."""
     settings = dict(VARIANTS[name])
     few = settings.pop("few_pairs", False)
+    if settings.get("paired_fraction") == "few":
+        settings["paired_fraction"] = args.few
     common = dict(data=args.task, resolution=args.resolution, g_width=args.width, d_width=args.width,
                   batch_size=args.batch_size, patch_size=args.patch_size, max_minutes=args.cpu_seconds / 60,
                   sample_every=10**6, checkpoint_every=10**6, log_every=50, seed=seed, threads=1, device="cpu")
     if settings["model"] == "cyclegan":
-        common["resnet_blocks"] = args.resnet_blocks
+        common.update(generator=args.generator, cycle_weight=args.cycle_weight, paired_weight=args.paired_weight,
+                      identity_weight=args.identity_weight)
+        if args.generator == "resnet":
+            common["resnet_blocks"] = args.resnet_blocks
     config = resolve_config(TrainConfig(**common, **settings))
     dataset = None
     if few:  # the same first 10% of the training pairs the semi-supervised run knows (data/unpaired.py)
         pairs = load_pairs(args.task, config.resolution, config.channels, quiet=True)
-        keep = round(FEW * len(pairs))
+        keep = round(args.few * len(pairs))
         dataset = make_pairs(pairs.inputs[:keep], pairs.targets[:keep], pairs.names[:keep], pairs.name)
     _, spent = train_for_budget(config, run, dataset=dataset)
     return spent
@@ -83,6 +104,16 @@ def score(run: Path, extractor: Any) -> dict[str, Any]:
     return {k: result[k] for k in ("l1", "psnr", "ssim", "sharpness_ratio", "kid")}
 
 
+def untranslated(task: str, resolution: int, extractor: Any) -> dict[str, float]:
+    """The same scores for leaving each held-out input as it is: how far apart the two sides start."""
+    pairs = load_pairs(task, resolution, natural_size(task)[1], split="heldout", quiet=True)
+    source, target = from_uint8(pairs.inputs), from_uint8(pairs.targets)
+    scores = {key: metric(source, target).mean().item() for key, metric in (("l1", l1_error), ("psnr", psnr),
+                                                                              ("ssim", ssim))}
+    scores["sharpness_ratio"] = (sharpness(source).mean() / sharpness(target).mean()).item()
+    return {**scores, "kid": _kid(extractor, target, source)}
+
+
 @torch.no_grad()
 def picture(runs: dict[str, Path], task: str, out: Path) -> None:
     """Rows: held-out inputs, each variant's translations, the true partners."""
@@ -101,7 +132,7 @@ def picture(runs: dict[str, Path], task: str, out: Path) -> None:
     save_grid(out, F.interpolate(images, scale_factor=scale, mode="nearest"), nrow=PICTURE_COLUMNS)
 
 
-def summary(results: dict[str, list[dict[str, Any]]]) -> str:
+def summary(results: dict[str, list[dict[str, Any]]], few: float) -> str:
     keys = ("l1", "psnr", "ssim", "kid")
     lines = ["| variant | L1 | PSNR dB | SSIM | KID (digit features) | CPU s per run |",
              "| --- | --- | --- | --- | --- | --- |"]
@@ -113,7 +144,7 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> str:
             digits = 2 if key == "psnr" else 4 if key in ("l1", "kid") else 3
             cells.append(f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}")
         cpu = statistics.mean(r["cpu_s"] for r in rows)
-        lines.append(f"| {name} | {' | '.join(cells)} | {cpu:.0f} |")
+        lines.append(f"| {label(name, few)} | {' | '.join(cells)} | {cpu:.0f} |")
     return "\n".join(lines)
 
 
@@ -127,6 +158,13 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--patch-size", type=int, default=34)
     parser.add_argument("--resnet-blocks", type=int, default=6)
+    parser.add_argument("--generator", choices=("resnet", "unet"), default="resnet", help="the CycleGANs' generators")
+    parser.add_argument("--cycle-weight", type=float, default=10.0)
+    parser.add_argument("--paired-weight", type=float, default=10.0)
+    parser.add_argument("--identity-weight", type=float, default=0.5)
+    parser.add_argument("--few", type=float, default=0.1, help="the share of the pairs known to the semi-supervised "
+                        "run, and all that the few-pairs pix2pix gets")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=Path("runs/bench-unpaired"))
     parser.add_argument("--picture", type=Path, help="write inputs / each variant / targets rows (first seed)")
     parser.add_argument("--reuse", action="store_true", help="use the runs (and scores) already in --out: to run "
@@ -135,12 +173,13 @@ def main() -> int:
     torch.set_num_threads(1)
 
     extractor = make_extractor("digits")
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in args.variants}
     table = args.out / args.task / "table.json"
     for seed in args.seeds:
-        for name in VARIANTS:
-            run = args.out / args.task / f"seed{seed}" / slug(name)
-            spent = json.loads((run / "cpu.json").read_text())["cpu_s"] if args.reuse else None
+        for name in args.variants:
+            run = run_folder(args, seed, name)
+            done = args.reuse and (run / "cpu.json").is_file()
+            spent = json.loads((run / "cpu.json").read_text())["cpu_s"] if done else None
             if spent is None:
                 spent = train_variant(name, args, seed, run)
                 (run / "cpu.json").write_text(json.dumps({"cpu_s": spent}) + "\n")
@@ -152,9 +191,11 @@ def main() -> int:
             print(f"{args.task} seed {seed} {name}:", {k: round(v, 4) for k, v in row.items()}, flush=True)
             table.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\n{args.task}, {args.cpu_seconds:.0f} CPU s per run (1 thread), seeds {args.seeds}, mean ± sd:")
-    print(summary(results))
+    print(summary(results, args.few))
+    baseline = untranslated(args.task, args.resolution, extractor)
+    print("the untranslated input:", {key: round(value, 4) for key, value in baseline.items()})
     if args.picture:
-        picture({name: args.out / args.task / f"seed{args.seeds[0]}" / slug(name) for name in VARIANTS}, args.task,
+        picture({name: run_folder(args, args.seeds[0], name) for name in args.variants}, args.task,
                 args.picture)
     return 0
 

@@ -19,6 +19,14 @@ def test_thick_digits_only_add_ink_around_each_stroke():
     assert thick.float().mean() > 1.3 * thin.float().mean()
 
 
+def test_mirror_digits_are_each_digit_flipped_left_to_right():
+    data = load_unpaired("mirror-digits", 32, 1, split="heldout")
+    digit, mirrored = data.paired()
+    assert digit.shape == mirrored.shape == (297, 32, 32, 1)
+    assert torch.equal(mirrored, digit.flip(2))
+    assert (mirrored != digit).any(dim=(1, 2, 3)).float().mean() > 0.9  # few digits are left-right symmetric
+
+
 def test_circles_and_squares_share_colour_centre_and_background():
     data = load_unpaired("circles2squares", 32, 3, split="heldout")
     circles, squares = (x.float() for x in data.paired())

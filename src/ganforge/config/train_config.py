@@ -38,7 +38,8 @@ class TrainConfig:
     data: str = setting("digits", "data", "a folder of images (searched recursively) or a built-in set: digits, "
                         "shapes, stacked-digits; 2D points: ring, grid or an (N, 2) .npy file; pix2pix: a folder "
                         "of pairs or a built-in task: edges2digits, masks2shapes, edges2photo, gray2color; cyclegan: "
-                        "A_DIR:B_DIR, a folder with A/ and B/, or a built-in task (also thick-digits, circles2squares)")
+                        "A_DIR:B_DIR, a folder with A/ and B/, or a built-in task (also thick-digits, circles2squares, "
+                        "mirror-digits)")
     resolution: int | None = setting(None, "data", "image size in px, a power of two (default: the data's "
                                      "natural size: digits 32, shapes 32, stacked-digits 16, folders 64)")
     channels: int | None = setting(None, "data", "1 (grey), 3 (colour) or 4 (colour with "

@@ -8,8 +8,8 @@ from pathlib import Path
 
 # built-in sets drawn smaller than the 64 px a folder of images gets, and the grey ones
 NATURAL_RESOLUTION = {"digits": 32, "shapes": 32, "edges2digits": 32, "masks2shapes": 32, "stacked-digits": 16,
-                      "thick-digits": 32, "circles2squares": 32}
-NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1, "thick-digits": 1}
+                      "thick-digits": 32, "circles2squares": 32, "mirror-digits": 32}
+NATURAL_CHANNELS = {"digits": 1, "edges2digits": 1, "thick-digits": 1, "mirror-digits": 1}
 FOLDER_RESOLUTION = 64
 
 

@@ -6,8 +6,9 @@
 * gray2color    grey crop -> colour crop of a scikit-image sample photo
 * thick-digits  scikit-learn digit -> the same digit with thicker strokes (1 channel)
 * circles2squares  a circle -> a square of the same colour, place and size, on the same background
+* mirror-digits  scikit-learn digit -> its mirror image (1 channel): every output pixel comes from the far side
 
-The last two are made for unpaired translation (--model cyclegan), which trains on their two sides
+The last three are made for unpaired translation (--model cyclegan), which trains on their two sides
 without the pairing and scores on the held-out pairs: a hidden ground truth.
 
 Each has a "train" and a disjoint "heldout" split: other digits, other renders, other photo regions.
@@ -205,6 +206,22 @@ def thick_digits(resolution: int = 32, channels: int = 1, split: str = "train") 
     names = [f"digit-{int(i):04d}-{int(data.labels[i])}" for i in index]
     return make_pairs(_set_channels(thin, channels), _set_channels(thicken(thin, resolution), channels), names,
                       name="thick-digits")
+
+
+@PAIRED_TASKS.register("mirror-digits")
+def mirror_digits(resolution: int = 32, channels: int = 1, split: str = "train") -> PairedDataset:
+    """Digits -> their left-right mirror images; the held-out split as edges2digits's.
+
+    Unlike thickening, no output pixel depends on its neighbourhood in the input, so a few pairs teach a
+    convolutional translator less: the task where many unpaired images should add the most."""
+    _check_split(split)
+    data = digits(resolution=resolution, channels=1)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(4))
+    index = order[:DIGITS_HELDOUT] if split == "heldout" else order[DIGITS_HELDOUT:]
+    images = data.images[index]
+    names = [f"digit-{int(i):04d}-{int(data.labels[i])}" for i in index]
+    return make_pairs(_set_channels(images, channels), _set_channels(images.flip(2).contiguous(), channels), names,
+                      name="mirror-digits")
 
 
 def render_circles_and_squares(count: int, resolution: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
