@@ -188,6 +188,15 @@ def gray2color(resolution: int = 64, channels: int = 3, split: str = "train") ->
     return make_pairs(_set_channels(photos, 1), _set_channels(photos, channels), names, name="gray2color")
 
 
+def _grey_digits(resolution: int, split: str) -> tuple[torch.Tensor, list[str]]:
+    """uint8 (N, R, R, 1) grey digits of one split (the held-out digits are edges2digits's) and their names."""
+    _check_split(split)
+    data = digits(resolution=resolution, channels=1)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(4))
+    index = order[:DIGITS_HELDOUT] if split == "heldout" else order[DIGITS_HELDOUT:]
+    return data.images[index], [f"digit-{int(i):04d}-{int(data.labels[i])}" for i in index]
+
+
 def thicken(images: torch.Tensor, resolution: int) -> torch.Tensor:
     """uint8 (N, H, W, 1) strokes dilated by a (2 * resolution // 16 + 1)-px square: 2 px each side at 32 px."""
     k = 2 * max(1, resolution // 16) + 1
@@ -198,12 +207,7 @@ def thicken(images: torch.Tensor, resolution: int) -> torch.Tensor:
 @PAIRED_TASKS.register("thick-digits")
 def thick_digits(resolution: int = 32, channels: int = 1, split: str = "train") -> PairedDataset:
     """Digits -> the same digits with thicker strokes; the held-out split as edges2digits's."""
-    _check_split(split)
-    data = digits(resolution=resolution, channels=1)
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(4))
-    index = order[:DIGITS_HELDOUT] if split == "heldout" else order[DIGITS_HELDOUT:]
-    thin = data.images[index]
-    names = [f"digit-{int(i):04d}-{int(data.labels[i])}" for i in index]
+    thin, names = _grey_digits(resolution, split)
     return make_pairs(_set_channels(thin, channels), _set_channels(thicken(thin, resolution), channels), names,
                       name="thick-digits")
 
@@ -214,12 +218,7 @@ def mirror_digits(resolution: int = 32, channels: int = 1, split: str = "train")
 
     Unlike thickening, no output pixel depends on its neighbourhood in the input, so a few pairs teach a
     convolutional translator less: the task where many unpaired images should add the most."""
-    _check_split(split)
-    data = digits(resolution=resolution, channels=1)
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(4))
-    index = order[:DIGITS_HELDOUT] if split == "heldout" else order[DIGITS_HELDOUT:]
-    images = data.images[index]
-    names = [f"digit-{int(i):04d}-{int(data.labels[i])}" for i in index]
+    images, names = _grey_digits(resolution, split)
     return make_pairs(_set_channels(images, channels), _set_channels(images.flip(2).contiguous(), channels), names,
                       name="mirror-digits")
 
