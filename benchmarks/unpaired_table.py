@@ -81,7 +81,7 @@ def train_variant(name: str, args: argparse.Namespace, seed: int, run: Path) -> 
             common["resnet_blocks"] = args.resnet_blocks
     config = resolve_config(TrainConfig(**common, **settings))
     dataset = None
-    if few:  # the same first 10% of the training pairs the semi-supervised run knows (data/unpaired.py)
+    if few:  # the same first --few of the training pairs the semi-supervised run knows (data/unpaired.py)
         pairs = load_pairs(args.task, config.resolution, config.channels, quiet=True)
         keep = round(args.few * len(pairs))
         dataset = make_pairs(pairs.inputs[:keep], pairs.targets[:keep], pairs.names[:keep], pairs.name)
