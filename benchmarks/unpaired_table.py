@@ -35,56 +35,57 @@ from ganforge.data.load import load_pairs
 from ganforge.data.paired import make_pairs
 from ganforge.images import from_uint8, save_grid
 from ganforge.inference.translate import load_translator
-from ganforge.metrics.paired import evaluate_translation, l1_error, psnr, sharpness, ssim
+from ganforge.metrics.paired import evaluate_translation
 from ganforge.metrics.unpaired import _kid, evaluate_unpaired_run, make_extractor
 from ganforge.recipes.pix2pix import as_rgb
 from ganforge.training.budget import train_for_budget
 
-# name -> settings; "few" stands for --few, the share of pairs the semi-supervised run and pix2pix's few get
+# name -> (model, which pairs it knows: all of them, the first --few of them, or none)
 VARIANTS = {
-    "pix2pix-all": dict(model="pix2pix"),
-    "pix2pix-few": dict(model="pix2pix", few_pairs=True),
-    "cyclegan": dict(model="cyclegan", paired_fraction=0.0),
-    "cyclegan-few": dict(model="cyclegan", paired_fraction="few"),
+    "pix2pix-all": ("pix2pix", "all"),
+    "pix2pix-few": ("pix2pix", "few"),
+    "cyclegan": ("cyclegan", "none"),
+    "cyclegan-few": ("cyclegan", "few"),
 }
 PICTURE_COLUMNS = 8
 
 
 def label(name: str, few: float) -> str:
-    share = f"{few:.0%} pairs"
-    return {"pix2pix-all": "pix2pix, all pairs", "pix2pix-few": f"pix2pix, {share}", "cyclegan": "CycleGAN, no pairs",
-            "cyclegan-few": f"CycleGAN + {share}"}[name]
+    model, pairs = VARIANTS[name]
+    known = {"all": "all pairs", "few": f"{few:.0%} pairs", "none": "no pairs"}[pairs]
+    if model == "pix2pix":
+        return f"pix2pix, {known}"
+    return f"CycleGAN + {known}" if pairs == "few" else f"CycleGAN, {known}"
 
 
 def run_folder(args: argparse.Namespace, seed: int, name: str) -> Path:
     """Where a variant's run goes: the folder names the settings that change it."""
-    tag = name + (f"-{args.few:g}" if name.endswith("few") else "")
-    if name.startswith("cyclegan"):
+    model, pairs = VARIANTS[name]
+    tag = name + (f"-{args.few:g}" if pairs == "few" else "")
+    if model == "cyclegan":
         tag += f"-{args.generator}-c{args.cycle_weight:g}-i{args.identity_weight:g}"
-        tag += f"-p{args.paired_weight:g}" if name.endswith("few") else ""
+        tag += f"-p{args.paired_weight:g}" if pairs == "few" else ""
     return args.out / args.task / f"seed{seed}" / tag
 
 
 def train_variant(name: str, args: argparse.Namespace, seed: int, run: Path) -> float:
     """Train one variant for the CPU budget; the CPU seconds it used."""
-    settings = dict(VARIANTS[name])
-    few = settings.pop("few_pairs", False)
-    if settings.get("paired_fraction") == "few":
-        settings["paired_fraction"] = args.few
-    common = dict(data=args.task, resolution=args.resolution, g_width=args.width, d_width=args.width,
+    model, pairs = VARIANTS[name]
+    common = dict(model=model, data=args.task, resolution=args.resolution, g_width=args.width, d_width=args.width,
                   batch_size=args.batch_size, patch_size=args.patch_size, max_minutes=args.cpu_seconds / 60,
                   sample_every=10**6, checkpoint_every=10**6, log_every=50, seed=seed, threads=1, device="cpu")
-    if settings["model"] == "cyclegan":
+    if model == "cyclegan":
         common.update(generator=args.generator, cycle_weight=args.cycle_weight, paired_weight=args.paired_weight,
-                      identity_weight=args.identity_weight)
+                      identity_weight=args.identity_weight, paired_fraction=args.few if pairs == "few" else 0.0)
         if args.generator == "resnet":
             common["resnet_blocks"] = args.resnet_blocks
-    config = resolve_config(TrainConfig(**common, **settings))
+    config = resolve_config(TrainConfig(**common))
     dataset = None
-    if few:  # the same first --few of the training pairs the semi-supervised run knows (data/unpaired.py)
-        pairs = load_pairs(args.task, config.resolution, config.channels, quiet=True)
-        keep = round(args.few * len(pairs))
-        dataset = make_pairs(pairs.inputs[:keep], pairs.targets[:keep], pairs.names[:keep], pairs.name)
+    if model == "pix2pix" and pairs == "few":  # the same first --few of the pairs the semi-supervised run knows
+        known = load_pairs(args.task, config.resolution, config.channels, quiet=True)
+        keep = round(args.few * len(known))
+        dataset = make_pairs(known.inputs[:keep], known.targets[:keep], known.names[:keep],
+                             known.name)
     _, spent = train_for_budget(config, run, dataset=dataset)
     return spent
 
@@ -96,22 +97,17 @@ def score(run: Path, extractor: Any) -> dict[str, Any]:
         result = evaluate_unpaired_run(run)["AtoB"]
         return {k: result[k] for k in ("l1", "psnr", "ssim", "sharpness_ratio", "kid", "cycle_l1")}
     cfg = translator.config
-    pairs = load_pairs(cfg["data"], cfg["resolution"], cfg["channels"], split="heldout", quiet=True)
-    result = evaluate_translation(translator.G, pairs)
+    return score_translator(translator.G, cfg["data"], cfg["resolution"], cfg["channels"], extractor)
+
+
+def score_translator(G: torch.nn.Module, task: str, resolution: int, channels: int, extractor: Any) -> dict[str, Any]:
+    """L1/PSNR/SSIM/sharpness of G on the task's held-out pairs, and KID of its outputs vs the true partners."""
+    pairs = load_pairs(task, resolution, channels, split="heldout", quiet=True)
+    result = evaluate_translation(G, pairs)
     with torch.no_grad():
-        outputs = translator.G(from_uint8(pairs.inputs)).float()
+        outputs = G(from_uint8(pairs.inputs)).float()
     result["kid"] = _kid(extractor, from_uint8(pairs.targets), outputs)
     return {k: result[k] for k in ("l1", "psnr", "ssim", "sharpness_ratio", "kid")}
-
-
-def untranslated(task: str, resolution: int, extractor: Any) -> dict[str, float]:
-    """The same scores for leaving each held-out input as it is: how far apart the two sides start."""
-    pairs = load_pairs(task, resolution, natural_size(task)[1], split="heldout", quiet=True)
-    source, target = from_uint8(pairs.inputs), from_uint8(pairs.targets)
-    scores = {key: metric(source, target).mean().item() for key, metric in (("l1", l1_error), ("psnr", psnr),
-                                                                              ("ssim", ssim))}
-    scores["sharpness_ratio"] = (sharpness(source).mean() / sharpness(target).mean()).item()
-    return {**scores, "kid": _kid(extractor, target, source)}
 
 
 @torch.no_grad()
@@ -192,7 +188,9 @@ def main() -> int:
             table.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\n{args.task}, {args.cpu_seconds:.0f} CPU s per run (1 thread), seeds {args.seeds}, mean ± sd:")
     print(summary(results, args.few))
-    baseline = untranslated(args.task, args.resolution, extractor)
+    # leaving each held-out input as it is: how far apart the two sides start
+    baseline = score_translator(torch.nn.Identity(), args.task, args.resolution, natural_size(args.task)[1],
+                                extractor)
     print("the untranslated input:", {key: round(value, 4) for key, value in baseline.items()})
     if args.picture:
         picture({name: run_folder(args, args.seeds[0], name) for name in args.variants}, args.task,

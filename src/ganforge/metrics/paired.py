@@ -79,8 +79,11 @@ def sharpness(images: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_translation(G: nn.Module, pairs: PairedDataset, batch_size: int = 64) -> dict[str, Any]:
-    """Mean L1, PSNR, SSIM and sharpness of G's outputs on `pairs` (G in eval mode: no dropout)."""
-    device = next(G.parameters()).device
+    """Mean L1, PSNR, SSIM and sharpness of G's outputs on `pairs` (G in eval mode: no dropout).
+
+    A G without parameters (nn.Identity: leaving each input as it is, the baseline) runs on the CPU."""
+    weight = next(G.parameters(), None)
+    device = weight.device if weight is not None else torch.device("cpu")
     was_training = G.training
     G.eval()
     scores: dict[str, list[torch.Tensor]] = {"l1": [], "psnr": [], "ssim": [], "sharpness": [],
