@@ -15,9 +15,11 @@ tell real from generated images and reports its accuracy on images it has not se
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +50,31 @@ def _link_split(files: list[Path], root: Path, held: set[Path], out: Path) -> tu
     """Folders of links: the training files and the held-out ones, keeping their category folders."""
     train_dir, heldout_dir = out.with_name(out.name + "-train"), out.with_name(out.name + "-heldout")
     for folder, members in ((train_dir, [f for f in files if f not in held]), (heldout_dir, sorted(held))):
-        if folder.exists():
-            continue
-        for f in members:
-            rel = f.relative_to(root)
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).symlink_to(f)
+        _write_once(folder, partial(_link_files, members, root))
     return train_dir, heldout_dir
+
+
+def _link_files(members: list[Path], root: Path, folder: Path) -> None:
+    for f in members:
+        rel = f.relative_to(root)
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).symlink_to(f)
+
+
+def _write_once(folder: Path, write: Callable[[Path], None]) -> None:
+    """Let `write` fill `folder` unless it exists. Each process writes its own partial copy and renames it into
+    place, so shards started together neither collide nor leave a half-written folder behind."""
+    if folder.exists():
+        return
+    mine = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(mine, ignore_errors=True)
+    write(mine)
+    try:
+        mine.rename(folder)
+    except OSError:  # another process got there first: its copy is the same
+        if not folder.exists():
+            raise
+        shutil.rmtree(mine)
 
 
 def split_tuxpaint(out: Path) -> tuple[Path, Path]:
@@ -81,7 +101,7 @@ def _photo(name: str) -> np.ndarray:
     return (color.gray2rgb(image) if image.ndim == 2 else image[..., :3]).astype(np.uint8)
 
 
-def _write_crops(names: tuple[str, ...], folder: Path, seed: int) -> None:
+def _write_crops(names: tuple[str, ...], folder: Path, *, seed: int) -> None:
     """CROPS_PER_PHOTO square crops of random size (a quarter to the whole of the short side) per photo."""
     rng = np.random.default_rng(seed)
     for name in names:
@@ -100,10 +120,7 @@ def photo_crops(out: Path) -> tuple[Path, Path]:
     """(training folder, held-out folder) of photograph crops, written once."""
     train_dir, heldout_dir = out / "data" / "photos-train", out / "data" / "photos-heldout"
     for names, folder, seed in ((TRAIN_PHOTOS, train_dir, 0), (HELDOUT_PHOTOS, heldout_dir, 1)):
-        if not folder.exists():
-            partial = folder.with_name(folder.name + ".partial")
-            _write_crops(names, partial, seed)
-            partial.rename(folder)
+        _write_once(folder, partial(_write_crops, names, seed=seed))
     return train_dir, heldout_dir
 
 
