@@ -35,6 +35,14 @@ def test_a_short_budget_waits_for_its_share_and_settings_given_are_kept():
     assert [_round(v) for v in (0.3, 3, 7, 14, 30, 80, 260)] == [1, 2, 5, 10, 20, 100, 200]
 
 
+def test_a_setting_given_at_its_usual_value_is_kept_too():
+    """--checkpoint-every 1000 (the spacing a run without a budget uses) is still the person's choice."""
+    planner = TimePlanner(resolve_config({"data": "digits", "max_minutes": 10, "checkpoint_every": 1000}), 600)
+    planner.observe(1, 1.0)
+    plan = planner.observe(101, 121.0)  # 1.2 s a step: ~500 steps, so the plan alone would say 50 / 100
+    assert plan is not None and (plan.sample_every, plan.checkpoint_every) == (50, 1000)
+
+
 def test_a_budgeted_run_on_a_fake_clock_follows_its_plan(tmp_path, capsys):
     data = tmp_path / "pics"
     data.mkdir()
@@ -49,7 +57,7 @@ def test_a_budgeted_run_on_a_fake_clock_follows_its_plan(tmp_path, capsys):
     result = trainer.run()
     assert result.status == "time budget"
     assert 25 <= result.step <= 31  # 3 s at 0.1 s a step
-    assert (trainer.config.sample_every, trainer.config.checkpoint_every) == (2, 5)  # were 500 / 1,000
+    assert (trainer.config.sample_every, trainer.config.checkpoint_every) == (2, 5)  # not given: planned
     grids = list((tmp_path / "run" / "samples").glob("*.png"))
     assert len(grids) >= 10
     kept = list((tmp_path / "run" / "checkpoints").glob("step-*.pt"))

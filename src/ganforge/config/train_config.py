@@ -19,6 +19,7 @@ from ganforge.config.sections import SECTIONS
 from ganforge.errors import GanforgeError
 
 DEFAULT_STEPS = 5000  # used when none of steps / epochs / max_minutes is given
+DEFAULT_SAMPLE_EVERY, DEFAULT_CHECKPOINT_EVERY = 500, 1000
 
 
 def setting(default: Any, section: str, help: str) -> Any:  # noqa: A002  (argparse's word for it)
@@ -115,8 +116,12 @@ class TrainConfig:
     max_minutes: float | None = setting(None, "schedule", "time budget; the run stops with a checkpoint when it "
                                         "is spent")
     log_every: int = setting(50, "schedule", "steps between log records (metrics.jsonl) and doctor checks")
-    sample_every: int = setting(500, "schedule", "steps between sample grids (samples/)")
-    checkpoint_every: int = setting(1000, "schedule", "steps between kept checkpoints (checkpoints/step-*.pt)")
+    # None: the default spacing, or one planned from the speed when only --max-minutes is given (time_plan.py)
+    sample_every: int | None = setting(None, "schedule", "steps between sample grids (samples/); default "
+                                       f"{DEFAULT_SAMPLE_EVERY}, or ~10 over a --max-minutes budget")
+    checkpoint_every: int | None = setting(None, "schedule", "steps between kept checkpoints "
+                                           f"(checkpoints/step-*.pt); default {DEFAULT_CHECKPOINT_EVERY}, or ~4 "
+                                           "over a --max-minutes budget")
     sample_count: int = setting(64, "schedule", "images in each sample grid")
     tensorboard: bool = setting(False, "schedule", "also write scalars, sample grids and weight histograms to "
                                 "RUN/tensorboard (optional extra)")

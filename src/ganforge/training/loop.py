@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ganforge.accel import AccelPolicy
 from ganforge.config import DEFAULT_STEPS, TrainConfig
+from ganforge.config.train_config import DEFAULT_CHECKPOINT_EVERY, DEFAULT_SAMPLE_EVERY
 from ganforge.data import ImageDataset
 from ganforge.errors import GanforgeError
 from ganforge.runtime import eval_mode, is_out_of_memory, out_of_memory_message
@@ -162,15 +163,16 @@ class Trainer:
     def _actions(self) -> list[Scheduled]:
         """The periodic work, in the order it runs at a step."""
         cfg, main, writes = self.config, self.dist.is_main, self._writing
+        sample_every = cfg.sample_every or DEFAULT_SAMPLE_EVERY  # None until a time plan spaces them
         actions = [Scheduled("log", cfg.log_every, writes("metrics.jsonl", self._log), at_end=True, checked=True)]
         if main:
-            actions += [Scheduled("samples", cfg.sample_every, writes("the sample grid", self.write_samples),
+            actions += [Scheduled("samples", sample_every, writes("the sample grid", self.write_samples),
                                   at_start=True, at_end=True),
-                        Scheduled("plot", cfg.sample_every, writes("loss.png", self._plot))]
+                        Scheduled("plot", sample_every, writes("loss.png", self._plot))]
         if self.evaluator is not None:
             actions.append(Scheduled("evaluate", cfg.eval_every, writes("the evaluation", self.evaluate)))
         # at the start too: a crash or a NaN before the first periodic checkpoint has something to return to
-        actions.append(Scheduled("checkpoint", cfg.checkpoint_every, self.save, at_start=True, at_end=True,
+        actions.append(Scheduled("checkpoint", self._checkpoint_every(), self.save, at_start=True, at_end=True,
                                  checked=True))
         if main:
             actions.append(Scheduled("finish", 0, writes("the end-of-run files", self._finish), at_end=True))
@@ -230,9 +232,12 @@ class Trainer:
         self.dist.check_identical([self.G, self.D])
         if not self.dist.is_main:
             return self.folder.latest
-        path = self.folder.save(self.state_dict(), keep=self.step % self.config.checkpoint_every == 0)
+        path = self.folder.save(self.state_dict(), keep=self.step % self._checkpoint_every() == 0)
         self.saved_step = self.step
         return path
+
+    def _checkpoint_every(self) -> int:
+        return self.config.checkpoint_every or DEFAULT_CHECKPOINT_EVERY  # None until a time plan spaces them
 
     def _healthy_or_rolled_back(self) -> bool:
         """True if losses and weights are finite; otherwise roll back (see training/rollback.py) and say False."""

@@ -2,7 +2,7 @@
 
 After its first steps the run knows how long a step takes, so how many steps the budget will give. It then
 spaces its sample grids and kept checkpoints over those steps (about PLANNED_GRIDS grids and
-PLANNED_CHECKPOINTS checkpoints, when --sample-every / --checkpoint-every were left at their defaults) and
+PLANNED_CHECKPOINTS checkpoints, where --sample-every / --checkpoint-every were not given) and
 the progress bar counts towards the planned step with the time left beside it. The learning-rate decay
 (--lr-decay-start) already follows the budget's clock (training/lr_decay.py), and the EMA's warm-up
 (training/ema.py) already averages over about the last third of the steps so far, which for a budget of
@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ganforge.config import TrainConfig
-from ganforge.config.train_config import FIELDS
 
 PLAN_AFTER_STEPS = 10  # steps timed (after the first, which pays for warm-up) before the plan is made
 PLAN_AFTER_FRACTION = 0.02  # ... and at least this share of the budget
@@ -72,9 +71,9 @@ class TimePlanner:
         return self.plan
 
     def _cadence(self, field: str, planned: float) -> int:
-        """The planned spacing, unless the setting was changed from its default (then it is kept)."""
+        """The planned spacing, unless the setting was given (by the person, a --config file or a preset)."""
         value = getattr(self.config, field)
-        return _round(planned) if value == FIELDS[field].default else value
+        return _round(planned) if value is None else value
 
     def _ema_horizon(self, total: int) -> int | None:
         beta = self.config.ema_beta
