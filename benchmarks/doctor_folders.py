@@ -8,14 +8,20 @@ Runs, each with the default (plain) recipe at 32 px for the same CPU time, loggi
 2. unconditional on one category folder (animals: 146 drawings);
 3. class-conditional on the built-in digits (the healthy reference: conditional DCGAN draws every digit on request).
 For each it prints every log window's D(x), D(G(z)), overall and within-class spread (`doctor/diversity`,
-`doctor/class_diversity`) and every doctor event.
+`doctor/class_diversity`) and every doctor event, then a summary line. `--remedy NAME` (repeatable) runs each
+again with one of the doctor's suggestions added, to see whether it works:
+
+    python benchmarks/doctor_folders.py --out /tmp/doctor-folders --runs tuxpaint-conditional \
+        --remedy none minibatch-std pack2 --seeds 0 1
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from ganforge.config import resolve_config
@@ -37,19 +43,31 @@ def link(categories: tuple[str, ...], folder: Path) -> Path:
     return folder
 
 
-def run(name: str, settings: dict, out: Path, minutes: float) -> None:
+# the doctor's suggestions (training/remedies.py), each alone; auto's recipe for these folders (below 64 px) already
+# has hinge + spectral norm, ADA and an EMA, `--preset plain` only ADA
+REMEDIES: dict[str, dict] = {"none": {}, "minibatch-std": {"minibatch_std": True}, "pack2": {"pack": 2},
+                             "ema": {"ema_beta": 0.999}, "hinge-sn": {"loss": "hinge", "spectral_norm": True},
+                             "half-lr-d": {"lr_d_scale": 0.5}, "r1": {"r1_gamma": 1.0}}
+
+
+def run(name: str, settings: dict, out: Path, minutes: float, seed: int) -> str:
+    """Train, print the log table and events; returns the summary line."""
+    lr_d_scale = settings.pop("lr_d_scale", None)
     config = resolve_config({"resolution": 32, "log_every": 25, "sample_every": 250, "checkpoint_every": 100_000,
-                             "max_minutes": minutes, "seed": 0, **settings})
-    run_dir = out / name
+                             "max_minutes": minutes, "seed": seed, **settings})
+    if lr_d_scale is not None:  # relative to the recipe's own rate, as the doctor's advice is
+        config = replace(config, lr_d=config.lr_d * lr_d_scale).validate()
+    run_dir = out / f"{name}-seed{seed}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
     with torch_threads(1):
         trainer = Trainer(config, run_dir, quiet=True)
         trainer.clock = time.process_time  # CPU time: fair on a busy machine
         result = trainer.run()
-    print(f"\n## {name}: {result.step} steps in {minutes:g} CPU minutes")
+    print(f"\n## {name} seed {seed}: {result.step} steps in {minutes:g} CPU minutes")
     print("step | D(x) | D(G(z)) | diversity | class diversity")
-    for record in read_metrics(run_dir / "metrics.jsonl"):
+    records = read_metrics(run_dir / "metrics.jsonl")
+    for record in records:
         if "event" in record:
             print(f"  EVENT step {record['step']}: {record['event']}: {record.get('message', '')}")
         elif "D/real_prob" in record:
@@ -57,6 +75,23 @@ def run(name: str, settings: dict, out: Path, minutes: float) -> None:
             print(f"{record['step']} | {record['D/real_prob']:.2f} | {record['D/fake_prob']:.2f} | "
                   f"{record.get('doctor/diversity', float('nan')):.2f} | "
                   f"{'' if within is None else f'{within:.2f}'}")
+    return summary(f"{name} seed {seed}", result.step, records)
+
+
+def summary(title: str, steps: int, records: list[dict]) -> str:
+    """Medians after the doctor's 200-step warm-up, and which problems the doctor reported."""
+    late = [r for r in records if "D/real_prob" in r and r["step"] >= 200]
+    events = sorted({r["event"] for r in records if "event" in r and r["event"] != "run_end"})
+
+    def median(key: str) -> str:
+        values = [r[key] for r in late if r.get(key) is not None]
+        return f"{statistics.median(values):.2f}" if values else "-"
+
+    gaps = [r["D/real_prob"] - r["D/fake_prob"] for r in late]
+    gap = f"{statistics.median(gaps):.2f}" if gaps else "-"
+    return (f"{title}: {steps} steps; after step 200 medians: D(x)-D(G(z)) {gap}, diversity "
+            f"{median('doctor/diversity')}, class diversity {median('doctor/class_diversity')}; "
+            f"doctor: {', '.join(events) or 'quiet'}")
 
 
 def main() -> None:
@@ -64,14 +99,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--minutes", type=float, default=2.0, help="CPU minutes per run")
     parser.add_argument("--runs", nargs="+", default=["tuxpaint-conditional", "tuxpaint-animals", "digits-conditional"])
+    parser.add_argument("--remedy", nargs="+", default=["none"], choices=sorted(REMEDIES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--preset", default="auto", help="the recipe the remedies are added to")
     args = parser.parse_args()
     three = link(("food", "town", "vehicles"), args.out / "data" / "three")
     animals = link(("animals",), args.out / "data" / "animals")
     settings = {"tuxpaint-conditional": {"data": str(three), "conditional": True},
                 "tuxpaint-animals": {"data": str(animals / "animals")},
                 "digits-conditional": {"data": "digits", "conditional": True}}
+    lines = []
     for name in args.runs:
-        run(name, settings[name], args.out, args.minutes)
+        for remedy in args.remedy:
+            title = f"{name}-{args.preset}" + ("" if remedy == "none" else f"+{remedy}")
+            chosen = {**settings[name], "preset": args.preset, **REMEDIES[remedy]}
+            lines += [run(title, chosen, args.out, args.minutes, seed) for seed in args.seeds]
+    print("\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":
