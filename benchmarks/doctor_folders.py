@@ -47,6 +47,7 @@ def link(categories: tuple[str, ...], folder: Path) -> Path:
 # has hinge + spectral norm, ADA and an EMA, `--preset plain` only ADA
 REMEDIES: dict[str, dict] = {"none": {}, "minibatch-std": {"minibatch_std": True}, "pack2": {"pack": 2},
                              "ema": {"ema_beta": 0.999}, "hinge-sn": {"loss": "hinge", "spectral_norm": True},
+                             "no-d-batchnorm": {"d_batchnorm": False},
                              "half-lr-d": {"lr_d_scale": 0.5}, "r1": {"r1_gamma": 1.0}}
 
 

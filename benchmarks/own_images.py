@@ -35,6 +35,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from ganforge.config import resolve_config
 from ganforge.images import save_grid, to_uint8
@@ -116,6 +117,21 @@ def train_and_score(folder: str, resolution: int, recipe: str, seed: int, minute
     return train_one(folder, resolution, recipe, seed, minutes, run_dir, space.source) | score(run_dir, space, grid)
 
 
+def strip(out: Path, names: list[str], resolution: int, path: Path, pad: int = 2) -> None:
+    """One picture of the first row (8 samples) of each named run's grid, one run under the other, for the docs."""
+    found = [name for name in names if (out / "grids" / f"{name}.png").exists()]
+    if not found:
+        raise SystemExit(f"{out / 'grids'}: no grids of those runs yet")
+    grids = [Image.open(out / "grids" / f"{name}.png") for name in found]
+    row = resolution + pad  # each row's top border is the previous row's bottom one
+    picture = Image.new(grids[0].mode, (grids[0].width, row * len(grids) + pad))
+    for i, grid in enumerate(grids):
+        picture.paste(grid.crop((0, 0, grid.width, row + pad)), (0, i * row))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(path)
+    print(f"{path}: top to bottom {', '.join(found)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -126,10 +142,17 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=20.0, help="CPU minutes per run (one thread)")
     parser.add_argument("--shard", default="0/1", help="I/N: do every N-th run, starting at the I-th")
     parser.add_argument("--table", action="store_true", help="print the table of finished runs and stop")
+    parser.add_argument("--strip", type=Path, help="write the first row of each selected run's grid to this PNG "
+                        "(recipe by recipe, seed by seed) and stop")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table:
         print(table(args.out))
+        return
+    if args.strip:
+        names = [f"{d}-{px}-{r}-seed{s}" for d in args.data for px in args.resolutions for r in args.recipes
+                 for s in args.seeds]
+        strip(args.out, names, args.resolutions[0], args.strip)
         return
     index, count = (int(v) for v in args.shard.split("/"))
     done = {(r["folder"], r["resolution"], r["recipe"], r["seed"]) for r in read_results(args.out)}
