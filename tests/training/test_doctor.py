@@ -141,3 +141,31 @@ def test_collapse_remedy_suggests_only_what_the_run_is_not_using() -> None:
     infogan = collapse_remedy(make_config({"data": "digits", "preset": "recommended", "resolution": 32,
                                            "channels": 1}))
     assert infogan == "Try --minibatch-std."  # packing is refused with latent categories; the rest is on
+
+
+def test_class_collapse_remedy_is_auto_s_recipe_as_flags_the_command_takes(tmp_path) -> None:
+    """Measured on Tux Paint stamps (docs/results.md): auto's conditional DCGAN recipe as a whole kept the classes
+    varied where each of its parts alone did not, so the message gives the whole recipe as flags."""
+    from dataclasses import fields
+
+    from PIL import Image
+
+    from ganforge.cli import build_parser
+    from ganforge.config import TrainConfig
+    from ganforge.config import resolve_config as make_config
+    from ganforge.training.remedies import class_collapse_remedy, collapse_remedy
+
+    for name in ("cats", "dogs"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            Image.new("RGB", (16, 16), (40 * i, 90, 200)).save(tmp_path / name / f"{i}.png")
+    given = ["--data", str(tmp_path), "--resolution", "16", "--conditional", "--preset", "plain"]
+    text = class_collapse_remedy(make_config({"data": str(tmp_path), "resolution": 16, "conditional": True,
+                                              "preset": "plain"}))
+    assert text.startswith("Try --loss hinge --spectral-norm --no-d-batchnorm") and text.endswith("--minibatch-std.")
+    flags = text[len("Try "):text.index(" together")].split()
+    args = build_parser().parse_args(["train", "--out", str(tmp_path / "run"), *given, *flags])
+    settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    followed = make_config(settings)
+    assert (followed.loss, followed.spectral_norm, followed.d_batchnorm, followed.beta1) == ("hinge", True, False, 0)
+    assert class_collapse_remedy(followed) == collapse_remedy(followed)  # nothing of the recipe left to suggest

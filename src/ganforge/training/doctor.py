@@ -58,6 +58,7 @@ class TrainingDoctor:
     check_imbalance: bool = True  # off for wgan-gp, whose critic outputs are not probabilities
     collapse_remedy: str = COLLAPSE_REMEDY  # what a collapse or coverage report suggests (the flags the model takes)
     dominance_remedy: str = DOMINANCE_REMEDY  # what a long-held dominance report suggests
+    class_collapse_remedy: str = COLLAPSE_REMEDY  # what a collapse within classes suggests
     gaps: list[float] = field(default_factory=list)  # D(x) - D(G(z)) of the last DOMINANCE_WINDOWS log windows
     streaks: dict[str, int] = field(default_factory=dict)
     quiet_until: dict[str, int] = field(default_factory=dict)  # problem -> check index
@@ -90,7 +91,7 @@ class TrainingDoctor:
             found["class_collapse"] = (
                 f"G's samples are collapsing within each class: samples of one class spread only "
                 f"{class_diversity:.2f}x as widely as real images of that class in D's eyes{overall}, so each "
-                f"class comes out as nearly the same picture. {self.collapse_remedy}")
+                f"class comes out as nearly the same picture. {self.class_collapse_remedy}")
         if coverage is not None and step >= self.warmup_steps and coverage.missing:
             found["coverage"] = coverage_message(coverage, self.collapse_remedy, self.coverage_patience)
         events = []

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.config import TrainConfig
+from ganforge.config import TrainConfig, flag_name
+from ganforge.config.auto import DCGAN_FAMILY, DCGAN_RECIPE
 from ganforge.config.checks import spec_for
 from ganforge.data import ImageDataset
 from ganforge.data.augment import AdaptiveAugment
@@ -44,6 +45,26 @@ def collapse_remedy(cfg: TrainConfig) -> str:
     if not options:
         return "Try a lower --lr-g, or --balance ttur with --lr-d above --lr-g."
     return "Try " + (", ".join(options[:-1]) + ", or " if len(options) > 1 else "") + options[-1] + "."
+
+
+def class_collapse_remedy(cfg: TrainConfig) -> str:
+    """What a collapse within classes suggests: for a DCGAN, auto's recipe for it as a whole, where the run does not
+    use it yet. On Tux Paint stamps (benchmarks/doctor_folders.py, docs/results.md) it kept every class varied on
+    both seeds, while --minibatch-std, an EMA, hinge + spectral norm or no batch norm in D, each alone, did not."""
+    missing = {name: value for name, value in DCGAN_RECIPE.items() if getattr(cfg, name) != value}
+    if cfg.model not in DCGAN_FAMILY or not missing:
+        return collapse_remedy(cfg)
+    flags = " ".join(_flag(name, value) for name, value in missing.items())
+    also = "" if cfg.minibatch_std or spec_for(cfg).refused("minibatch_std", True, False) else \
+        ", or --minibatch-std"
+    return f"Try {flags} together (auto's recipe for a conditional DCGAN){also}."
+
+
+def _flag(name: str, value: Any) -> str:
+    """A setting as the command line writes it: `--spectral-norm`, `--no-d-batchnorm`, `--lr-g 0.0004`."""
+    if isinstance(value, bool):
+        return flag_name(name) if value else "--no-" + flag_name(name)[2:]
+    return f"{flag_name(name)} {value:g}" if isinstance(value, float) else f"{flag_name(name)} {value}"
 
 
 def dominance_remedy(cfg: TrainConfig) -> str:
@@ -90,7 +111,8 @@ class Remedies:
         self.balance = make_balance(cfg.balance, cfg.loss, opt_D, cfg.d_steps, cfg.skip_d_below,
                                     cfg.skip_g_above, cfg.balance_target)
         self.doctor = TrainingDoctor(check_imbalance=not penalised,  # WGAN-GP's D loss has no 'too low'
-                                     collapse_remedy=collapse_remedy(cfg), dominance_remedy=dominance_remedy(cfg))
+                                     collapse_remedy=collapse_remedy(cfg), dominance_remedy=dominance_remedy(cfg),
+                                     class_collapse_remedy=class_collapse_remedy(cfg))
         self.seed = cfg.seed
         self.class_real: tuple[torch.Tensor, torch.Tensor] | None = None  # made at the first conditional check
         self.d_params = list(self.d_input.parameters())  # gathered once: walking the modules every step costs
