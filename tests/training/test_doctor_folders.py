@@ -121,8 +121,8 @@ def test_dominance_remedy_suggests_only_what_the_run_is_not_using():
     from ganforge.training.remedies import dominance_remedy
 
     plain = resolve_config({"data": "shapes", "preset": "plain", "augment": "off"})
-    assert dominance_remedy(plain) == ("Try --augment ada (D then cannot memorise a small folder), a lower --lr-d "
-                                       "(e.g. 0.0001, half of now), or --r1-gamma 1 (keeps D smooth around the real "
-                                       "images).")
+    assert dominance_remedy(plain) == ("Try --r1-gamma 1 (keeps D smooth around the real images), --augment ada "
+                                       "(D then cannot memorise a small folder), or a lower --lr-d (e.g. 0.0001, "
+                                       "half of now).")
     tuned = resolve_config({"data": "shapes", "preset": "plain", "augment": "ada", "lr_d": 1e-4, "r1_gamma": 1.0})
     assert dominance_remedy(tuned).startswith("Try a lower --lr-d still")

@@ -44,8 +44,8 @@ SHOWN_MISSING = 10  # missing classes / modes named in a message; the rest are c
 DOMINANCE_WINDOWS = 10  # log windows a long-held dominance is judged over
 DOMINANCE_GAP = 0.7  # their mean D(x) - D(G(z)) above this (e.g. 0.88 vs 0.11) ...
 DOMINANCE_FLOOR = 0.5  # ... with none of them below this: D has been sure of itself the whole stretch
-DOMINANCE_REMEDY = ("Try --augment ada (D then cannot memorise a small folder), a lower --lr-d (e.g. half of "
-                    "--lr-g), or --r1-gamma 1 (keeps D smooth around the real images).")
+DOMINANCE_REMEDY = ("Try --r1-gamma 1 (keeps D smooth around the real images), --augment ada (D then cannot "
+                    "memorise a small folder), or a lower --lr-d (e.g. half of --lr-g).")
 PROBLEMS = ("imbalance", "dominance", "collapse", "class_collapse", "coverage")  # in the order they are reported
 
 
