@@ -53,6 +53,7 @@ REMEDIES: dict[str, dict] = {"none": {}, "minibatch-std": {"minibatch_std": True
 
 def run(name: str, settings: dict, out: Path, minutes: float, seed: int) -> str:
     """Train, print the log table and events; returns the summary line."""
+    settings = dict(settings)  # the caller's dict serves every seed: take the scale out of a copy
     lr_d_scale = settings.pop("lr_d_scale", None)
     config = resolve_config({"resolution": 32, "log_every": 25, "sample_every": 250, "checkpoint_every": 100_000,
                              "max_minutes": minutes, "seed": seed, **settings})

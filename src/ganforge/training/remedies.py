@@ -44,6 +44,11 @@ def collapse_remedy(cfg: TrainConfig) -> str:
         options.append("--balance ttur with --lr-d above --lr-g (e.g. 4e-4, 1e-4)")
     if not options:
         return "Try a lower --lr-g, or --balance ttur with --lr-d above --lr-g."
+    return _try(options)
+
+
+def _try(options: list[str]) -> str:
+    """The options as one suggestion: Try A, B, or C."""
     return "Try " + (", ".join(options[:-1]) + ", or " if len(options) > 1 else "") + options[-1] + "."
 
 
@@ -81,7 +86,7 @@ def dominance_remedy(cfg: TrainConfig) -> str:
         options.append(f"a lower --lr-d (e.g. {cfg.lr_d / 2:g}, half of now)")
     if not options:
         return "Try a lower --lr-d still, or a stronger --augment-p / --ada-target."
-    return "Try " + (", ".join(options[:-1]) + ", or " if len(options) > 1 else "") + options[-1] + "."
+    return _try(options)
 
 
 CLASS_REAL = 16  # real images per class the within-class spread is measured on
