@@ -77,31 +77,41 @@ def sharpness(images: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, laplacian).flatten(1).var(1)
 
 
+def score_outputs(outputs: torch.Tensor, targets: torch.Tensor, batch_size: int = 64) -> dict[str, Any]:
+    """Mean L1, PSNR, SSIM and sharpness of translations `outputs` ((N, C, H, W) in [-1, 1]) against their
+    true partners `targets` (uint8 (N, H, W, C), converted a batch at a time)."""
+    scores: dict[str, list[torch.Tensor]] = {"l1": [], "psnr": [], "ssim": [], "sharpness": [],
+                                             "target_sharpness": []}
+    for output, target in zip(outputs.split(batch_size), targets.split(batch_size)):
+        target = from_uint8(target)
+        scores["l1"].append(l1_error(output, target))
+        scores["psnr"].append(psnr(output, target))
+        scores["ssim"].append(ssim(output, target))
+        scores["sharpness"].append(sharpness(output))
+        scores["target_sharpness"].append(sharpness(target))
+    result: dict[str, Any] = {key: torch.cat(values).mean().item() for key, values in scores.items()}
+    result["sharpness_ratio"] = result["sharpness"] / max(result["target_sharpness"], 1e-12)
+    result["pairs"] = len(outputs)
+    return result
+
+
 @torch.no_grad()
-def evaluate_translation(G: nn.Module, pairs: PairedDataset, batch_size: int = 64) -> dict[str, Any]:
-    """Mean L1, PSNR, SSIM and sharpness of G's outputs on `pairs` (G in eval mode: no dropout).
+def translate_pairs(G: nn.Module, pairs: PairedDataset, batch_size: int = 64) -> torch.Tensor:
+    """G's outputs for the pairs' inputs, float (N, C, H, W) on the CPU, G in eval mode (no dropout).
 
     A G without parameters (nn.Identity: leaving each input as it is, the baseline) runs on the CPU."""
     weight = next(G.parameters(), None)
     device = weight.device if weight is not None else torch.device("cpu")
     was_training = G.training
     G.eval()
-    scores: dict[str, list[torch.Tensor]] = {"l1": [], "psnr": [], "ssim": [], "sharpness": [],
-                                             "target_sharpness": []}
-    c = pairs.input_channels
-    for chunk in from_uint8(pairs.images).split(batch_size):
-        source, target = chunk[:, :c], chunk[:, c:]
-        output = G(source.to(device)).float().cpu()
-        scores["l1"].append(l1_error(output, target))
-        scores["psnr"].append(psnr(output, target))
-        scores["ssim"].append(ssim(output, target))
-        scores["sharpness"].append(sharpness(output))
-        scores["target_sharpness"].append(sharpness(target))
+    outputs = [G(chunk.to(device)).float().cpu() for chunk in from_uint8(pairs.inputs).split(batch_size)]
     G.train(was_training)
-    result: dict[str, Any] = {key: torch.cat(values).mean().item() for key, values in scores.items()}
-    result["sharpness_ratio"] = result["sharpness"] / max(result["target_sharpness"], 1e-12)
-    result["pairs"] = len(pairs)
-    return result
+    return torch.cat(outputs)
+
+
+def evaluate_translation(G: nn.Module, pairs: PairedDataset, batch_size: int = 64) -> dict[str, Any]:
+    """Mean L1, PSNR, SSIM and sharpness of G's outputs on `pairs`."""
+    return score_outputs(translate_pairs(G, pairs, batch_size), pairs.targets, batch_size)
 
 
 def heldout_pairs(config: dict[str, Any], data: str | None = None) -> PairedDataset | None:

@@ -21,11 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.data.paired import make_pairs
 from ganforge.data.unpaired import UnpairedDataset, load_unpaired
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
-from ganforge.metrics.paired import evaluate_translation, l1_error
+from ganforge.metrics.paired import l1_error, score_outputs
 
 STEGANOGRAPHY_CYCLE = 0.02  # cycle L1 below this (in [0, 1] pixels) counts as near zero
 STEGANOGRAPHY_KID_SHARE = 0.5  # translations keeping more than this share of the inputs' KID have not moved
@@ -62,7 +61,7 @@ def evaluate_direction(G: nn.Module, back: nn.Module, source: torch.Tensor, targ
     if inputs.shape[1] == out.shape[1]:
         scores["input_l1"] = l1_error(out, inputs).mean().item()  # how much G changes its input
     if truth is not None:
-        scores.update(evaluate_translation(G, make_pairs(source, truth, [""] * len(source))))
+        scores.update(score_outputs(out, truth))
     if extractor is not None:
         real = from_uint8(target)
         scores["kid"] = _kid(extractor, real, out)
