@@ -1,0 +1,92 @@
+"""Which batch size `--preset auto` should train with for a time budget, on a real folder.
+
+A shorter budget buys fewer steps; a smaller batch buys more of them for the same CPU time (FastGAN's authors
+trained with batch 8, lightweight-gan defaults to 10; auto's FastGAN uses 64). Results: docs/own-images.md. Each (folder, resolution,
+minutes, batch size, seed) trains `--preset auto` with only `--max-minutes` as its length and that batch size,
+for the same CPU time on one thread, and is scored as in benchmarks/own_images.py (KID x 1000 in the folder's
+own features, real-vs-generated accuracy, a sample grid):
+
+    python benchmarks/auto_budget.py --out /tmp/budget --data tuxpaint --minutes 5 --batch-sizes 16 32 64 \
+        --seeds 0 1 [--shard 0/2]
+    python benchmarks/auto_budget.py --out /tmp/budget --table
+
+Results are appended to OUT/results-*.jsonl, so an interrupted benchmark picks up where it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from functools import partial
+from pathlib import Path
+
+from ganforge.config import resolve_config
+from ganforge.runtime import torch_threads
+
+sys.path.insert(0, str(Path(__file__).parent))
+from folder_scoring import FeatureSpace, record_run, train_for_cpu_time  # noqa: E402
+from own_images import FOLDERS, _mean_sd, read_results, score  # noqa: E402
+
+
+def train_and_score(folder: str, resolution: int, minutes: float, batch: int, seed: int, run_dir: Path,
+                    space: FeatureSpace, grid: Path) -> dict:
+    config = resolve_config({"data": space.source, "resolution": resolution, "preset": "auto", "seed": seed,
+                             "max_minutes": minutes, "threads": 1, "batch_size": batch})
+    _, result, cpu = train_for_cpu_time(config, run_dir)
+    return dict(model=config.model, steps=result.step, cpu_s=cpu) | score(run_dir, space, grid)
+
+
+def table(out: Path) -> str:
+    """One row per (folder, resolution, minutes, batch): KID x1000 and accuracy, mean ± sd over seeds."""
+    unique = {(r["folder"], r["resolution"], r["minutes"], r["batch"], r["seed"]): r for r in read_results(out)}
+    results = [r for r in unique.values() if "error" not in r]
+    lines = ["| folder | px | CPU minutes | batch | KID×1000 | real-vs-generated accuracy % | steps | seeds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for key in sorted({(r["folder"], r["resolution"], r["minutes"]) for r in results}):
+        group = [r for r in results if (r["folder"], r["resolution"], r["minutes"]) == key]
+        for batch in sorted({r["batch"] for r in group}):
+            mine = [r for r in group if r["batch"] == batch]
+            lines.append(f"| {key[0]} | {key[1]} | {key[2]:g} | {batch} | {_mean_sd([r['kid'] for r in mine], 1)} | "
+                         f"{_mean_sd([100 * r['real_vs_generated'] for r in mine], 1)} | "
+                         f"{statistics.fmean(r['steps'] for r in mine):.0f} | {len(mine)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--data", nargs="+", default=["tuxpaint"], choices=FOLDERS)
+    parser.add_argument("--resolution", type=int, default=64, choices=[64, 128])
+    parser.add_argument("--minutes", nargs="+", type=float, default=[5.0], help="CPU minutes per run (one thread)")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 32, 64])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--shard", default="0/1", help="I/N: do every N-th run, starting at the I-th")
+    parser.add_argument("--table", action="store_true", help="print the table of finished runs and stop")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.table:
+        print(table(args.out))
+        return
+    index, count = (int(v) for v in args.shard.split("/"))
+    done = {(r["folder"], r["resolution"], r["minutes"], r["batch"], r["seed"]) for r in read_results(args.out)}
+    work = [(d, args.resolution, m, s, b) for d in args.data for m in args.minutes for s in args.seeds
+            for b in args.batch_sizes]
+    work = [w for i, w in enumerate(work) if i % count == index and (w[0], w[1], w[2], w[4], w[3]) not in done]
+    spaces: dict[str, FeatureSpace] = {}
+    results = args.out / f"results-{index}-{os.getpid()}.jsonl"
+    for folder, resolution, minutes, seed, batch in work:
+        if folder not in spaces:
+            with torch_threads(1):
+                spaces[folder] = FeatureSpace(folder, resolution, args.out)
+            print(spaces[folder].note, flush=True)
+        name = f"{folder}-{resolution}-{minutes:g}min-b{batch}-seed{seed}"
+        record: dict = dict(folder=folder, resolution=resolution, minutes=minutes, batch=batch, seed=seed)
+        record_run(record, args.out / "runs" / name, results,
+                   partial(train_and_score, folder, resolution, minutes, batch, seed, args.out / "runs" / name,
+                           spaces[folder], args.out / "grids" / f"{name}.png"))
+
+
+if __name__ == "__main__":
+    main()
