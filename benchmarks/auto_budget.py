@@ -1,10 +1,10 @@
 """Which batch size `--preset auto` should train with for a time budget, on a real folder.
 
 A shorter budget buys fewer steps; a smaller batch buys more of them for the same CPU time (FastGAN's authors
-trained with batch 8, lightweight-gan defaults to 10; auto's FastGAN uses 64). Results: docs/own-images.md. Each (folder, resolution,
-minutes, batch size, seed) trains `--preset auto` with only `--max-minutes` as its length and that batch size,
-for the same CPU time on one thread, and is scored as in benchmarks/own_images.py (KID x 1000 in the folder's
-own features, real-vs-generated accuracy, a sample grid):
+trained with batch 8, lightweight-gan defaults to 10; auto's FastGAN uses 64). Each (folder, resolution, minutes,
+batch size, seed) trains `--preset auto` with only `--max-minutes` as its length and that batch size, for the same
+CPU time on one thread, and is scored as in benchmarks/own_images.py (KID x 1000 in the folder's own features,
+real-vs-generated accuracy, a sample grid). Results: docs/own-images.md.
 
     python benchmarks/auto_budget.py --out /tmp/budget --data tuxpaint --minutes 5 --batch-sizes 16 32 64 \
         --seeds 0 1 [--shard 0/2]
