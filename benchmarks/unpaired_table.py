@@ -35,7 +35,7 @@ from ganforge.data.load import load_pairs
 from ganforge.data.paired import make_pairs
 from ganforge.images import from_uint8, save_grid
 from ganforge.inference.translate import load_translator
-from ganforge.metrics.paired import score_outputs, translate_pairs
+from ganforge.metrics.paired import score_outputs, translate
 from ganforge.metrics.unpaired import _kid, evaluate_unpaired_run, make_extractor
 from ganforge.recipes.pix2pix import as_rgb
 from ganforge.training.budget import train_for_budget
@@ -103,7 +103,7 @@ def score(run: Path, extractor: Any) -> dict[str, Any]:
 def score_translator(G: torch.nn.Module, task: str, resolution: int, channels: int, extractor: Any) -> dict[str, Any]:
     """L1/PSNR/SSIM/sharpness of G on the task's held-out pairs, and KID of its outputs vs the true partners."""
     pairs = load_pairs(task, resolution, channels, split="heldout", quiet=True)
-    outputs = translate_pairs(G, pairs)
+    outputs = translate(G, pairs.inputs)
     result = score_outputs(outputs, pairs.targets)
     result["kid"] = _kid(extractor, from_uint8(pairs.targets), outputs)
     return {k: result[k] for k in ("l1", "psnr", "ssim", "sharpness_ratio", "kid")}

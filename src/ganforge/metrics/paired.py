@@ -96,22 +96,22 @@ def score_outputs(outputs: torch.Tensor, targets: torch.Tensor, batch_size: int 
 
 
 @torch.no_grad()
-def translate_pairs(G: nn.Module, pairs: PairedDataset, batch_size: int = 64) -> torch.Tensor:
-    """G's outputs for the pairs' inputs, float (N, C, H, W) on the CPU, G in eval mode (no dropout).
+def translate(G: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """uint8 (N, H, W, C) images -> G's outputs, float (N, C', H, W) on the CPU, G in eval mode (no dropout).
 
     A G without parameters (nn.Identity: leaving each input as it is, the baseline) runs on the CPU."""
     weight = next(G.parameters(), None)
     device = weight.device if weight is not None else torch.device("cpu")
     was_training = G.training
     G.eval()
-    outputs = [G(chunk.to(device)).float().cpu() for chunk in from_uint8(pairs.inputs).split(batch_size)]
+    outputs = [G(chunk.to(device)).float().cpu() for chunk in from_uint8(images).split(batch_size)]
     G.train(was_training)
     return torch.cat(outputs)
 
 
 def evaluate_translation(G: nn.Module, pairs: PairedDataset, batch_size: int = 64) -> dict[str, Any]:
     """Mean L1, PSNR, SSIM and sharpness of G's outputs on `pairs`."""
-    return score_outputs(translate_pairs(G, pairs, batch_size), pairs.targets, batch_size)
+    return score_outputs(translate(G, pairs.inputs, batch_size), pairs.targets, batch_size)
 
 
 def heldout_pairs(config: dict[str, Any], data: str | None = None) -> PairedDataset | None:

@@ -24,20 +24,13 @@ from torch import nn
 from ganforge.data.unpaired import UnpairedDataset, load_unpaired
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
-from ganforge.metrics.paired import l1_error, score_outputs
+from ganforge.metrics.paired import l1_error, score_outputs, translate
 
 STEGANOGRAPHY_CYCLE = 0.02  # cycle L1 below this (in [0, 1] pixels) counts as near zero
 STEGANOGRAPHY_KID_SHARE = 0.5  # translations keeping more than this share of the inputs' KID have not moved
 IDENTITY_DISTANCE = 0.01  # translations within this L1 of their input are the input
 STEGANOGRAPHY_REMEDY = ("lower --cycle-weight (e.g. 5) or --identity-weight, train longer so the "
                         "discriminators push harder, or give a few pairs (--paired-weight)")
-
-
-@torch.no_grad()
-def _translate(G: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """uint8 (N, H, W, C) -> G's outputs, float (N, C', H, W) in [-1, 1] on the CPU."""
-    device = next(G.parameters()).device
-    return torch.cat([G(chunk.to(device)).float().cpu() for chunk in from_uint8(images).split(batch_size)])
 
 
 def _kid(extractor: Any, real: torch.Tensor, fake: torch.Tensor) -> float:
@@ -54,7 +47,7 @@ def evaluate_direction(G: nn.Module, back: nn.Module, source: torch.Tensor, targ
     source's partners (or None), `extractor` for KID (None: no KID)."""
     was_training = G.training, back.training
     G.eval(), back.eval()
-    out = _translate(G, source)
+    out = translate(G, source)
     inputs = from_uint8(source)
     rec = torch.cat([back(chunk.to(next(back.parameters()).device)).float().cpu() for chunk in out.split(64)])
     scores: dict[str, Any] = {"images": len(source), "cycle_l1": l1_error(rec, inputs).mean().item()}
