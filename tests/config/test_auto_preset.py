@@ -55,6 +55,15 @@ def test_grey_and_128_px_folders(tmp_path):
     assert big.model == "fastgan" and big.resolution == 128
 
 
+def test_plain_and_recommended_keep_dcgan_on_a_small_128_px_folder(tmp_path):
+    # the textbook recipe and the DCGAN recipe stay what they name; only auto swaps in a model for small data
+    plain, said = _resolve(_folder(tmp_path / "pics"), resolution=128, preset="plain")
+    assert (plain.model, plain.loss, plain.ema_beta) == ("dcgan", "nonsat", 0.0) and said == []
+    recommended, said = _resolve(tmp_path / "pics", resolution=128, preset="recommended")
+    assert (recommended.model, recommended.loss, recommended.spectral_norm) == ("dcgan", "hinge", True)
+    assert said == []
+
+
 def test_labels_conditional_runs_get_dcgan_and_unused_class_folders_are_named(tmp_path):
     data = _folder(tmp_path / "pics", count=8, classes=("cats", "dogs"))
     unconditional, lines = _resolve(data)

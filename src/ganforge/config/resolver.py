@@ -112,12 +112,15 @@ def _settings(request: Mapping[str, Any] | TrainConfig) -> dict[str, Any]:
 
 
 def _choose_model(given: dict[str, Any], data: str, preset: str, images: int | None) -> tuple[str, str | None]:
-    """The model given, else the preset's (2D points: mlp), else one made for small data, else the default."""
+    """The model given, else the preset's (2D points: mlp), else (when the preset was left to auto) one made for
+    small data, else the default. `--preset plain` and `recommended` name DCGAN recipes, so they keep DCGAN."""
     if "model" in given:
         return given["model"], None
     chosen = preset_values(data, preset).get("model")
     if chosen:
         return chosen, None
+    if preset != "auto":
+        return FIELDS["model"].default, None
     resolution = given.get("resolution")
     small = [s for s in model_specs() if s.small_data_from and s.pickable]
     if given.get("conditional") or not isinstance(resolution, int) or is_point_data(data) or not small:
