@@ -48,5 +48,6 @@ def choices(field: str) -> list | None:
     return list(fixed[field]) if field in fixed else None
 
 # Below this many images a data set is small: `--augment auto` turns on adaptive augmentation, and without
-# --model a model that picks itself for small data (ModelSpec.small_data_from, FastGAN) is chosen.
+# --model (and with the preset left to auto) a model that picks itself for small data (ModelSpec.small_data_from,
+# FastGAN) is chosen.
 SMALL_DATA_IMAGES = 5_000
