@@ -182,11 +182,14 @@ def test_interpolation_and_web_page_walks_follow_the_recorded_categories(tiny_co
 
 
 # G's weights after 5 steps of `ganforge train --data digits --preset recommended --steps 5` at the settings below
-# (one thread), summed, as the GAN step computed them before InfoGAN became its own recipe
+# (one thread), summed, as the GAN step computed them before InfoGAN became its own recipe. Bit for bit on the CPU
+# that recorded it; other CPUs' fp32 kernels round differently (5.7e-7 off on a Xeon with AMX), while any change
+# to the recipe's arithmetic moves the sum by far more than the tolerance below.
 DIGITS_RECOMMENDED_G_SUM = 99.65804946389801
+OTHER_CPU_ROUNDING = 1e-5
 
 
-def test_the_digits_recipe_trains_bit_identically_as_its_own_recipe(tmp_path, one_thread):
+def test_the_digits_recipe_trains_as_it_did_before_it_was_its_own_recipe(tmp_path, one_thread):
     from ganforge.checkpoint import load_checkpoint
     from ganforge.config import resolve_config
 
@@ -199,7 +202,8 @@ def test_the_digits_recipe_trains_bit_identically_as_its_own_recipe(tmp_path, on
     state = load_checkpoint(result.checkpoint)
     assert state["recipe"] == "infogan" and state["model_args"]["latent_classes"] == 40
     assert "code_head.bias" in state["D"]  # the keys older InfoGAN checkpoints hold
-    assert float(sum(v.double().sum() for v in state["G"].values())) == DIGITS_RECOMMENDED_G_SUM
+    g_sum = float(sum(v.double().sum() for v in state["G"].values()))
+    assert g_sum == pytest.approx(DIGITS_RECOMMENDED_G_SUM, rel=0, abs=OTHER_CPU_ROUNDING)
     assert len(state["category_prior"]) == 40 and sum(state["category_prior"]) == pytest.approx(1.0)
 
 
