@@ -95,8 +95,10 @@ def test_an_output_that_cannot_be_written_is_one_line(command, trained_run, tmp_
 
 def test_translate_refuses_an_image_too_large_to_translate_at_its_size(pix2pix_trained_run, tmp_path, capsys,
                                                                        monkeypatch):
-    monkeypatch.setattr(input_limits, "TRANSLATE_PIXELS", 40 * 40)  # the same check, at a size a test can write
+    # the same check, at a size a test can write; the translate module first, so that importing it here binds
+    # (and monkeypatch restores) the real limit, not the patched one
     monkeypatch.setattr("ganforge.inference.translate.TRANSLATE_PIXELS", 40 * 40)
+    monkeypatch.setattr(input_limits, "TRANSLATE_PIXELS", 40 * 40)
     Image.fromarray(np.zeros((41, 40), np.uint8)).save(tmp_path / "big.png")
     Image.fromarray(np.zeros((40, 40), np.uint8)).save(tmp_path / "fits.png")
     code, err = run_cli(["translate", str(pix2pix_trained_run), str(tmp_path / "big.png"), "-o",
