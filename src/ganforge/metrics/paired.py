@@ -95,16 +95,21 @@ def score_outputs(outputs: torch.Tensor, targets: torch.Tensor, batch_size: int 
     return result
 
 
-@torch.no_grad()
 def translate(G: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """uint8 (N, H, W, C) images -> G's outputs, float (N, C', H, W) on the CPU, G in eval mode (no dropout).
+    """uint8 (N, H, W, C) images -> G's outputs, float (N, C', H, W) on the CPU, G in eval mode (no dropout)."""
+    return translate_floats(G, from_uint8(images), batch_size)
+
+
+@torch.no_grad()
+def translate_floats(G: nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """The same for float (N, C, H, W) images in [-1, 1], e.g. another G's outputs (a cycle back).
 
     A G without parameters (nn.Identity: leaving each input as it is, the baseline) runs on the CPU."""
     weight = next(G.parameters(), None)
     device = weight.device if weight is not None else torch.device("cpu")
     was_training = G.training
     G.eval()
-    outputs = [G(chunk.to(device)).float().cpu() for chunk in from_uint8(images).split(batch_size)]
+    outputs = [G(chunk.to(device)).float().cpu() for chunk in images.split(batch_size)]
     G.train(was_training)
     return torch.cat(outputs)
 

@@ -24,7 +24,7 @@ from torch import nn
 from ganforge.data.unpaired import UnpairedDataset, load_unpaired
 from ganforge.errors import GanforgeError
 from ganforge.images import from_uint8
-from ganforge.metrics.paired import l1_error, score_outputs, translate
+from ganforge.metrics.paired import l1_error, score_outputs, translate, translate_floats
 
 STEGANOGRAPHY_CYCLE = 0.02  # cycle L1 below this (in [0, 1] pixels) counts as near zero
 STEGANOGRAPHY_KID_SHARE = 0.5  # translations keeping more than this share of the inputs' KID have not moved
@@ -45,11 +45,9 @@ def evaluate_direction(G: nn.Module, back: nn.Module, source: torch.Tensor, targ
                        truth: torch.Tensor | None, extractor: Any | None) -> dict[str, Any]:
     """One direction's scores: `source` and `target` domain images (uint8 (N, H, W, C)), `truth` the
     source's partners (or None), `extractor` for KID (None: no KID)."""
-    was_training = G.training, back.training
-    G.eval(), back.eval()
     out = translate(G, source)
     inputs = from_uint8(source)
-    rec = torch.cat([back(chunk.to(next(back.parameters()).device)).float().cpu() for chunk in out.split(64)])
+    rec = translate_floats(back, out)
     scores: dict[str, Any] = {"images": len(source), "cycle_l1": l1_error(rec, inputs).mean().item()}
     if inputs.shape[1] == out.shape[1]:
         scores["input_l1"] = l1_error(out, inputs).mean().item()  # how much G changes its input
@@ -59,7 +57,6 @@ def evaluate_direction(G: nn.Module, back: nn.Module, source: torch.Tensor, targ
         real = from_uint8(target)
         scores["kid"] = _kid(extractor, real, out)
         scores["kid_untranslated"] = _kid(extractor, real, inputs)
-    G.train(was_training[0]), back.train(was_training[1])
     return scores
 
 
