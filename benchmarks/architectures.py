@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import sys
 from functools import partial
@@ -40,7 +39,14 @@ from ganforge.runtime import torch_threads
 
 sys.path.insert(0, str(Path(__file__).parent))
 # the folders, scores and CPU-timed runs shared with own_images.py
-from folder_scoring import SAMPLES, FeatureSpace, record_run, train_for_cpu_time  # noqa: E402
+from folder_scoring import (  # noqa: E402
+    SAMPLES,
+    FeatureSpace,
+    add_run_options,
+    record_run,
+    take_shard,
+    train_for_cpu_time,
+)
 
 SHARED_RECIPE = dict(preset="plain", loss="hinge", spectral_norm=True, d_batchnorm=False, ema_beta=0.999,
                      lr_g=4e-4, lr_d=4e-4, beta1=0.0, beta2=0.99)
@@ -136,7 +142,7 @@ def table(out: Path) -> str:
     lines += [f"- {r['row']} on {r['data']} seed {r['seed']}: {r['error']}" for r in errors]
     notes = out / "notes.txt"
     if notes.exists():
-        lines += ["", *notes.read_text().splitlines()]
+        lines += ["", *dict.fromkeys(notes.read_text().splitlines())]  # each shard writes its folders' notes
     return "\n".join(lines)
 
 
@@ -149,31 +155,28 @@ def train_and_score(row: str, data: str, seed: int, minutes: float, run_dir: Pat
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    add_run_options(parser)
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS), metavar="ROW")
     parser.add_argument("--data", nargs="+", default=list(DATA), choices=list(DATA))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, help="CPU minutes per run (default: 1 for digits, 1.5 at 64 px)")
-    parser.add_argument("--shard", default="0/1", help="I/N: do every N-th run, starting at the I-th")
-    parser.add_argument("--table", action="store_true", help="print the table of finished runs and stop")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table:
         print(table(args.out))
         return
-    index, count = (int(v) for v in args.shard.split("/"))
-    work = [(d, s, r) for d in args.data for s in args.seeds for r in args.rows]
-    work = [w for i, w in enumerate(work) if i % count == index and (w[2], w[0], w[1]) not in done_keys(args.out)]
+    done = done_keys(args.out)  # read once, not once per run
+    work, results = take_shard([(d, s, r) for d in args.data for s in args.seeds for r in args.rows], args.shard,
+                               args.out)
+    work = [w for w in work if (w[2], w[0], w[1]) not in done]
     spaces: dict[str, FeatureSpace] = {}
-    results = args.out / f"results-{index}-{os.getpid()}.jsonl"
     for data, seed, row in work:
         if data in ("shapes", "tuxpaint") and data not in spaces:
             with torch_threads(1):
                 spaces[data] = FeatureSpace(data, DATA[data], args.out)
             print(spaces[data].note, flush=True)
-            if index == 0:
-                with open(args.out / "notes.txt", "a") as handle:
-                    handle.write(spaces[data].note + "\n")
+            with open(args.out / "notes.txt", "a") as handle:
+                handle.write(spaces[data].note + "\n")
         source = spaces[data].source if data in spaces else data
         run_dir = args.out / "runs" / f"{data}-{row.replace(' ', '_').replace('+', '')}-seed{seed}"
         record: dict = dict(row=row, data=data, seed=seed)

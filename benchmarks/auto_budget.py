@@ -16,7 +16,6 @@ Results are appended to OUT/results-*.jsonl, so an interrupted benchmark picks u
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from functools import partial
@@ -26,7 +25,7 @@ from ganforge.config import resolve_config
 from ganforge.runtime import torch_threads
 
 sys.path.insert(0, str(Path(__file__).parent))
-from folder_scoring import FeatureSpace, record_run, train_for_cpu_time  # noqa: E402
+from folder_scoring import FeatureSpace, add_run_options, record_run, take_shard, train_for_cpu_time  # noqa: E402
 from own_images import FOLDERS, _mean_sd, read_results, score  # noqa: E402
 
 
@@ -56,26 +55,23 @@ def table(out: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    add_run_options(parser)
     parser.add_argument("--data", nargs="+", default=["tuxpaint"], choices=FOLDERS)
     parser.add_argument("--resolution", type=int, default=64, choices=[64, 128])
     parser.add_argument("--minutes", nargs="+", type=float, default=[5.0], help="CPU minutes per run (one thread)")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 32, 64])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--shard", default="0/1", help="I/N: do every N-th run, starting at the I-th")
-    parser.add_argument("--table", action="store_true", help="print the table of finished runs and stop")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table:
         print(table(args.out))
         return
-    index, count = (int(v) for v in args.shard.split("/"))
     done = {(r["folder"], r["resolution"], r["minutes"], r["batch"], r["seed"]) for r in read_results(args.out)}
     work = [(d, args.resolution, m, s, b) for d in args.data for m in args.minutes for s in args.seeds
             for b in args.batch_sizes]
-    work = [w for i, w in enumerate(work) if i % count == index and (w[0], w[1], w[2], w[4], w[3]) not in done]
+    work, results = take_shard(work, args.shard, args.out)
+    work = [w for w in work if (w[0], w[1], w[2], w[4], w[3]) not in done]
     spaces: dict[str, FeatureSpace] = {}
-    results = args.out / f"results-{index}-{os.getpid()}.jsonl"
     for folder, resolution, minutes, seed, batch in work:
         if folder not in spaces:
             with torch_threads(1):

@@ -1,6 +1,6 @@
 """Benchmark folders nobody on the project drew, and how generated images are scored against them.
 
-Shared by benchmarks/architectures.py and benchmarks/own_images.py:
+Shared by benchmarks/architectures.py, own_images.py and auto_budget.py:
 - `tuxpaint`: Debian's Tux Paint stamps (`sudo apt-get install tuxpaint-stamps-default`), a quarter of each of
   the 17 category folders held out;
 - `photos`: crops of the photographs that ship with scikit-image and scikit-learn, one category folder per
@@ -14,6 +14,7 @@ tell real from generated images and reports its accuracy on images it has not se
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -173,6 +174,19 @@ class FeatureSpace:
 def _two_classes(real: torch.Tensor, fake: torch.Tensor) -> ImageDataset:
     labels = torch.cat([torch.zeros(len(real), dtype=torch.long), torch.ones(len(fake), dtype=torch.long)])
     return ImageDataset(torch.cat([real, fake]), labels, ["real", "generated"], "real-vs-generated")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every sharded folder benchmark takes: where its runs go, its share, the table."""
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--shard", default="0/1", help="I/N: do every N-th run, starting at the I-th")
+    parser.add_argument("--table", action="store_true", help="print the table of finished runs and stop")
+
+
+def take_shard(work: list, shard: str, out: Path) -> tuple[list, Path]:
+    """--shard I/N: this process's share of `work` (every N-th item from the I-th) and its results file."""
+    index, count = (int(v) for v in shard.split("/"))
+    return [w for i, w in enumerate(work) if i % count == index], out / f"results-{index}-{os.getpid()}.jsonl"
 
 
 def record_run(record: dict, run_dir: Path, results: Path, run: Callable[[], dict]) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from functools import partial
@@ -44,7 +43,14 @@ from ganforge.runtime import torch_threads
 
 sys.path.insert(0, str(Path(__file__).parent))
 # the folders, scores and CPU-timed runs shared with architectures.py
-from folder_scoring import SAMPLES, FeatureSpace, record_run, train_for_cpu_time  # noqa: E402
+from folder_scoring import (  # noqa: E402
+    SAMPLES,
+    FeatureSpace,
+    add_run_options,
+    record_run,
+    take_shard,
+    train_for_cpu_time,
+)
 
 FOLDERS = ("tuxpaint", "photos", "shapes")
 RECIPES = ("plain", "recommended", "auto")
@@ -136,14 +142,12 @@ def strip(out: Path, names: list[str], resolution: int, path: Path, pad: int = 2
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    add_run_options(parser)
     parser.add_argument("--data", nargs="+", default=list(FOLDERS), choices=FOLDERS)
     parser.add_argument("--resolutions", nargs="+", type=int, default=[64, 128], choices=[64, 128])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, default=20.0, help="CPU minutes per run (one thread)")
-    parser.add_argument("--shard", default="0/1", help="I/N: do every N-th run, starting at the I-th")
-    parser.add_argument("--table", action="store_true", help="print the table of finished runs and stop")
     parser.add_argument("--strip", type=Path, help="write the first row of each selected run's grid to this PNG "
                         "(recipe by recipe, seed by seed) and stop")
     args = parser.parse_args()
@@ -156,12 +160,11 @@ def main() -> None:
                  for s in args.seeds]
         strip(args.out, names, args.resolutions[0], args.strip)
         return
-    index, count = (int(v) for v in args.shard.split("/"))
     done = {(r["folder"], r["resolution"], r["recipe"], r["seed"]) for r in read_results(args.out)}
     work = [(d, px, s, r) for px in args.resolutions for d in args.data for s in args.seeds for r in args.recipes]
-    work = [w for i, w in enumerate(work) if i % count == index and (w[0], w[1], w[3], w[2]) not in done]
+    work, results = take_shard(work, args.shard, args.out)
+    work = [w for w in work if (w[0], w[1], w[3], w[2]) not in done]
     spaces: dict[tuple[str, int], FeatureSpace] = {}
-    results = args.out / f"results-{index}-{os.getpid()}.jsonl"
     for folder, resolution, seed, recipe in work:
         key = (folder, resolution)
         if key not in spaces:
