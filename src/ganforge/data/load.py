@@ -47,7 +47,7 @@ def load_pairs(source: str, resolution: int, channels: int, direction: str = "At
 
     `load_size` > resolution stores the pairs larger, for random crops back to `resolution` in training."""
     check_direction(direction)
-    from ganforge.data.paired_builtin import PAIRED_TASKS
+    from ganforge.data.paired_builtin import PAIRED_TASKS, not_a_data_folder
 
     size = load_size or resolution
     if source in PAIRED_TASKS:
@@ -55,10 +55,8 @@ def load_pairs(source: str, resolution: int, channels: int, direction: str = "At
     else:
         path = Path(source).expanduser()
         if not path.is_dir():
-            tasks = ", ".join(PAIRED_TASKS.names())
-            what = "is a file" if path.exists() else "no such folder"
-            raise GanforgeError(f"{source}: {what}; pix2pix --data takes a folder of pairs (side-by-side A|B "
-                                f"images, or A/ and B/ folders) or a built-in paired task ({tasks})")
+            raise not_a_data_folder(source, path.exists(), "pix2pix --data takes a folder of pairs (side-by-side "
+                                    "A|B images, or A/ and B/ folders)")
         folder = split_folder(path, split)
         if folder is None:
             return None

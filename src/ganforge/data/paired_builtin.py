@@ -40,6 +40,12 @@ PALETTE = np.array([[0, 0, 0], [230, 25, 75], [60, 180, 75], [0, 130, 200], [255
                    np.uint8)
 
 
+def not_a_data_folder(source: str, exists: bool, takes: str) -> GanforgeError:
+    """The error for a --data that is neither a folder nor a built-in task: what it is, what is taken."""
+    what = "is a file" if exists else "no such folder"
+    return GanforgeError(f"{source}: {what}; {takes} or a built-in task ({', '.join(PAIRED_TASKS.names())})")
+
+
 def _check_split(split: str) -> None:
     if split not in ("train", "heldout"):
         raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")

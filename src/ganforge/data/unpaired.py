@@ -194,7 +194,7 @@ def load_unpaired(source: str, resolution: int, channels: int, split: str = "tra
     and the source has no held-out split. Held-out built-in data is all pairs (the hidden ground truth)."""
     check_resolution(resolution)
     from ganforge.aspect import image_size
-    from ganforge.data.paired_builtin import PAIRED_TASKS
+    from ganforge.data.paired_builtin import PAIRED_TASKS, not_a_data_folder
 
     size = image_size(resolution, aspect)
     if source in PAIRED_TASKS:
@@ -213,10 +213,7 @@ def load_unpaired(source: str, resolution: int, channels: int, split: str = "tra
         return load_sides(*two, size, channels, quiet=quiet) if split == "train" else None
     root = Path(source).expanduser()
     if not root.is_dir():
-        tasks = ", ".join(PAIRED_TASKS.names())
-        what = "is a file" if root.exists() else "no such folder"
-        raise GanforgeError(f"{source}: {what}; unpaired --data takes A_DIR:B_DIR, a folder with A/ and B/, or a "
-                            f"built-in task ({tasks})")
+        raise not_a_data_folder(source, root.exists(), "unpaired --data takes A_DIR:B_DIR, a folder with A/ and B/,")
     sides = find_sides(root, split)
     if sides is None:
         return None
