@@ -100,6 +100,17 @@ def score(run: Path, extractor: Any) -> dict[str, Any]:
     return score_translator(translator.G, cfg["data"], cfg["resolution"], cfg["channels"], extractor)
 
 
+class Untranslated(torch.nn.Module):
+    """Each input as it is; a grey input repeated into the target's colour channels (gray2color)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if x.shape[1] == self.channels else x[:, :1].expand(-1, self.channels, -1, -1)
+
+
 def score_translator(G: torch.nn.Module, task: str, resolution: int, channels: int, extractor: Any) -> dict[str, Any]:
     """L1/PSNR/SSIM/sharpness of G on the task's held-out pairs, and KID of its outputs vs the true partners."""
     pairs = load_pairs(task, resolution, channels, split="heldout", quiet=True)
@@ -188,8 +199,8 @@ def main() -> int:
     print(f"\n{args.task}, {args.cpu_seconds:.0f} CPU s per run (1 thread), seeds {args.seeds}, mean ± sd:")
     print(summary(results, args.few))
     # leaving each held-out input as it is: how far apart the two sides start
-    baseline = score_translator(torch.nn.Identity(), args.task, args.resolution, natural_size(args.task)[1],
-                                extractor)
+    channels = natural_size(args.task)[1]
+    baseline = score_translator(Untranslated(channels), args.task, args.resolution, channels, extractor)
     print("the untranslated input:", {key: round(value, 4) for key, value in baseline.items()})
     if args.picture:
         picture({name: run_folder(args, args.seeds[0], name) for name in args.variants}, args.task,
