@@ -82,7 +82,7 @@ def test_direction_and_split_folders(tmp_path: Path) -> None:
     assert load_pairs(str(tmp_path / "train"), 16, 3, split="heldout") is None  # no split sub-folders
     with pytest.raises(GanforgeError, match="--direction must be AtoB or BtoA"):
         load_pairs(str(tmp_path), 16, 3, "AB")
-    with pytest.raises(GanforgeError, match="built-in paired task"):
+    with pytest.raises(GanforgeError, match="no such folder; pix2pix --data takes .* or a built-in task"):
         load_pairs("digits", 16, 3)
 
 
