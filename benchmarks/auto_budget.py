@@ -79,12 +79,12 @@ def main() -> None:
         print(table(args.out))
         return
     done = {_key(r) for r in read_results(args.out)}
-    work = [(d, args.resolution, m, s, b, w) for d in args.data for m in args.minutes for s in args.seeds
-            for b in args.batch_sizes for w in args.widths]
+    work = [(d, args.resolution, m, b, w, s) for d in args.data for m in args.minutes for s in args.seeds
+            for b in args.batch_sizes for w in args.widths]  # each item is its record's _key
     work, results = take_shard(work, args.shard, args.out)
-    work = [w for w in work if (w[0], w[1], w[2], w[4], w[5], w[3]) not in done]
+    work = [w for w in work if w not in done]
     spaces: dict[str, FeatureSpace] = {}
-    for folder, resolution, minutes, seed, batch, width in work:
+    for folder, resolution, minutes, batch, width, seed in work:
         if folder not in spaces:
             with torch_threads(1):
                 spaces[folder] = FeatureSpace(folder, resolution, args.out)
